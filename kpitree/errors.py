@@ -1,0 +1,55 @@
+"""Exceptions raised by kpitree.
+
+Two families, so that the CLI can tell a user's mistake (print it, exit 1, no traceback) from a
+bug in kpitree (print a traceback and ask for a report)::
+
+    KpitreeError
+    ├── UserError                 the input is wrong; the message says what to change
+    │   ├── TreeInvalid           a tree file has validation errors (carries every issue found)
+    │   ├── TreeNotFound          a tree path or id that names nothing
+    │   └── UsageError            a command-line value that cannot be used (bad period, bad --where)
+    └── InternalError             kpitree broke an invariant of its own; never the user's fault
+
+Validation problems are *collected*, not raised one by one: see ``kpitree.spec.issues``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kpitree.spec.issues import ValidationIssue
+
+
+class KpitreeError(Exception):
+    """Base of every exception kpitree raises on purpose."""
+
+
+class UserError(KpitreeError):
+    """The user's input is wrong. The message is shown as is, without a traceback."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+class TreeInvalid(UserError):
+    """A tree file failed validation; ``issues`` holds every problem found in one pass."""
+
+    def __init__(self, issues: Sequence[ValidationIssue]) -> None:
+        errors = [issue for issue in issues if issue.is_error]
+        super().__init__(f"{len(errors)} validation error(s); run 'kpitree validate' to list them")
+        self.issues = tuple(issues)
+
+
+class TreeNotFound(UserError):
+    """A tree given by path or id could not be found."""
+
+
+class UsageError(UserError):
+    """A command-line value that cannot be used."""
+
+
+class InternalError(KpitreeError):
+    """kpitree broke one of its own invariants. This is a bug: please report it."""

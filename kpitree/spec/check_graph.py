@@ -1,0 +1,165 @@
+"""Checks across nodes: unique ids, the root, cycles, reachability, and RACI owners."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import networkx as nx
+
+from kpitree.spec.columns import available_columns
+from kpitree.spec.declarations import Edge, NodeDecl
+from kpitree.spec.edge import Draft
+from kpitree.spec.sink import IssueSink
+from kpitree.spec.suggest import did_you_mean
+from kpitree.spec.yaml_source import YamlPath
+
+MAX_CYCLES_REPORTED = 10
+
+
+def check_ids(decls: list[NodeDecl], sink: IssueSink) -> None:
+    first: dict[str, YamlPath] = {}
+    for decl in decls:
+        if decl.id in first:
+            line = sink.doc.value_position((*first[decl.id], "id")).line
+            sink.error(
+                (*decl.path, "id"),
+                "duplicate_id",
+                f"node id {decl.id!r} is already used on line {line}",
+                "every node needs its own id: formulas and owners refer to nodes by id",
+            )
+        else:
+            first[decl.id] = decl.path
+
+
+def root_id(draft: Draft) -> str | None:
+    """The KPI: ``root:`` if given, else the first node."""
+    if draft.spec.root is not None:
+        return draft.spec.root
+    return draft.spec.nodes[0].id if draft.spec.nodes else None
+
+
+def build_graph(decls: list[NodeDecl], links: list[Edge]) -> nx.DiGraph:
+    graph = nx.DiGraph()
+    graph.add_nodes_from(decl.id for decl in decls)
+    for link in links:
+        graph.add_edge(link.parent, link.child, path=link.path)
+    return graph
+
+
+def check_graph(
+    draft: Draft, decls: list[NodeDecl], links: list[Edge], known_ids: Collection[str], sink: IssueSink
+) -> None:
+    graph = build_graph(decls, links)
+    declared = {decl.id: decl for decl in decls}
+    for count, cycle in enumerate(nx.simple_cycles(graph)):
+        if count >= MAX_CYCLES_REPORTED:
+            break
+        start = min(
+            cycle,
+            key=lambda node: (
+                sink.doc.value_position(declared[node].path) if node in declared else sink.doc.value_position(())
+            ),
+        )
+        ordered = cycle[cycle.index(start) :] + cycle[: cycle.index(start)]
+        closing = graph.edges[ordered[-1], ordered[0]]["path"]
+        chain = " -> ".join([*ordered, ordered[0]])
+        sink.error(
+            closing,
+            "cycle",
+            f"cycle in the tree: {chain}",
+            "a node cannot depend on itself; break the loop by removing one of these links",
+        )
+    root = root_id(draft)
+    if root is None:
+        return
+    if root not in graph:
+        if root not in known_ids:
+            sink.error(
+                ("root",),
+                "unknown_node",
+                f"root {root!r} is not a node",
+                did_you_mean(root, known_ids, "name the KPI node"),
+            )
+        return
+    reachable = nx.descendants(graph, root) | {root}
+    for decl in decls:
+        if decl.id not in reachable and decl.container is None:
+            sink.warning(
+                (*decl.path, "id"),
+                "unreachable_node",
+                f"node {decl.id!r} is not under the root {root!r}",
+                "use it in a formula under the root, or remove it",
+            )
+
+
+def check_owners(draft: Draft, decls: list[NodeDecl], sink: IssueSink) -> None:
+    spec = draft.spec
+    owners = {p.id for p in spec.people} | {t.id for t in spec.teams}
+    if spec.alerting.fallback_receiver is not None:
+        _check_ref(("alerting", "fallback_receiver"), spec.alerting.fallback_receiver, owners, None, sink)
+    root = root_id(draft)
+    for decl in decls:
+        block = decl.spec.owners
+        o_path = (*decl.path, "owners")
+        columns = available_columns(spec, decl.source) if decl.source else None
+        if block is not None:
+            for role in ("responsible", "accountable", "consulted", "informed"):
+                for index, ref in enumerate(getattr(block, role) or []):
+                    _check_ref((*o_path, role, index), ref, owners, columns, sink)
+            if block.accountable is not None and len(block.accountable) > 1:
+                sink.error(
+                    (*o_path, "accountable"),
+                    "duplicate_accountable",
+                    f"node {decl.id!r} has {len(block.accountable)} Accountable owners",
+                    "RACI allows exactly one Accountable: keep one, make the others responsible or consulted",
+                )
+            if block.accountable is not None and not block.accountable:
+                sink.error(
+                    (*o_path, "accountable"),
+                    "missing_accountable",
+                    f"node {decl.id!r} has no Accountable",
+                    "name exactly one Accountable owner",
+                )
+        if decl.id == root and (block is None or block.accountable is None):
+            sink.error(
+                (*decl.path, "owners") if block else (*decl.path, "id"),
+                "missing_accountable",
+                f"root {decl.id!r} has no Accountable owner",
+                "add owners: {accountable: <person or team id>}; other nodes inherit it",
+                at_key=block is not None,
+            )
+        if decl.id == root and decl.spec.direction is None:
+            sink.error(
+                (*decl.path, "id"),
+                "missing_direction",
+                f"root {decl.id!r} has no direction",
+                "add direction: higher_is_better or lower_is_better; other nodes inherit it",
+            )
+
+
+def _check_ref(
+    path: YamlPath, ref: str, owners: Collection[str], columns: frozenset[str] | None, sink: IssueSink
+) -> None:
+    if ref.startswith("entity:"):
+        column = ref.removeprefix("entity:")
+        if columns is None:
+            sink.error(
+                path,
+                "entity_owner",
+                f"{ref!r} cannot be resolved here",
+                "entity owners name a column; use them on nodes computed from a source",
+            )
+        elif column not in columns:
+            sink.error(
+                path,
+                "unknown_column",
+                f"owner {ref!r}: the node's source has no column {column!r}",
+                did_you_mean(column, columns, "map the column on the source, or join the source that has it"),
+            )
+    elif ref not in owners:
+        sink.error(
+            path,
+            "unknown_person",
+            f"owner {ref!r} is not a person or team",
+            did_you_mean(ref, owners, "add them under 'people:' or 'teams:'"),
+        )

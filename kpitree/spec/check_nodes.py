@@ -1,0 +1,402 @@
+"""Checks of each node on its own: how it is computed, its split, score, bands, target and alerts."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Collection
+
+from kpitree.formula import FormulaSyntaxError, parse_formula, references
+from kpitree.spec.check_tree import column_hint
+from kpitree.spec.columns import available_columns, time_column
+from kpitree.spec.declarations import NodeDecl
+from kpitree.spec.edge import Draft
+from kpitree.spec.models import BandSpec, MeasureSpec, NodeFields, NodeSpec, ScoreSpec, SplitSpec, TargetSpec
+from kpitree.spec.models.alerts import BandRule, EntityBandRule, ThresholdRule
+from kpitree.spec.sink import IssueSink
+from kpitree.spec.suggest import did_you_mean
+from kpitree.spec.yaml_source import YamlPath
+
+_KIND_KEYS = ("measure", "formula", "score")
+
+
+def check_nodes(draft: Draft, decls: list[NodeDecl], known_ids: Collection[str], sink: IssueSink) -> None:
+    for decl in decls:
+        spec = decl.spec
+        if isinstance(spec, NodeSpec):
+            _check_kind(decl, spec, sink)
+            if spec.formula is not None:
+                _check_formula(decl.path, spec, known_ids, sink)
+            if spec.measure is not None:
+                _check_measure(draft, decl.path, spec.measure, sink)
+                if spec.split is not None:
+                    _check_split(draft, (*decl.path, "split"), spec.split, spec.measure, sink)
+            if spec.score is not None:
+                _check_score(draft, (*decl.path, "score"), spec.score, sink)
+        _check_common(decl, spec, known_ids, sink)
+
+
+def _check_kind(decl: NodeDecl, spec: NodeSpec, sink: IssueSink) -> None:
+    present = [key for key in _KIND_KEYS if getattr(spec, key) is not None]
+    if len(present) > 1:
+        sink.error(
+            (*decl.path, present[1]),
+            "node_kind_conflict",
+            f"node {spec.id!r} has both {present[0]!r} and {present[1]!r}",
+            "a node is computed one way: keep one of measure, formula or score, and move the other "
+            "into a node of its own",
+            at_key=True,
+        )
+    elif not present:
+        sink.error(
+            (*decl.path, "id"),
+            "node_kind_missing",
+            f"node {spec.id!r} has no measure, formula or score",
+            "add 'measure:' (an aggregate over a source), 'formula:' (over other nodes) or 'score:'",
+        )
+    if spec.split is not None and spec.measure is None:
+        sink.error(
+            (*decl.path, "split"),
+            "split_needs_measure",
+            f"node {spec.id!r} splits but is not a measure",
+            "a split restricts a measure's rows by a column; put the split on a measure node",
+            at_key=True,
+        )
+    if spec.children is not None and spec.formula is None:
+        sink.error(
+            (*decl.path, "children"),
+            "children_need_formula",
+            f"node {spec.id!r} lists children but has no formula",
+            "children of a measure come from its split; children of a formula are the ids it uses",
+            at_key=True,
+        )
+
+
+def _check_formula(path: YamlPath, spec: NodeSpec, known_ids: Collection[str], sink: IssueSink) -> None:
+    assert spec.formula is not None
+    formula_path = (*path, "formula")
+    try:
+        expr = parse_formula(spec.formula)
+    except FormulaSyntaxError as exc:
+        sink.error(formula_path, "formula_syntax", f"formula of {spec.id!r}: {exc}", exc.hint, offset=exc.offset)
+        return
+    refs = references(expr)
+    for ref in refs:
+        if ref.name not in known_ids:
+            sink.error(
+                formula_path,
+                "unknown_node",
+                f"formula of {spec.id!r} uses unknown node {ref.name!r}",
+                did_you_mean(ref.name, known_ids, "declare that node, or fix the id"),
+                offset=ref.offset,
+            )
+    if spec.children is None:
+        return
+    used = {ref.name for ref in refs}
+    for ref in refs:
+        if ref.name in known_ids and ref.name not in spec.children:
+            sink.error(
+                formula_path,
+                "formula_children_mismatch",
+                f"formula of {spec.id!r} uses {ref.name!r}, which is not one of its children",
+                f"add {ref.name!r} to 'children:', or drop 'children:' to take them from the formula",
+                offset=ref.offset,
+            )
+    for index, child in enumerate(spec.children):
+        if child not in known_ids:
+            sink.error(
+                (*path, "children", index),
+                "unknown_node",
+                f"child {child!r} of {spec.id!r} is not a node",
+                did_you_mean(child, known_ids, "declare that node, or fix the id"),
+            )
+        elif child not in used:
+            sink.error(
+                (*path, "children", index),
+                "formula_children_mismatch",
+                f"child {child!r} of {spec.id!r} is not used by its formula",
+                "a formula's children are exactly the nodes it combines: use it in the formula or remove it",
+            )
+
+
+def _check_measure(draft: Draft, path: YamlPath, measure: MeasureSpec, sink: IssueSink) -> None:
+    m_path = (*path, "measure")
+    columns = available_columns(draft.spec, measure.source)
+    if columns is None:
+        sink.error(
+            (*m_path, "source"),
+            "unknown_source",
+            f"unknown source {measure.source!r}",
+            did_you_mean(measure.source, draft.spec.sources, "declare it under 'sources:'"),
+        )
+        return
+    if time_column(draft.spec.sources[measure.source]) is None:
+        sink.error(
+            (*m_path, "source"),
+            "no_time_column",
+            f"source {measure.source!r} has no time column",
+            "set 'time_column:' on the source so its rows fall into periods",
+        )
+    if measure.column is None and measure.agg != "count":
+        sink.error(
+            (*m_path, "agg"),
+            "missing_column",
+            f"{measure.agg} needs a column",
+            "add 'column:' naming the column to aggregate",
+        )
+    if measure.column is not None and measure.column not in columns:
+        sink.error(
+            (*m_path, "column"),
+            "unknown_column",
+            f"source {measure.source!r} has no column {measure.column!r}",
+            column_hint(measure.column, columns),
+        )
+    for column in measure.where:
+        if column not in columns:
+            sink.error(
+                (*m_path, "where", column),
+                "unknown_column",
+                f"source {measure.source!r} has no column {column!r}",
+                column_hint(column, columns),
+                at_key=True,
+            )
+
+
+def _check_split(draft: Draft, path: YamlPath, split: SplitSpec, measure: MeasureSpec, sink: IssueSink) -> None:
+    columns = available_columns(draft.spec, measure.source)
+    if columns is not None and split.by not in columns:
+        sink.error(
+            (*path, "by"),
+            "unknown_column",
+            f"cannot split on {split.by!r}: source {measure.source!r} does not map that column",
+            column_hint(split.by, columns),
+        )
+    if measure.agg not in ("count", "sum"):
+        sink.error(
+            (*path, "by"),
+            "split_not_additive",
+            f"a {measure.agg} cannot be split into branches that add up",
+            "split a count or a sum; for distinct counts or averages write a formula over split measures",
+        )
+    seen: dict[str, str] = {}
+    others = 0
+    for index, branch in enumerate(split.branches):
+        b_path = (*path, "branches", index)
+        if branch.other:
+            others += 1
+            if others > 1:
+                sink.error(
+                    (*b_path, "other"),
+                    "split_branches",
+                    "only one branch can take 'other: true'",
+                    "merge the catch-all branches",
+                )
+        if (branch.values is None) == (not branch.other):
+            sink.error(
+                (*b_path, "id"),
+                "split_branches",
+                f"branch {branch.id!r} needs 'values:' or 'other: true'",
+                "list the split column's values this branch takes, or make it the catch-all",
+            )
+        for value in branch.values or []:
+            if str(value) in seen:
+                sink.error(
+                    (*b_path, "values"),
+                    "split_branches",
+                    f"value {value!r} is in both {seen[str(value)]!r} and {branch.id!r}",
+                    "each value belongs to one branch, so the branches add up to the parent",
+                )
+            seen[str(value)] = branch.id
+        if branch.split is not None:
+            _check_split(draft, (*b_path, "split"), branch.split, measure, sink)
+
+
+def _check_score(draft: Draft, path: YamlPath, score: ScoreSpec, sink: IssueSink) -> None:
+    columns = available_columns(draft.spec, score.source)
+    if columns is None:
+        sink.error(
+            (*path, "source"),
+            "unknown_source",
+            f"unknown source {score.source!r}",
+            did_you_mean(score.source, draft.spec.sources, "declare it under 'sources:'"),
+        )
+    else:
+        for key in ("entity", "signal_column", "quantity_column"):
+            column = getattr(score, key)
+            if column is not None and column not in columns:
+                sink.error(
+                    (*path, key),
+                    "unknown_column",
+                    f"source {score.source!r} has no column {column!r}",
+                    column_hint(column, columns),
+                )
+        for index, roll_up in enumerate(score.roll_up):
+            if roll_up.entity not in columns:
+                sink.error(
+                    (*path, "roll_up", index, "entity"),
+                    "unknown_column",
+                    f"source {score.source!r} has no column {roll_up.entity!r}",
+                    column_hint(roll_up.entity, columns),
+                )
+    signal_owner: dict[str, str] = {}
+    for t_index, etype in enumerate(score.types):
+        for s_index, signal in enumerate(etype.signals):
+            s_path = (*path, "types", t_index, "signals", s_index)
+            if signal.use_quantity and score.quantity_column is None:
+                sink.error(
+                    (*s_path, "use_quantity"),
+                    "missing_column",
+                    "use_quantity needs the score's quantity_column",
+                    "set 'quantity_column:' on the score (e.g. quantity)",
+                )
+            if signal.signal in signal_owner:
+                sink.error(
+                    (*s_path, "signal"),
+                    "duplicate_signal",
+                    f"signal {signal.signal!r} is already weighted by {signal_owner[signal.signal]!r}",
+                    "count each signal type once, or the score double-counts it",
+                )
+            signal_owner[signal.signal] = signal.id
+    _check_bands(path, "bands", score.bands, sink, scale=(0.0, 100.0), exclusive=True)
+    if not score.bands:
+        sink.warning(
+            path,
+            "no_bands",
+            "this score has no bands",
+            "add bands such as Champion / Engaged / At risk / "
+            "Dormant so contacts can be triaged and band crossings alerted",
+            at_key=True,
+        )
+
+
+def _check_bands(
+    path: YamlPath,
+    key: str,
+    bands: list[BandSpec],
+    sink: IssueSink,
+    *,
+    scale: tuple[float, float] | None = None,
+    exclusive: bool = False,
+) -> None:
+    names: set[str] = set()
+    for index, band in enumerate(bands):
+        b_path = (*path, key, index)
+        if band.low is not None and band.high is not None and band.low > band.high:
+            sink.error(
+                (*b_path, "low"),
+                "band_range",
+                f"band {band.name!r}: low {band.low:g} is above high {band.high:g}",
+                "swap low and high",
+                at_key=True,
+            )
+        if scale is not None:
+            for edge in ("low", "high"):
+                value = getattr(band, edge)
+                if value is not None and not scale[0] <= value <= scale[1]:
+                    sink.error(
+                        (*b_path, edge),
+                        "band_range",
+                        f"band {band.name!r}: {edge} {value:g} is outside 0-100",
+                        "scores are normalised to 0-100",
+                    )
+        if band.name in names:
+            sink.error((*b_path, "name"), "duplicate_band", f"band {band.name!r} is declared twice", "rename one")
+        names.add(band.name)
+    if exclusive:
+        ordered = sorted(((b.low if b.low is not None else float("-inf"), i) for i, b in enumerate(bands)))
+        for (_, lower_index), (next_low, index) in itertools.pairwise(ordered):
+            lower, upper = bands[lower_index], bands[index]
+            top = lower.high if lower.high is not None else float("inf")
+            if next_low <= top:
+                sink.error(
+                    (*path, key, index, "low"),
+                    "band_overlap",
+                    f"bands {lower.name!r} and {upper.name!r} overlap",
+                    "each score must fall in one band: make each low higher than the band below's high",
+                    at_key=True,
+                )
+
+
+def _check_target(path: YamlPath, target: TargetSpec, sink: IssueSink) -> None:
+    t_path = (*path, "target")
+    has_band = target.low is not None or target.high is not None
+    if target.value is None and not has_band:
+        sink.error(
+            t_path, "target_empty", "a target needs 'value' or 'low'/'high'", "e.g. target: {value: 5}", at_key=True
+        )
+    elif target.value is not None and has_band:
+        sink.error(
+            t_path,
+            "target_mixed",
+            "a target is a value or a band, not both",
+            "keep value for a point target, or low/high for a band",
+            at_key=True,
+        )
+    if target.low is not None and target.high is not None and target.low > target.high:
+        sink.error(
+            (*t_path, "low"),
+            "band_range",
+            f"target low {target.low:g} is above high {target.high:g}",
+            "swap low and high",
+            at_key=True,
+        )
+
+
+def _check_common(decl: NodeDecl, spec: NodeFields, known_ids: Collection[str], sink: IssueSink) -> None:
+    path = decl.path
+    _check_bands(path, "benchmarks", spec.benchmarks, sink)
+    if spec.target is not None:
+        _check_target(path, spec.target, sink)
+    if spec.per is not None and spec.per not in known_ids:
+        sink.error(
+            (*path, "per"),
+            "unknown_node",
+            f"'per' names unknown node {spec.per!r}",
+            did_you_mean(spec.per, known_ids, "name the node to divide by"),
+        )
+    score = spec.score if isinstance(spec, NodeSpec) else None
+    seen: set[str] = set()
+    for index, rule in enumerate(spec.alerts):
+        r_path = (*path, "alerts", index)
+        if rule.id in seen:
+            sink.error(
+                (*r_path, "id"),
+                "duplicate_id",
+                f"alert id {rule.id!r} is used twice on {spec.id!r}",
+                "alert ids identify an alert's history: make them unique per node",
+            )
+        seen.add(rule.id)
+        if isinstance(rule, ThresholdRule) and rule.above is None and rule.below is None:
+            sink.error((*r_path, "rule"), "alert_rule", "a threshold rule needs 'above' or 'below'", "e.g. below: 4")
+        if isinstance(rule, BandRule):
+            if rule.against == "target" and (spec.target is None or spec.target.value is not None):
+                sink.error(
+                    (*r_path, "against"),
+                    "alert_rule",
+                    f"node {spec.id!r} has no target band to check against",
+                    "give the node 'target: {low: ..., high: ...}', or use against: benchmark",
+                )
+            if rule.against == "benchmark" and not spec.benchmarks:
+                sink.error(
+                    (*r_path, "against"),
+                    "alert_rule",
+                    f"node {spec.id!r} has no benchmarks",
+                    "add 'benchmarks:' to the node, or use against: target",
+                )
+        if isinstance(rule, EntityBandRule):
+            if score is None:
+                sink.error(
+                    (*r_path, "rule"),
+                    "alert_rule",
+                    "entity_band_crossing applies to score nodes only",
+                    "move this rule to the node that has 'score:'",
+                )
+            else:
+                names = {band.name for band in score.bands}
+                for b_index, name in enumerate(rule.to_bands or []):
+                    if name not in names:
+                        sink.error(
+                            (*r_path, "to_bands", b_index),
+                            "unknown_band",
+                            f"the score has no band {name!r}",
+                            did_you_mean(name, names, "use one of the score's band names"),
+                        )

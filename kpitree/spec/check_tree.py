@@ -1,0 +1,143 @@
+"""Checks of the tree-wide settings: timezone, schedule, people and teams, sources."""
+
+from __future__ import annotations
+
+import functools
+import zoneinfo
+from pathlib import PurePath
+
+from apscheduler.triggers.cron import CronTrigger
+
+from kpitree.spec.columns import available_columns, own_columns
+from kpitree.spec.edge import Draft
+from kpitree.spec.sink import IssueSink
+from kpitree.spec.suggest import did_you_mean
+
+
+@functools.cache
+def _known_timezones() -> tuple[str, ...]:
+    return tuple(sorted(zoneinfo.available_timezones()))
+
+
+def timezone_problem(name: str) -> str | None:
+    """None if ``name`` is an IANA timezone, else a hint."""
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return did_you_mean(name, _known_timezones(), "use an IANA name such as Europe/London or America/New_York")
+    return None
+
+
+def check_settings(draft: Draft, sink: IssueSink) -> None:
+    spec = draft.spec
+    hint = timezone_problem(spec.timezone)
+    if hint:
+        sink.error(("timezone",), "unknown_timezone", f"unknown timezone {spec.timezone!r}", hint)
+    if spec.schedule is not None:
+        tz_name = spec.schedule.timezone or spec.timezone
+        if spec.schedule.timezone and (tz_hint := timezone_problem(spec.schedule.timezone)):
+            sink.error(
+                ("schedule", "timezone"), "unknown_timezone", f"unknown timezone {spec.schedule.timezone!r}", tz_hint
+            )
+        try:
+            CronTrigger.from_crontab(spec.schedule.cron, timezone=tz_name if not timezone_problem(tz_name) else "UTC")
+        except ValueError as exc:
+            sink.error(
+                ("schedule", "cron"),
+                "invalid_cron",
+                f"invalid cron {spec.schedule.cron!r}: {exc}",
+                "five fields: minute hour day-of-month month day-of-week, e.g. '0 7 * * 1' for Mondays 07:00",
+            )
+
+
+def check_directory(draft: Draft, sink: IssueSink) -> None:
+    """Person and team ids are one namespace (both can own a branch); team members must be people."""
+    seen: dict[str, tuple[str | int, ...]] = {}
+    entries = [(p.id, path) for p, path in zip(draft.spec.people, draft.person_paths, strict=True)]
+    entries += [(t.id, path) for t, path in zip(draft.spec.teams, draft.team_paths, strict=True)]
+    for owner_id, path in entries:
+        if owner_id in seen:
+            first = sink.doc.value_position(seen[owner_id]).line
+            sink.error(
+                (*path, "id"),
+                "duplicate_id",
+                f"person or team id {owner_id!r} is already defined on line {first}",
+                "give each person and team its own id",
+            )
+        else:
+            seen[owner_id] = (*path, "id")
+    people = {p.id for p in draft.spec.people}
+    for team, path in zip(draft.spec.teams, draft.team_paths, strict=True):
+        for index, member in enumerate(team.members):
+            if member not in people:
+                sink.error(
+                    (*path, "members", index),
+                    "unknown_person",
+                    f"team member {member!r} is not in people",
+                    did_you_mean(member, sorted(people), "add them under 'people:'"),
+                )
+
+
+def check_sources(draft: Draft, sink: IssueSink) -> None:
+    spec = draft.spec
+    for name, source in spec.sources.items():
+        path = ("sources", name)
+        if (source.table is None) == (source.file is None):
+            sink.error(
+                path,
+                "source_location",
+                f"source {name!r} needs exactly one of 'table' or 'file'",
+                "table: for a warehouse table, file: for a CSV or Parquet file",
+                at_key=True,
+            )
+        if source.file and PurePath(source.file).suffix.lower() not in (".csv", ".parquet", ".pq"):
+            sink.error(
+                (*path, "file"),
+                "unsupported_file",
+                f"{source.file!r} is neither CSV nor Parquet",
+                "use a .csv or .parquet file",
+            )
+        for index, join in enumerate(source.joins):
+            if join.source not in spec.sources:
+                sink.error(
+                    (*path, "joins", index, "source"),
+                    "unknown_source",
+                    f"unknown source {join.source!r}",
+                    did_you_mean(join.source, sorted(spec.sources), "declare it under 'sources:'"),
+                )
+            elif join.on not in own_columns(source) or join.on not in own_columns(spec.sources[join.source]):
+                sink.error(
+                    (*path, "joins", index, "on"),
+                    "unknown_column",
+                    f"join column {join.on!r} must exist on both {name!r} and {join.source!r}",
+                    "map it under 'columns:' of the source that lacks it",
+                )
+        columns = available_columns(spec, name) or frozenset()
+        for column in source.where:
+            if column not in columns:
+                sink.error(
+                    (*path, "where", column),
+                    "unknown_column",
+                    f"source {name!r} has no column {column!r}",
+                    column_hint(column, columns),
+                    at_key=True,
+                )
+        for index, column in enumerate(source.dedupe):
+            if column not in columns:
+                sink.error(
+                    (*path, "dedupe", index),
+                    "unknown_column",
+                    f"source {name!r} has no column {column!r}",
+                    column_hint(column, columns),
+                )
+        if source.time_column and source.time_column not in columns:
+            sink.error(
+                (*path, "time_column"),
+                "unknown_column",
+                f"source {name!r} has no column {source.time_column!r}",
+                column_hint(source.time_column, columns),
+            )
+
+
+def column_hint(column: str, columns: frozenset[str]) -> str:
+    return did_you_mean(column, columns, "map it under the source's 'columns:'")

@@ -1,0 +1,122 @@
+"""Every node a tree file declares, wherever it is written.
+
+Nodes are written at the top level (``nodes:``) and inside other nodes: the branches of a split,
+and the engagement types and signals of a score. Validators and the compiler see them all the
+same way, as :class:`NodeDecl` with the YAML path they came from and their structural children.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from kpitree.formula import FormulaSyntaxError, parse_formula, referenced_ids
+from kpitree.spec.edge import Draft
+from kpitree.spec.models import NodeFields, NodeSpec, SplitSpec
+from kpitree.spec.yaml_source import YamlPath
+
+
+class DeclRole(enum.StrEnum):
+    NODE = "node"  # top level: a measure, a formula or a score
+    BRANCH = "branch"  # a branch of a split measure
+    ENGAGEMENT_TYPE = "engagement_type"  # a branch of a score
+    SIGNAL = "signal"  # a weighted signal inside an engagement type
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A parent-child link, with the YAML path that declares it (for error positions)."""
+
+    parent: str
+    child: str
+    path: YamlPath
+
+
+@dataclass(frozen=True)
+class NodeDecl:
+    id: str
+    path: YamlPath
+    spec: NodeFields
+    role: DeclRole
+    container: str | None  # the node this one is written inside (split / score), if any
+    source: str | None  # the source whose columns this node can use, if any
+
+
+def declarations(draft: Draft) -> list[NodeDecl]:
+    """All declared nodes in file order, nested ones right after their container."""
+    result: list[NodeDecl] = []
+    for node, path in zip(draft.spec.nodes, draft.node_paths, strict=True):
+        source = node.measure.source if node.measure else node.score.source if node.score else None
+        result.append(NodeDecl(node.id, path, node, DeclRole.NODE, None, source))
+        if node.split is not None:
+            result.extend(_branches(node.id, node.split, (*path, "split"), source))
+        if node.score is not None:
+            for t_index, etype in enumerate(node.score.types):
+                t_path = (*path, "score", "types", t_index)
+                result.append(NodeDecl(etype.id, t_path, etype, DeclRole.ENGAGEMENT_TYPE, node.id, source))
+                for s_index, signal in enumerate(etype.signals):
+                    s_path = (*t_path, "signals", s_index)
+                    result.append(NodeDecl(signal.id, s_path, signal, DeclRole.SIGNAL, etype.id, source))
+    return result
+
+
+def _branches(parent: str, split: SplitSpec, path: YamlPath, source: str | None) -> Iterator[NodeDecl]:
+    for index, branch in enumerate(split.branches):
+        b_path = (*path, "branches", index)
+        yield NodeDecl(branch.id, b_path, branch, DeclRole.BRANCH, parent, source)
+        if branch.split is not None:
+            yield from _branches(branch.id, branch.split, (*b_path, "split"), source)
+
+
+def formula_children(node: NodeSpec) -> tuple[str, ...]:
+    """A formula node's tree children: its explicit ``children``, else the ids its formula names."""
+    if node.children is not None:
+        return tuple(node.children)
+    if node.formula is None:
+        return ()
+    try:
+        return referenced_ids(parse_formula(node.formula))
+    except FormulaSyntaxError:
+        return ()
+
+
+def edges(decls: list[NodeDecl]) -> list[Edge]:
+    """Parent -> child links of the whole tree: formulas, splits, score types and signals."""
+    result: list[Edge] = []
+    for decl in decls:
+        if decl.container is not None:
+            result.append(Edge(decl.container, decl.id, decl.path))
+        spec = decl.spec
+        if isinstance(spec, NodeSpec) and spec.formula is not None:
+            children_path = (*decl.path, "children") if spec.children is not None else (*decl.path, "formula")
+            result.extend(Edge(decl.id, child, children_path) for child in formula_children(spec))
+    return result
+
+
+def raw_ids(data: Any) -> set[str]:
+    """Every node id written in the raw YAML, valid node or not.
+
+    References are checked against these, so one malformed node yields one error, not one more
+    for every formula that names it.
+    """
+    found: set[str] = set()
+
+    def visit(items: Any, nested: tuple[str, ...]) -> None:
+        for item in items if isinstance(items, list) else []:
+            if not isinstance(item, dict):
+                continue
+            if isinstance(item.get("id"), str):
+                found.add(item["id"])
+            for key in nested:
+                inner = item.get(key)
+                if key == "split" and isinstance(inner, dict):
+                    visit(inner.get("branches"), ("split",))
+                elif key == "score" and isinstance(inner, dict):
+                    visit(inner.get("types"), ("signals",))
+                elif key == "signals":
+                    visit(inner, ())
+
+    visit(data.get("nodes") if isinstance(data, dict) else None, ("split", "score"))
+    return found

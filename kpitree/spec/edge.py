@@ -1,0 +1,229 @@
+"""Structural validation: the YAML against the pydantic models.
+
+Two passes. The first validates the whole file at once, so pydantic reports every type and key
+problem; each is turned into an issue at its line with a hint. The second salvages what is valid
+(each person, team, source and node on its own), so the semantic checks that follow still run on
+the good parts of a file that has bad parts: one run, every problem.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic_core import ErrorDetails
+
+from kpitree.spec.models import NodeSpec, PersonSpec, SourceSpec, TeamSpec, TreeFileSpec
+from kpitree.spec.sink import IssueSink
+from kpitree.spec.suggest import did_you_mean
+from kpitree.spec.yaml_source import PathKey, YamlPath
+
+_ITEM_MODELS: dict[str, type[BaseModel]] = {"people": PersonSpec, "teams": TeamSpec, "nodes": NodeSpec}
+
+
+@dataclass(frozen=True)
+class Draft:
+    """The valid parts of a tree file, each with the YAML path it came from."""
+
+    spec: TreeFileSpec
+    node_paths: tuple[YamlPath, ...]  # aligned with spec.nodes
+    person_paths: tuple[YamlPath, ...]  # aligned with spec.people
+    team_paths: tuple[YamlPath, ...]  # aligned with spec.teams
+
+
+def validate_structure(data: Any, sink: IssueSink) -> Draft | None:
+    """Report every structural problem into ``sink``; return the salvaged draft (None if hopeless)."""
+    if not isinstance(data, dict):
+        sink.error(
+            (),
+            "not_a_tree",
+            "a tree file must be a mapping of keys (tree, title, nodes, ...)",
+            "start from trees/activity_volume_per_contact.yaml",
+        )
+        return None
+    try:
+        TreeFileSpec.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            _report(error, data, sink)
+    return _salvage(data)
+
+
+def _report(error: ErrorDetails, data: Any, sink: IssueSink) -> None:
+    path, model = _locate(error["loc"], data)
+    kind = error["type"]
+    leaf = path[-1] if path else ""
+    if kind == "extra_forbidden":
+        allowed = sorted(model.model_fields) if model else []
+        sink.error(path, "unknown_key", f"unknown key {leaf!r}", _did_you_mean(str(leaf), allowed), at_key=True)
+    elif kind == "missing":
+        sink.error(
+            path[:-1], "missing_key", f"missing required key {leaf!r}", f"add '{leaf}:' to this mapping", at_key=True
+        )
+    elif kind in ("union_tag_invalid", "union_tag_not_found"):
+        rules = "threshold, band, change, slide, anomaly, entity_band_crossing"
+        sink.error(
+            (*path, "rule") if kind == "union_tag_invalid" else path,
+            "unknown_alert_rule",
+            f"alert rule type must be one of: {rules}",
+            "set 'rule:' to one of those",
+        )
+    elif kind in ("float_type", "float_parsing", "int_type", "int_parsing", "int_from_float"):
+        sink.error(
+            path,
+            "not_a_number",
+            f"{leaf} must be a number, got {error['input']!r}",
+            "write the number without quotes, e.g. 5 or 0.5",
+        )
+    elif kind == "string_pattern_mismatch":
+        sink.error(
+            path,
+            "invalid_identifier",
+            f"{error['input']!r} is not a valid id",
+            "use letters, digits and _ only, starting with a letter (e.g. call_touches); "
+            "owners may also be entity:<column>",
+        )
+    elif kind == "value_error" and leaf == "email":
+        sink.error(
+            path,
+            "invalid_email",
+            f"{error['input']!r} is not a valid email address",
+            "write a full address such as name@example.com",
+        )
+    elif kind == "literal_error":
+        expected = error.get("ctx", {}).get("expected", "")
+        sink.error(path, "invalid_choice", f"{leaf} cannot be {error['input']!r}", f"use one of: {expected}")
+    else:
+        sink.error(
+            path,
+            "invalid_value",
+            f"{leaf or 'value'}: {error['msg']}",
+            _GENERIC_HINTS.get(kind, "see docs/tree-spec.md for this key"),
+        )
+
+
+_GENERIC_HINTS = {
+    "list_type": "write a YAML list: one '- item' per line, or [a, b]",
+    "dict_type": "write a mapping of 'key: value' lines",
+    "model_type": "write a mapping of 'key: value' lines",
+    "model_attributes_type": "write a mapping of 'key: value' lines",
+    "string_type": "write text here (quote it if YAML reads it as a number or boolean)",
+    "bool_type": "write true or false",
+    "too_short": "add at least one entry",
+    "greater_than": "use a larger value",
+    "greater_than_equal": "use a larger value",
+    "less_than_equal": "use a smaller value",
+}
+
+
+def _did_you_mean(word: str, candidates: Sequence[str]) -> str:
+    otherwise = f"allowed keys here: {', '.join(candidates)}" if candidates else "remove this key"
+    return did_you_mean(word, candidates, otherwise)
+
+
+def _locate(loc: tuple[int | str, ...], data: Any) -> tuple[YamlPath, type[BaseModel] | None]:
+    """Map pydantic's error location onto a YAML path, and find the model that owns its last key.
+
+    Pydantic puts union tags (an alert's ``rule``) into locations; they are not in the YAML, so
+    they are skipped when the data at that point carries the same tag.
+    """
+    path: list[PathKey] = []
+    current: Any = data
+    annotation: Any = TreeFileSpec
+    owner: type[BaseModel] | None = TreeFileSpec
+    for element in loc:
+        if isinstance(current, dict) and element not in current and current.get("rule") == element:
+            continue
+        model = _model_of(annotation, current)
+        if model is not None:
+            owner = model
+            field = model.model_fields.get(str(element))
+            annotation = field.annotation if field else None
+        else:
+            annotation = _item_type(annotation)
+        path.append(element)
+        if isinstance(current, dict):
+            current = current.get(element)
+        elif isinstance(current, list) and isinstance(element, int) and element < len(current):
+            current = current[element]
+        else:
+            current = None
+    # The owner is the model of the mapping that holds the last key: what an unknown key is checked against.
+    return tuple(path), owner
+
+
+def _unwrap(annotation: Any) -> list[Any]:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [member for arg in typing.get_args(annotation) for member in _unwrap(arg)]
+    return [annotation]
+
+
+def _model_of(annotation: Any, current: Any) -> type[BaseModel] | None:
+    models = [a for a in _unwrap(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+    if len(models) > 1 and isinstance(current, dict):
+        for model in models:
+            field = model.model_fields.get("rule")
+            if field and current.get("rule") in typing.get_args(field.annotation):
+                return model
+    return models[0] if len(models) == 1 else None
+
+
+def _item_type(annotation: Any) -> Any:
+    for member in _unwrap(annotation):
+        origin = typing.get_origin(member)
+        if origin is list:
+            return typing.get_args(member)[0]
+        if origin is dict:
+            return typing.get_args(member)[1]
+    return None
+
+
+def _salvage(data: dict[str, Any]) -> Draft | None:
+    items: dict[str, list[Any]] = {}
+    paths: dict[str, list[YamlPath]] = {}
+    for key, model in _ITEM_MODELS.items():
+        raw = data.get(key)
+        items[key], paths[key] = [], []
+        for index, item in enumerate(raw if isinstance(raw, list) else []):
+            valid = _try(model, item)
+            if valid is not None:
+                items[key].append(valid)
+                paths[key].append((key, index))
+    raw_sources = data.get("sources")
+    sources = {
+        name: valid
+        for name, value in (raw_sources.items() if isinstance(raw_sources, dict) else [])
+        if (valid := _try(SourceSpec, value)) is not None
+    }
+    header = {k: v for k, v in data.items() if k in TreeFileSpec.model_fields and k not in (*_ITEM_MODELS, "sources")}
+    placeholder = {"id": "placeholder", "formula": "0"}
+    # Header keys with errors fall back to their defaults; the errors were reported in pass one.
+    for _ in range(len(header) + 1):
+        try:
+            base = TreeFileSpec.model_validate(
+                {"tree": "unnamed", "title": "untitled", **header, "nodes": [placeholder]}
+            )
+            break
+        except ValidationError as exc:
+            bad = {str(err["loc"][0]) for err in exc.errors() if err["loc"]}
+            header = {k: v for k, v in header.items() if k not in bad}
+    else:
+        return None
+    spec = base.model_copy(
+        update={"people": items["people"], "teams": items["teams"], "sources": sources, "nodes": items["nodes"]}
+    )
+    return Draft(spec, tuple(paths["nodes"]), tuple(paths["people"]), tuple(paths["teams"]))
+
+
+def _try(model: type[BaseModel], value: Any) -> Any:
+    try:
+        return TypeAdapter(model).validate_python(value)
+    except ValidationError:
+        return None

@@ -1,0 +1,102 @@
+"""Load tree files: read, validate (collecting every issue), compile.
+
+load_tree(path)          -> LoadResult(tree or None, issues)
+load_tree_or_raise(path) -> MetricTree, or TreeInvalid carrying every issue
+tree_files(paths)        -> the YAML files named by paths and directories
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from kpitree.errors import TreeInvalid, TreeNotFound
+from kpitree.spec.check_graph import check_graph, check_ids, check_owners
+from kpitree.spec.check_nodes import check_nodes
+from kpitree.spec.check_tree import check_directory, check_settings, check_sources
+from kpitree.spec.compile import compile_tree
+from kpitree.spec.declarations import declarations, edges, raw_ids
+from kpitree.spec.edge import validate_structure
+from kpitree.spec.issues import Level, ValidationIssue, sort_issues
+from kpitree.spec.sink import IssueSink
+from kpitree.spec.yaml_source import parse_yaml
+from kpitree.tree import MetricTree
+
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    file: str
+    tree: MetricTree | None  # None when there is any error
+    issues: tuple[ValidationIssue, ...]
+
+    @property
+    def errors(self) -> tuple[ValidationIssue, ...]:
+        return tuple(issue for issue in self.issues if issue.is_error)
+
+    @property
+    def warnings(self) -> tuple[ValidationIssue, ...]:
+        return tuple(issue for issue in self.issues if not issue.is_error)
+
+
+def load_tree(path: Path) -> LoadResult:
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        issue = ValidationIssue(
+            file,
+            1,
+            1,
+            Level.ERROR,
+            "unreadable_file",
+            f"cannot read file: {exc}",
+            "check the path, and that the file is UTF-8 text",
+        )
+        return LoadResult(file, None, (issue,))
+    doc, syntax_issues = parse_yaml(text, file)
+    if doc is None:
+        return LoadResult(file, None, tuple(syntax_issues))
+    sink = IssueSink(doc)
+    draft = validate_structure(doc.data, sink)
+    if draft is not None:
+        decls = declarations(draft)
+        links = edges(decls)
+        known = raw_ids(doc.data) | {decl.id for decl in decls}
+        check_settings(draft, sink)
+        check_directory(draft, sink)
+        check_sources(draft, sink)
+        check_ids(decls, sink)
+        check_nodes(draft, decls, known, sink)
+        check_owners(draft, decls, sink)
+        check_graph(draft, decls, links, known, sink)
+    issues = tuple(sort_issues(_dedupe(sink.issues)))
+    tree = compile_tree(draft, path, text) if draft is not None and not sink.has_errors else None
+    return LoadResult(file, tree, issues)
+
+
+def _dedupe(issues: Iterable[ValidationIssue]) -> list[ValidationIssue]:
+    # The same problem can be seen from two sides (a formula and its children); say it once.
+    return list(dict.fromkeys(issues))
+
+
+def load_tree_or_raise(path: Path) -> MetricTree:
+    result = load_tree(path)
+    if result.tree is None:
+        raise TreeInvalid(result.issues)
+    return result.tree
+
+
+def tree_files(paths: Iterable[Path]) -> list[Path]:
+    """Expand directories into their YAML files (sorted); a missing path is a TreeNotFound."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.iterdir() if p.suffix in YAML_SUFFIXES and p.is_file()))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise TreeNotFound(f"no such file or directory: {path}")
+    return files

@@ -1,0 +1,64 @@
+"""Shared building blocks of the YAML edge: strict models, identifiers, durations."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints, WithJsonSchema
+
+IDENTIFIER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+# Node, person, team and source ids: usable as names in formulas, so identifier-shaped.
+Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN, min_length=1, max_length=80)]
+
+# A RACI owner: a person id, a team id, or ``entity:<column>`` resolved per entity from the warehouse.
+OwnerRef = Annotated[str, StringConstraints(pattern=r"^(entity:[A-Za-z_][A-Za-z0-9_]*|[A-Za-z_][A-Za-z0-9_]*)$")]
+
+Scalar = str | int | float | bool
+
+
+class SpecModel(BaseModel):
+    """Base of every YAML-edge model: unknown keys are errors, values are immutable once read."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+def _one_or_many(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+OwnerList = Annotated[
+    list[OwnerRef],
+    BeforeValidator(_one_or_many),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+            "description": "one owner or a list: person id, team id, or entity:<column>",
+        }
+    ),
+]
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
+_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``"30m"``, ``"24h"``, ``"7d"``, ``"2w"`` -> timedelta; ValueError otherwise."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a duration; write a number and a unit: 30m, 24h, 7d or 2w")
+    return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+
+def _check_duration(text: str) -> str:
+    parse_duration(text)
+    return text
+
+
+Duration = Annotated[
+    str,
+    AfterValidator(_check_duration),
+    WithJsonSchema({"type": "string", "pattern": r"^\d+[mhdw]$", "examples": ["24h", "7d"]}),
+]

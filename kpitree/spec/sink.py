@@ -1,0 +1,59 @@
+"""Where validators put what they find: issues located by YAML path."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kpitree.spec.issues import Level, Position, ValidationIssue
+from kpitree.spec.yaml_source import PathKey, YamlDocument
+
+
+@dataclass
+class IssueSink:
+    """Collects issues for one document; positions come from paths, so checks never count lines."""
+
+    doc: YamlDocument
+    issues: list[ValidationIssue] = field(default_factory=list)
+
+    def add(
+        self,
+        level: Level,
+        path: tuple[PathKey, ...],
+        code: str,
+        message: str,
+        hint: str = "",
+        *,
+        at_key: bool = False,
+        offset: int = 0,
+    ) -> None:
+        """Record an issue at ``path``: its value (default) or its key; ``offset`` columns further in."""
+        pos = self.doc.key_position(path) if at_key else self.doc.value_position(path)
+        if offset:
+            pos = Position(pos.line, pos.column + offset + self._quote_width(pos))
+        self.issues.append(ValidationIssue(self.doc.file, pos.line, pos.column, level, code, message, hint))
+
+    def error(
+        self,
+        path: tuple[PathKey, ...],
+        code: str,
+        message: str,
+        hint: str = "",
+        *,
+        at_key: bool = False,
+        offset: int = 0,
+    ) -> None:
+        self.add(Level.ERROR, path, code, message, hint, at_key=at_key, offset=offset)
+
+    def warning(
+        self, path: tuple[PathKey, ...], code: str, message: str, hint: str = "", *, at_key: bool = False
+    ) -> None:
+        self.add(Level.WARNING, path, code, message, hint, at_key=at_key)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(issue.is_error for issue in self.issues)
+
+    def _quote_width(self, pos: Position) -> int:
+        # An offset into a quoted scalar starts after its opening quote.
+        line = self.doc.line_text(pos.line)
+        return 1 if line[pos.column - 1 : pos.column] in ('"', "'") else 0

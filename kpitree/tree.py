@@ -1,0 +1,134 @@
+"""The compiled metric tree: validated, resolved, immutable. Everything after the spec stage reads this.
+
+Compared with the YAML it has: every node (split branches, engagement types and signals included)
+in one mapping in tree order; children and the primary parent of each node; owners and direction
+already inherited; formulas parsed; each split branch's row restriction spelled out.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import networkx as nx
+
+from kpitree.formula import Expr
+from kpitree.spec.models import (
+    AlertingSpec,
+    AlertRuleSpec,
+    BandSpec,
+    CalendarSpec,
+    MeasureSpec,
+    PersonSpec,
+    ScheduleSpec,
+    ScoreSpec,
+    SignalSpec,
+    SourceSpec,
+    TargetSpec,
+    TeamSpec,
+)
+from kpitree.spec.models.base import Scalar
+
+
+class NodeKind(enum.StrEnum):
+    MEASURE = "measure"  # an aggregate in SQL; split branches are measures restricted to some values
+    FORMULA = "formula"  # combines its children's values
+    SCORE = "score"  # an engagement score: the population's mean normalised score
+    ENGAGEMENT_TYPE = "engagement_type"  # the points one engagement type adds to the score
+    SIGNAL = "signal"  # the points one signal type adds
+
+
+class Direction(enum.StrEnum):
+    HIGHER_IS_BETTER = "higher_is_better"
+    LOWER_IS_BETTER = "lower_is_better"
+
+
+@dataclass(frozen=True)
+class Owners:
+    """RACI owners after inheritance: person ids, team ids or ``entity:<column>``."""
+
+    responsible: tuple[str, ...] = ()
+    accountable: str | None = None
+    consulted: tuple[str, ...] = ()
+    informed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BranchRestriction:
+    """Rows a split branch keeps: ``column`` in ``values``; or, for the catch-all branch,
+    ``column`` not in ``excluded`` or NULL."""
+
+    column: str
+    values: tuple[Scalar, ...] = ()
+    excluded: tuple[Scalar, ...] | None = None
+
+    @property
+    def is_other(self) -> bool:
+        return self.excluded is not None
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    title: str
+    description: str
+    kind: NodeKind
+    unit: str
+    direction: Direction
+    owners: Owners
+    children: tuple[str, ...]
+    parent: str | None  # the first parent met walking down from the root (a DAG node may have more)
+    target: TargetSpec | None = None
+    benchmarks: tuple[BandSpec, ...] = ()
+    alerts: tuple[AlertRuleSpec, ...] = ()
+    per: str | None = None
+    measure: MeasureSpec | None = None  # measures and split branches
+    restrictions: tuple[BranchRestriction, ...] = ()  # split branches: from the outermost split in
+    split_by: str | None = None  # a measure split into branches by this column
+    formula: Expr | None = None
+    formula_text: str | None = None
+    score: ScoreSpec | None = None  # the score node, and (for context) its types and signals
+    signal: SignalSpec | None = None  # signal nodes
+
+
+@dataclass(frozen=True)
+class MetricTree:
+    id: str
+    title: str
+    description: str
+    path: Path
+    version: str  # sha256 of the file: identifies the spec a result was computed with
+    root: str
+    grain: str
+    timezone: str
+    calendar: CalendarSpec
+    schedule: ScheduleSpec | None
+    alerting: AlertingSpec
+    people: Mapping[str, PersonSpec]
+    teams: Mapping[str, TeamSpec]
+    sources: Mapping[str, SourceSpec]
+    nodes: Mapping[str, Node]  # in tree order (depth first from the root), then unreachable ones
+
+    def node(self, node_id: str) -> Node:
+        return self.nodes[node_id]
+
+    def walk(self, start: str | None = None) -> Iterator[tuple[int, Node]]:
+        """Depth-first (depth, node) from ``start`` (the root by default); shared nodes repeat."""
+
+        def visit(node_id: str, depth: int) -> Iterator[tuple[int, Node]]:
+            node = self.nodes[node_id]
+            yield depth, node
+            for child in node.children:
+                yield from visit(child, depth + 1)
+
+        return visit(start or self.root, 0)
+
+    @functools.cached_property
+    def graph(self) -> nx.DiGraph:
+        graph = nx.DiGraph()
+        graph.add_nodes_from(self.nodes)
+        graph.add_edges_from((n.id, c) for n in self.nodes.values() for c in n.children)
+        return graph
