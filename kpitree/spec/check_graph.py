@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 import networkx as nx
 
@@ -16,19 +16,12 @@ from kpitree.spec.yaml_source import YamlPath
 MAX_CYCLES_REPORTED = 10
 
 
-def check_ids(decls: list[NodeDecl], sink: IssueSink) -> None:
-    first: dict[str, YamlPath] = {}
-    for decl in decls:
-        if decl.id in first:
-            line = sink.doc.value_position((*first[decl.id], "id")).line
-            sink.error(
-                (*decl.path, "id"),
-                "duplicate_id",
-                f"node id {decl.id!r} is already used on line {line}",
-                "every node needs its own id: formulas and owners refer to nodes by id",
-            )
-        else:
-            first[decl.id] = decl.path
+def check_ids(written: Mapping[str, list[YamlPath]], what: str, hint: str, sink: IssueSink) -> None:
+    """Each id written twice or more is an error at every place after the first."""
+    for item_id, paths in written.items():
+        line = sink.doc.value_position((*paths[0], "id")).line
+        for path in paths[1:]:
+            sink.error((*path, "id"), "duplicate_id", f"{what} id {item_id!r} is already used on line {line}", hint)
 
 
 def root_id(draft: Draft) -> str | None:
@@ -81,6 +74,9 @@ def check_graph(
                 did_you_mean(root, known_ids, "name the KPI node"),
             )
         return
+    if sink.has_errors:
+        # With errors in formulas or nodes the links are incomplete: "unreachable" would be noise.
+        return
     reachable = nx.descendants(graph, root) | {root}
     for decl in decls:
         if decl.id not in reachable and decl.container is None:
@@ -92,9 +88,9 @@ def check_graph(
             )
 
 
-def check_owners(draft: Draft, decls: list[NodeDecl], sink: IssueSink) -> None:
+def check_owners(draft: Draft, decls: list[NodeDecl], owners: Collection[str], sink: IssueSink) -> None:
+    """``owners``: every person and team id written in the file, valid entry or not."""
     spec = draft.spec
-    owners = {p.id for p in spec.people} | {t.id for t in spec.teams}
     if spec.alerting.fallback_receiver is not None:
         _check_ref(("alerting", "fallback_receiver"), spec.alerting.fallback_receiver, owners, None, sink)
     root = root_id(draft)

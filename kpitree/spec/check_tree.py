@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import zoneinfo
+from collections.abc import Collection
 from pathlib import PurePath
 
 from apscheduler.triggers.cron import CronTrigger
@@ -50,23 +51,9 @@ def check_settings(draft: Draft, sink: IssueSink) -> None:
             )
 
 
-def check_directory(draft: Draft, sink: IssueSink) -> None:
-    """Person and team ids are one namespace (both can own a branch); team members must be people."""
-    seen: dict[str, tuple[str | int, ...]] = {}
-    entries = [(p.id, path) for p, path in zip(draft.spec.people, draft.person_paths, strict=True)]
-    entries += [(t.id, path) for t, path in zip(draft.spec.teams, draft.team_paths, strict=True)]
-    for owner_id, path in entries:
-        if owner_id in seen:
-            first = sink.doc.value_position(seen[owner_id]).line
-            sink.error(
-                (*path, "id"),
-                "duplicate_id",
-                f"person or team id {owner_id!r} is already defined on line {first}",
-                "give each person and team its own id",
-            )
-        else:
-            seen[owner_id] = (*path, "id")
-    people = {p.id for p in draft.spec.people}
+def check_team_members(draft: Draft, owners: Collection[str], sink: IssueSink) -> None:
+    """Team members must be people (``owners``: person and team ids written in the file)."""
+    people = {p.id for p in draft.spec.people} | (set(owners) - {t.id for t in draft.spec.teams})
     for team, path in zip(draft.spec.teams, draft.team_paths, strict=True):
         for index, member in enumerate(team.members):
             if member not in people:
@@ -74,7 +61,7 @@ def check_directory(draft: Draft, sink: IssueSink) -> None:
                     (*path, "members", index),
                     "unknown_person",
                     f"team member {member!r} is not in people",
-                    did_you_mean(member, sorted(people), "add them under 'people:'"),
+                    did_you_mean(member, people, "add them under 'people:'"),
                 )
 
 

@@ -95,28 +95,40 @@ def edges(decls: list[NodeDecl]) -> list[Edge]:
     return result
 
 
-def raw_ids(data: Any) -> set[str]:
-    """Every node id written in the raw YAML, valid node or not.
+def raw_node_ids(data: Any) -> dict[str, list[YamlPath]]:
+    """Every node id written in the raw YAML, valid node or not, with where each is written.
 
-    References are checked against these, so one malformed node yields one error, not one more
-    for every formula that names it.
+    References are checked against these and duplicates are found among them, so one malformed
+    node yields one error, not one more for every formula that names it.
     """
-    found: set[str] = set()
+    found: dict[str, list[YamlPath]] = {}
 
-    def visit(items: Any, nested: tuple[str, ...]) -> None:
-        for item in items if isinstance(items, list) else []:
+    def visit(items: Any, path: YamlPath, nested: tuple[str, ...]) -> None:
+        for index, item in enumerate(items if isinstance(items, list) else []):
             if not isinstance(item, dict):
                 continue
+            item_path = (*path, index)
             if isinstance(item.get("id"), str):
-                found.add(item["id"])
+                found.setdefault(item["id"], []).append(item_path)
             for key in nested:
                 inner = item.get(key)
                 if key == "split" and isinstance(inner, dict):
-                    visit(inner.get("branches"), ("split",))
+                    visit(inner.get("branches"), (*item_path, "split", "branches"), ("split",))
                 elif key == "score" and isinstance(inner, dict):
-                    visit(inner.get("types"), ("signals",))
+                    visit(inner.get("types"), (*item_path, "score", "types"), ("signals",))
                 elif key == "signals":
-                    visit(inner, ())
+                    visit(inner, (*item_path, "signals"), ())
 
-    visit(data.get("nodes") if isinstance(data, dict) else None, ("split", "score"))
+    visit(data.get("nodes") if isinstance(data, dict) else None, ("nodes",), ("split", "score"))
+    return found
+
+
+def raw_owner_ids(data: Any) -> dict[str, list[YamlPath]]:
+    """Every person and team id written in the raw YAML (one namespace), with where each is written."""
+    found: dict[str, list[YamlPath]] = {}
+    for key in ("people", "teams"):
+        items = data.get(key) if isinstance(data, dict) else None
+        for index, item in enumerate(items if isinstance(items, list) else []):
+            if isinstance(item, dict) and isinstance(item.get("id"), str):
+                found.setdefault(item["id"], []).append((key, index))
     return found

@@ -14,9 +14,9 @@ from pathlib import Path
 from kpitree.errors import TreeInvalid, TreeNotFound
 from kpitree.spec.check_graph import check_graph, check_ids, check_owners
 from kpitree.spec.check_nodes import check_nodes
-from kpitree.spec.check_tree import check_directory, check_settings, check_sources
+from kpitree.spec.check_tree import check_settings, check_sources, check_team_members
 from kpitree.spec.compile import compile_tree
-from kpitree.spec.declarations import declarations, edges, raw_ids
+from kpitree.spec.declarations import declarations, edges, raw_node_ids, raw_owner_ids
 from kpitree.spec.edge import validate_structure
 from kpitree.spec.issues import Level, ValidationIssue, sort_issues
 from kpitree.spec.sink import IssueSink
@@ -63,15 +63,16 @@ def load_tree(path: Path) -> LoadResult:
     draft = validate_structure(doc.data, sink)
     if draft is not None:
         decls = declarations(draft)
-        links = edges(decls)
-        known = raw_ids(doc.data) | {decl.id for decl in decls}
+        written_nodes = raw_node_ids(doc.data)
+        written_owners = raw_owner_ids(doc.data)
         check_settings(draft, sink)
-        check_directory(draft, sink)
+        check_ids(written_owners, "person or team", "give each person and team its own id", sink)
+        check_team_members(draft, written_owners, sink)
         check_sources(draft, sink)
-        check_ids(decls, sink)
-        check_nodes(draft, decls, known, sink)
-        check_owners(draft, decls, sink)
-        check_graph(draft, decls, links, known, sink)
+        check_ids(written_nodes, "node", "every node needs its own id: formulas and owners refer to nodes by id", sink)
+        check_nodes(draft, decls, written_nodes, sink)
+        check_owners(draft, decls, written_owners, sink)
+        check_graph(draft, decls, edges(decls), written_nodes, sink)
     issues = tuple(sort_issues(_dedupe(sink.issues)))
     tree = compile_tree(draft, path, text) if draft is not None and not sink.has_errors else None
     return LoadResult(file, tree, issues)

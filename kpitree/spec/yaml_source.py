@@ -114,6 +114,9 @@ def parse_yaml(text: str, file: str) -> tuple[YamlDocument | None, list[Validati
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or str(exc)
+        if exc.context and exc.context_mark and exc.context_mark.line + 1 != line:
+            # Say where the unclosed construct began: that is usually where the mistake is.
+            problem += f" ({exc.context} that starts on line {exc.context_mark.line + 1})"
         return None, [
             ValidationIssue(
                 file,

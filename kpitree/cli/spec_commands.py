@@ -1,0 +1,105 @@
+"""Commands about tree files themselves: validate, schema, tree show."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from kpitree.render.tree_view import render_tree
+from kpitree.resources import default_trees_dir, resolve_tree
+from kpitree.spec.loader import LoadResult, load_tree, load_tree_or_raise, tree_files
+from kpitree.spec.schema import tree_json_schema
+
+TREES_DIR_OPTION = click.option(
+    "--trees-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where tree ids are looked up [default: $KPITREE_TREES, ./trees, or the shipped trees].",
+)
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--strict", is_flag=True, help="Fail on warnings too.")
+def validate(paths: tuple[Path, ...], output_format: str, strict: bool) -> None:
+    """Check tree files and list every problem with file:line:column and a fix hint.
+
+    PATHS are tree files or directories of them (default: the trees directory). Exits 1 when any
+    file has an error (or, with --strict, a warning), 0 otherwise.
+    """
+    results = [load_tree(path) for path in tree_files(paths or (default_trees_dir(),))]
+    failed = any(r.errors or (strict and r.warnings) for r in results)
+    if output_format == "json":
+        click.echo(json.dumps(_json_report(results, failed), indent=2))
+    else:
+        _text_report(results)
+    if failed:
+        raise SystemExit(1)
+
+
+def _text_report(results: list[LoadResult]) -> None:
+    for result in results:
+        for issue in result.issues:
+            click.echo(issue.format())
+    errors = sum(len(r.errors) for r in results)
+    warnings = sum(len(r.warnings) for r in results)
+    for result in results:
+        if not result.issues:
+            click.echo(f"{result.file}: ok")
+    click.echo(f"{len(results)} file(s) checked: {errors} error(s), {warnings} warning(s)")
+
+
+def _json_report(results: list[LoadResult], failed: bool) -> dict[str, object]:
+    return {
+        "valid": not failed,
+        "files": [
+            {"file": r.file, "valid": not r.errors, "errors": len(r.errors), "warnings": len(r.warnings)}
+            for r in results
+        ],
+        "issues": [issue.to_json() for r in results for issue in r.issues],
+    }
+
+
+@click.command()
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file.")
+def schema(output: Path | None) -> None:
+    """Print (or write) the JSON Schema of tree files, for editor autocomplete.
+
+    Point your editor at it, e.g. with a first line
+    '# yaml-language-server: $schema=../docs/tree.schema.json'.
+    """
+    text = json.dumps(tree_json_schema(), indent=2) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}")
+
+
+@click.group()
+def tree() -> None:
+    """Look at trees."""
+
+
+@tree.command("show")
+@click.argument("tree_name", metavar="TREE")
+@TREES_DIR_OPTION
+def tree_show(tree_name: str, trees_dir: Path | None) -> None:
+    """Print TREE (a file, or an id in the trees directory) with formulas, owners and bands."""
+    metric_tree = load_tree_or_raise(resolve_tree(tree_name, trees_dir))
+    Console(soft_wrap=False).print(render_tree(metric_tree))
+
+
+@tree.command("list")
+@TREES_DIR_OPTION
+def tree_list(trees_dir: Path | None) -> None:
+    """List the trees in the trees directory, and whether each is valid."""
+    directory = trees_dir or default_trees_dir()
+    for result in (load_tree(path) for path in tree_files((directory,))):
+        status = "ok" if not result.errors else f"{len(result.errors)} error(s)"
+        title = result.tree.title if result.tree else ""
+        click.echo(f"{Path(result.file).stem:40} {status:12} {title}")

@@ -1,0 +1,1 @@
+"""Presentations of a tree and its results for people: terminal, Markdown, HTML."""
