@@ -9,6 +9,7 @@ import networkx as nx
 from kpitree.spec.columns import available_columns
 from kpitree.spec.declarations import Edge, NodeDecl
 from kpitree.spec.edge import Draft
+from kpitree.spec.issues import IssueCode
 from kpitree.spec.sink import IssueSink
 from kpitree.spec.suggest import did_you_mean
 from kpitree.spec.yaml_source import YamlPath
@@ -21,7 +22,9 @@ def check_ids(written: Mapping[str, list[YamlPath]], what: str, hint: str, sink:
     for item_id, paths in written.items():
         line = sink.doc.value_position((*paths[0], "id")).line
         for path in paths[1:]:
-            sink.error((*path, "id"), "duplicate_id", f"{what} id {item_id!r} is already used on line {line}", hint)
+            sink.error(
+                (*path, "id"), IssueCode.DUPLICATE_ID, f"{what} id {item_id!r} is already used on line {line}", hint
+            )
 
 
 def root_id(draft: Draft) -> str | None:
@@ -58,7 +61,7 @@ def check_graph(
         chain = " -> ".join([*ordered, ordered[0]])
         sink.error(
             closing,
-            "cycle",
+            IssueCode.CYCLE,
             f"cycle in the tree: {chain}",
             "a node cannot depend on itself; break the loop by removing one of these links",
         )
@@ -69,7 +72,7 @@ def check_graph(
         if root not in known_ids:
             sink.error(
                 ("root",),
-                "unknown_node",
+                IssueCode.UNKNOWN_NODE,
                 f"root {root!r} is not a node",
                 did_you_mean(root, known_ids, "name the KPI node"),
             )
@@ -82,7 +85,7 @@ def check_graph(
         if decl.id not in reachable and decl.container is None:
             sink.warning(
                 (*decl.path, "id"),
-                "unreachable_node",
+                IssueCode.UNREACHABLE_NODE,
                 f"node {decl.id!r} is not under the root {root!r}",
                 "use it in a formula under the root, or remove it",
             )
@@ -105,21 +108,21 @@ def check_owners(draft: Draft, decls: list[NodeDecl], owners: Collection[str], s
             if block.accountable is not None and len(block.accountable) > 1:
                 sink.error(
                     (*o_path, "accountable"),
-                    "duplicate_accountable",
+                    IssueCode.DUPLICATE_ACCOUNTABLE,
                     f"node {decl.id!r} has {len(block.accountable)} Accountable owners",
                     "RACI allows exactly one Accountable: keep one, make the others responsible or consulted",
                 )
             if block.accountable is not None and not block.accountable:
                 sink.error(
                     (*o_path, "accountable"),
-                    "missing_accountable",
+                    IssueCode.MISSING_ACCOUNTABLE,
                     f"node {decl.id!r} has no Accountable",
                     "name exactly one Accountable owner",
                 )
         if decl.id == root and (block is None or block.accountable is None):
             sink.error(
                 (*decl.path, "owners") if block else (*decl.path, "id"),
-                "missing_accountable",
+                IssueCode.MISSING_ACCOUNTABLE,
                 f"root {decl.id!r} has no Accountable owner",
                 "add owners: {accountable: <person or team id>}; other nodes inherit it",
                 at_key=block is not None,
@@ -127,7 +130,7 @@ def check_owners(draft: Draft, decls: list[NodeDecl], owners: Collection[str], s
         if decl.id == root and decl.spec.direction is None:
             sink.error(
                 (*decl.path, "id"),
-                "missing_direction",
+                IssueCode.MISSING_DIRECTION,
                 f"root {decl.id!r} has no direction",
                 "add direction: higher_is_better or lower_is_better; other nodes inherit it",
             )
@@ -141,21 +144,21 @@ def _check_ref(
         if columns is None:
             sink.error(
                 path,
-                "entity_owner",
+                IssueCode.ENTITY_OWNER,
                 f"{ref!r} cannot be resolved here",
                 "entity owners name a column; use them on nodes computed from a source",
             )
         elif column not in columns:
             sink.error(
                 path,
-                "unknown_column",
+                IssueCode.UNKNOWN_COLUMN,
                 f"owner {ref!r}: the node's source has no column {column!r}",
                 did_you_mean(column, columns, "map the column on the source, or join the source that has it"),
             )
     elif ref not in owners:
         sink.error(
             path,
-            "unknown_person",
+            IssueCode.UNKNOWN_PERSON,
             f"owner {ref!r} is not a person or team",
             did_you_mean(ref, owners, "add them under 'people:' or 'teams:'"),
         )

@@ -10,6 +10,7 @@ from kpitree.spec.check_tree import column_hint
 from kpitree.spec.columns import available_columns, time_column
 from kpitree.spec.declarations import NodeDecl
 from kpitree.spec.edge import Draft
+from kpitree.spec.issues import IssueCode
 from kpitree.spec.models import BandSpec, MeasureSpec, NodeFields, NodeSpec, ScoreSpec, SplitSpec, TargetSpec
 from kpitree.spec.models.alerts import BandRule, EntityBandRule, ThresholdRule
 from kpitree.spec.sink import IssueSink
@@ -40,7 +41,7 @@ def _check_kind(decl: NodeDecl, spec: NodeSpec, sink: IssueSink) -> None:
     if len(present) > 1:
         sink.error(
             (*decl.path, present[1]),
-            "node_kind_conflict",
+            IssueCode.NODE_KIND_CONFLICT,
             f"node {spec.id!r} has both {present[0]!r} and {present[1]!r}",
             "a node is computed one way: keep one of measure, formula or score, and move the other "
             "into a node of its own",
@@ -49,14 +50,14 @@ def _check_kind(decl: NodeDecl, spec: NodeSpec, sink: IssueSink) -> None:
     elif not present:
         sink.error(
             (*decl.path, "id"),
-            "node_kind_missing",
+            IssueCode.NODE_KIND_MISSING,
             f"node {spec.id!r} has no measure, formula or score",
             "add 'measure:' (an aggregate over a source), 'formula:' (over other nodes) or 'score:'",
         )
     if spec.split is not None and spec.measure is None:
         sink.error(
             (*decl.path, "split"),
-            "split_needs_measure",
+            IssueCode.SPLIT_NEEDS_MEASURE,
             f"node {spec.id!r} splits but is not a measure",
             "a split restricts a measure's rows by a column; put the split on a measure node",
             at_key=True,
@@ -64,7 +65,7 @@ def _check_kind(decl: NodeDecl, spec: NodeSpec, sink: IssueSink) -> None:
     if spec.children is not None and spec.formula is None:
         sink.error(
             (*decl.path, "children"),
-            "children_need_formula",
+            IssueCode.CHILDREN_NEED_FORMULA,
             f"node {spec.id!r} lists children but has no formula",
             "children of a measure come from its split; children of a formula are the ids it uses",
             at_key=True,
@@ -77,14 +78,16 @@ def _check_formula(path: YamlPath, spec: NodeSpec, known_ids: Collection[str], s
     try:
         expr = parse_formula(spec.formula)
     except FormulaSyntaxError as exc:
-        sink.error(formula_path, "formula_syntax", f"formula of {spec.id!r}: {exc}", exc.hint, offset=exc.offset)
+        sink.error(
+            formula_path, IssueCode.FORMULA_SYNTAX, f"formula of {spec.id!r}: {exc}", exc.hint, offset=exc.offset
+        )
         return
     refs = references(expr)
     for ref in refs:
         if ref.name not in known_ids:
             sink.error(
                 formula_path,
-                "unknown_node",
+                IssueCode.UNKNOWN_NODE,
                 f"formula of {spec.id!r} uses unknown node {ref.name!r}",
                 did_you_mean(ref.name, known_ids, "declare that node, or fix the id"),
                 offset=ref.offset,
@@ -96,7 +99,7 @@ def _check_formula(path: YamlPath, spec: NodeSpec, known_ids: Collection[str], s
         if ref.name in known_ids and ref.name not in spec.children:
             sink.error(
                 formula_path,
-                "formula_children_mismatch",
+                IssueCode.FORMULA_CHILDREN_MISMATCH,
                 f"formula of {spec.id!r} uses {ref.name!r}, which is not one of its children",
                 f"add {ref.name!r} to 'children:', or drop 'children:' to take them from the formula",
                 offset=ref.offset,
@@ -105,14 +108,14 @@ def _check_formula(path: YamlPath, spec: NodeSpec, known_ids: Collection[str], s
         if child not in known_ids:
             sink.error(
                 (*path, "children", index),
-                "unknown_node",
+                IssueCode.UNKNOWN_NODE,
                 f"child {child!r} of {spec.id!r} is not a node",
                 did_you_mean(child, known_ids, "declare that node, or fix the id"),
             )
         elif child not in used:
             sink.error(
                 (*path, "children", index),
-                "formula_children_mismatch",
+                IssueCode.FORMULA_CHILDREN_MISMATCH,
                 f"child {child!r} of {spec.id!r} is not used by its formula",
                 "a formula's children are exactly the nodes it combines: use it in the formula or remove it",
             )
@@ -124,7 +127,7 @@ def _check_measure(draft: Draft, path: YamlPath, measure: MeasureSpec, sink: Iss
     if columns is None:
         sink.error(
             (*m_path, "source"),
-            "unknown_source",
+            IssueCode.UNKNOWN_SOURCE,
             f"unknown source {measure.source!r}",
             did_you_mean(measure.source, draft.spec.sources, "declare it under 'sources:'"),
         )
@@ -132,21 +135,21 @@ def _check_measure(draft: Draft, path: YamlPath, measure: MeasureSpec, sink: Iss
     if time_column(draft.spec.sources[measure.source]) is None:
         sink.error(
             (*m_path, "source"),
-            "no_time_column",
+            IssueCode.NO_TIME_COLUMN,
             f"source {measure.source!r} has no time column",
             "set 'time_column:' on the source so its rows fall into periods",
         )
     if measure.column is None and measure.agg != "count":
         sink.error(
             (*m_path, "agg"),
-            "missing_column",
+            IssueCode.MISSING_COLUMN,
             f"{measure.agg} needs a column",
             "add 'column:' naming the column to aggregate",
         )
     if measure.column is not None and measure.column not in columns:
         sink.error(
             (*m_path, "column"),
-            "unknown_column",
+            IssueCode.UNKNOWN_COLUMN,
             f"source {measure.source!r} has no column {measure.column!r}",
             column_hint(measure.column, columns),
         )
@@ -154,7 +157,7 @@ def _check_measure(draft: Draft, path: YamlPath, measure: MeasureSpec, sink: Iss
         if column not in columns:
             sink.error(
                 (*m_path, "where", column),
-                "unknown_column",
+                IssueCode.UNKNOWN_COLUMN,
                 f"source {measure.source!r} has no column {column!r}",
                 column_hint(column, columns),
                 at_key=True,
@@ -166,14 +169,14 @@ def _check_split(draft: Draft, path: YamlPath, split: SplitSpec, measure: Measur
     if columns is not None and split.by not in columns:
         sink.error(
             (*path, "by"),
-            "unknown_column",
+            IssueCode.UNKNOWN_COLUMN,
             f"cannot split on {split.by!r}: source {measure.source!r} does not map that column",
             column_hint(split.by, columns),
         )
     if measure.agg not in ("count", "sum"):
         sink.error(
             (*path, "by"),
-            "split_not_additive",
+            IssueCode.SPLIT_NOT_ADDITIVE,
             f"a {measure.agg} cannot be split into branches that add up",
             "split a count or a sum; for distinct counts or averages write a formula over split measures",
         )
@@ -186,14 +189,14 @@ def _check_split(draft: Draft, path: YamlPath, split: SplitSpec, measure: Measur
             if others > 1:
                 sink.error(
                     (*b_path, "other"),
-                    "split_branches",
+                    IssueCode.SPLIT_BRANCHES,
                     "only one branch can take 'other: true'",
                     "merge the catch-all branches",
                 )
         if (branch.values is None) == (not branch.other):
             sink.error(
                 (*b_path, "id"),
-                "split_branches",
+                IssueCode.SPLIT_BRANCHES,
                 f"branch {branch.id!r} needs 'values:' or 'other: true'",
                 "list the split column's values this branch takes, or make it the catch-all",
             )
@@ -201,7 +204,7 @@ def _check_split(draft: Draft, path: YamlPath, split: SplitSpec, measure: Measur
             if str(value) in seen:
                 sink.error(
                     (*b_path, "values"),
-                    "split_branches",
+                    IssueCode.SPLIT_BRANCHES,
                     f"value {value!r} is in both {seen[str(value)]!r} and {branch.id!r}",
                     "each value belongs to one branch, so the branches add up to the parent",
                 )
@@ -215,7 +218,7 @@ def _check_score(draft: Draft, path: YamlPath, score: ScoreSpec, sink: IssueSink
     if columns is None:
         sink.error(
             (*path, "source"),
-            "unknown_source",
+            IssueCode.UNKNOWN_SOURCE,
             f"unknown source {score.source!r}",
             did_you_mean(score.source, draft.spec.sources, "declare it under 'sources:'"),
         )
@@ -225,7 +228,7 @@ def _check_score(draft: Draft, path: YamlPath, score: ScoreSpec, sink: IssueSink
             if column is not None and column not in columns:
                 sink.error(
                     (*path, key),
-                    "unknown_column",
+                    IssueCode.UNKNOWN_COLUMN,
                     f"source {score.source!r} has no column {column!r}",
                     column_hint(column, columns),
                 )
@@ -233,7 +236,7 @@ def _check_score(draft: Draft, path: YamlPath, score: ScoreSpec, sink: IssueSink
             if roll_up.entity not in columns:
                 sink.error(
                     (*path, "roll_up", index, "entity"),
-                    "unknown_column",
+                    IssueCode.UNKNOWN_COLUMN,
                     f"source {score.source!r} has no column {roll_up.entity!r}",
                     column_hint(roll_up.entity, columns),
                 )
@@ -244,14 +247,14 @@ def _check_score(draft: Draft, path: YamlPath, score: ScoreSpec, sink: IssueSink
             if signal.use_quantity and score.quantity_column is None:
                 sink.error(
                     (*s_path, "use_quantity"),
-                    "missing_column",
+                    IssueCode.MISSING_COLUMN,
                     "use_quantity needs the score's quantity_column",
                     "set 'quantity_column:' on the score (e.g. quantity)",
                 )
             if signal.signal in signal_owner:
                 sink.error(
                     (*s_path, "signal"),
-                    "duplicate_signal",
+                    IssueCode.DUPLICATE_SIGNAL,
                     f"signal {signal.signal!r} is already weighted by {signal_owner[signal.signal]!r}",
                     "count each signal type once, or the score double-counts it",
                 )
@@ -260,7 +263,7 @@ def _check_score(draft: Draft, path: YamlPath, score: ScoreSpec, sink: IssueSink
     if not score.bands:
         sink.warning(
             path,
-            "no_bands",
+            IssueCode.NO_BANDS,
             "this score has no bands",
             "add bands such as Champion / Engaged / At risk / "
             "Dormant so contacts can be triaged and band crossings alerted",
@@ -283,7 +286,7 @@ def _check_bands(
         if band.low is not None and band.high is not None and band.low > band.high:
             sink.error(
                 (*b_path, "low"),
-                "band_range",
+                IssueCode.BAND_RANGE,
                 f"band {band.name!r}: low {band.low:g} is above high {band.high:g}",
                 "swap low and high",
                 at_key=True,
@@ -294,12 +297,14 @@ def _check_bands(
                 if value is not None and not scale[0] <= value <= scale[1]:
                     sink.error(
                         (*b_path, edge),
-                        "band_range",
+                        IssueCode.BAND_RANGE,
                         f"band {band.name!r}: {edge} {value:g} is outside 0-100",
                         "scores are normalised to 0-100",
                     )
         if band.name in names:
-            sink.error((*b_path, "name"), "duplicate_band", f"band {band.name!r} is declared twice", "rename one")
+            sink.error(
+                (*b_path, "name"), IssueCode.DUPLICATE_BAND, f"band {band.name!r} is declared twice", "rename one"
+            )
         names.add(band.name)
     if exclusive:
         ordered = sorted(((b.low if b.low is not None else float("-inf"), i) for i, b in enumerate(bands)))
@@ -309,7 +314,7 @@ def _check_bands(
             if next_low <= top:
                 sink.error(
                     (*path, key, index, "low"),
-                    "band_overlap",
+                    IssueCode.BAND_OVERLAP,
                     f"bands {lower.name!r} and {upper.name!r} overlap",
                     "each score must fall in one band: make each low higher than the band below's high",
                     at_key=True,
@@ -321,12 +326,16 @@ def _check_target(path: YamlPath, target: TargetSpec, sink: IssueSink) -> None:
     has_band = target.low is not None or target.high is not None
     if target.value is None and not has_band:
         sink.error(
-            t_path, "target_empty", "a target needs 'value' or 'low'/'high'", "e.g. target: {value: 5}", at_key=True
+            t_path,
+            IssueCode.TARGET_EMPTY,
+            "a target needs 'value' or 'low'/'high'",
+            "e.g. target: {value: 5}",
+            at_key=True,
         )
     elif target.value is not None and has_band:
         sink.error(
             t_path,
-            "target_mixed",
+            IssueCode.TARGET_MIXED,
             "a target is a value or a band, not both",
             "keep value for a point target, or low/high for a band",
             at_key=True,
@@ -334,7 +343,7 @@ def _check_target(path: YamlPath, target: TargetSpec, sink: IssueSink) -> None:
     if target.low is not None and target.high is not None and target.low > target.high:
         sink.error(
             (*t_path, "low"),
-            "band_range",
+            IssueCode.BAND_RANGE,
             f"target low {target.low:g} is above high {target.high:g}",
             "swap low and high",
             at_key=True,
@@ -349,7 +358,7 @@ def _check_common(decl: NodeDecl, spec: NodeFields, known_ids: Collection[str], 
     if spec.per is not None and spec.per not in known_ids:
         sink.error(
             (*path, "per"),
-            "unknown_node",
+            IssueCode.UNKNOWN_NODE,
             f"'per' names unknown node {spec.per!r}",
             did_you_mean(spec.per, known_ids, "name the node to divide by"),
         )
@@ -360,25 +369,27 @@ def _check_common(decl: NodeDecl, spec: NodeFields, known_ids: Collection[str], 
         if rule.id in seen:
             sink.error(
                 (*r_path, "id"),
-                "duplicate_id",
+                IssueCode.DUPLICATE_ID,
                 f"alert id {rule.id!r} is used twice on {spec.id!r}",
                 "alert ids identify an alert's history: make them unique per node",
             )
         seen.add(rule.id)
         if isinstance(rule, ThresholdRule) and rule.above is None and rule.below is None:
-            sink.error((*r_path, "rule"), "alert_rule", "a threshold rule needs 'above' or 'below'", "e.g. below: 4")
+            sink.error(
+                (*r_path, "rule"), IssueCode.ALERT_RULE, "a threshold rule needs 'above' or 'below'", "e.g. below: 4"
+            )
         if isinstance(rule, BandRule):
             if rule.against == "target" and (spec.target is None or spec.target.value is not None):
                 sink.error(
                     (*r_path, "against"),
-                    "alert_rule",
+                    IssueCode.ALERT_RULE,
                     f"node {spec.id!r} has no target band to check against",
                     "give the node 'target: {low: ..., high: ...}', or use against: benchmark",
                 )
             if rule.against == "benchmark" and not spec.benchmarks:
                 sink.error(
                     (*r_path, "against"),
-                    "alert_rule",
+                    IssueCode.ALERT_RULE,
                     f"node {spec.id!r} has no benchmarks",
                     "add 'benchmarks:' to the node, or use against: target",
                 )
@@ -386,7 +397,7 @@ def _check_common(decl: NodeDecl, spec: NodeFields, known_ids: Collection[str], 
             if score is None:
                 sink.error(
                     (*r_path, "rule"),
-                    "alert_rule",
+                    IssueCode.ALERT_RULE,
                     "entity_band_crossing applies to score nodes only",
                     "move this rule to the node that has 'score:'",
                 )
@@ -396,7 +407,7 @@ def _check_common(decl: NodeDecl, spec: NodeFields, known_ids: Collection[str], 
                     if name not in names:
                         sink.error(
                             (*r_path, "to_bands", b_index),
-                            "unknown_band",
+                            IssueCode.UNKNOWN_BAND,
                             f"the score has no band {name!r}",
                             did_you_mean(name, names, "use one of the score's band names"),
                         )

@@ -11,6 +11,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from kpitree.spec.columns import available_columns, own_columns
 from kpitree.spec.edge import Draft
+from kpitree.spec.issues import IssueCode
 from kpitree.spec.sink import IssueSink
 from kpitree.spec.suggest import did_you_mean
 
@@ -33,19 +34,22 @@ def check_settings(draft: Draft, sink: IssueSink) -> None:
     spec = draft.spec
     hint = timezone_problem(spec.timezone)
     if hint:
-        sink.error(("timezone",), "unknown_timezone", f"unknown timezone {spec.timezone!r}", hint)
+        sink.error(("timezone",), IssueCode.UNKNOWN_TIMEZONE, f"unknown timezone {spec.timezone!r}", hint)
     if spec.schedule is not None:
         tz_name = spec.schedule.timezone or spec.timezone
         if spec.schedule.timezone and (tz_hint := timezone_problem(spec.schedule.timezone)):
             sink.error(
-                ("schedule", "timezone"), "unknown_timezone", f"unknown timezone {spec.schedule.timezone!r}", tz_hint
+                ("schedule", "timezone"),
+                IssueCode.UNKNOWN_TIMEZONE,
+                f"unknown timezone {spec.schedule.timezone!r}",
+                tz_hint,
             )
         try:
             CronTrigger.from_crontab(spec.schedule.cron, timezone=tz_name if not timezone_problem(tz_name) else "UTC")
         except ValueError as exc:
             sink.error(
                 ("schedule", "cron"),
-                "invalid_cron",
+                IssueCode.INVALID_CRON,
                 f"invalid cron {spec.schedule.cron!r}: {exc}",
                 "five fields: minute hour day-of-month month day-of-week, e.g. '0 7 * * 1' for Mondays 07:00",
             )
@@ -59,7 +63,7 @@ def check_team_members(draft: Draft, owners: Collection[str], sink: IssueSink) -
             if member not in people:
                 sink.error(
                     (*path, "members", index),
-                    "unknown_person",
+                    IssueCode.UNKNOWN_PERSON,
                     f"team member {member!r} is not in people",
                     did_you_mean(member, people, "add them under 'people:'"),
                 )
@@ -72,7 +76,7 @@ def check_sources(draft: Draft, sink: IssueSink) -> None:
         if (source.table is None) == (source.file is None):
             sink.error(
                 path,
-                "source_location",
+                IssueCode.SOURCE_LOCATION,
                 f"source {name!r} needs exactly one of 'table' or 'file'",
                 "table: for a warehouse table, file: for a CSV or Parquet file",
                 at_key=True,
@@ -80,7 +84,7 @@ def check_sources(draft: Draft, sink: IssueSink) -> None:
         if source.file and PurePath(source.file).suffix.lower() not in (".csv", ".parquet", ".pq"):
             sink.error(
                 (*path, "file"),
-                "unsupported_file",
+                IssueCode.UNSUPPORTED_FILE,
                 f"{source.file!r} is neither CSV nor Parquet",
                 "use a .csv or .parquet file",
             )
@@ -88,14 +92,14 @@ def check_sources(draft: Draft, sink: IssueSink) -> None:
             if join.source not in spec.sources:
                 sink.error(
                     (*path, "joins", index, "source"),
-                    "unknown_source",
+                    IssueCode.UNKNOWN_SOURCE,
                     f"unknown source {join.source!r}",
                     did_you_mean(join.source, sorted(spec.sources), "declare it under 'sources:'"),
                 )
             elif join.on not in own_columns(source) or join.on not in own_columns(spec.sources[join.source]):
                 sink.error(
                     (*path, "joins", index, "on"),
-                    "unknown_column",
+                    IssueCode.UNKNOWN_COLUMN,
                     f"join column {join.on!r} must exist on both {name!r} and {join.source!r}",
                     "map it under 'columns:' of the source that lacks it",
                 )
@@ -104,7 +108,7 @@ def check_sources(draft: Draft, sink: IssueSink) -> None:
             if column not in columns:
                 sink.error(
                     (*path, "where", column),
-                    "unknown_column",
+                    IssueCode.UNKNOWN_COLUMN,
                     f"source {name!r} has no column {column!r}",
                     column_hint(column, columns),
                     at_key=True,
@@ -113,14 +117,14 @@ def check_sources(draft: Draft, sink: IssueSink) -> None:
             if column not in columns:
                 sink.error(
                     (*path, "dedupe", index),
-                    "unknown_column",
+                    IssueCode.UNKNOWN_COLUMN,
                     f"source {name!r} has no column {column!r}",
                     column_hint(column, columns),
                 )
         if source.time_column and source.time_column not in columns:
             sink.error(
                 (*path, "time_column"),
-                "unknown_column",
+                IssueCode.UNKNOWN_COLUMN,
                 f"source {name!r} has no column {source.time_column!r}",
                 column_hint(source.time_column, columns),
             )

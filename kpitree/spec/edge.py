@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
+from kpitree.spec.issues import IssueCode
 from kpitree.spec.models import NodeSpec, PersonSpec, SourceSpec, TeamSpec, TreeFileSpec
 from kpitree.spec.sink import IssueSink
 from kpitree.spec.suggest import did_you_mean
@@ -40,7 +41,7 @@ def validate_structure(data: Any, sink: IssueSink) -> Draft | None:
     if not isinstance(data, dict):
         sink.error(
             (),
-            "not_a_tree",
+            IssueCode.NOT_A_TREE,
             "a tree file must be a mapping of keys (tree, title, nodes, ...)",
             "start from trees/activity_volume_per_contact.yaml",
         )
@@ -59,30 +60,34 @@ def _report(error: ErrorDetails, data: Any, sink: IssueSink) -> None:
     leaf = path[-1] if path else ""
     if kind == "extra_forbidden":
         allowed = sorted(model.model_fields) if model else []
-        sink.error(path, "unknown_key", f"unknown key {leaf!r}", _did_you_mean(str(leaf), allowed), at_key=True)
+        sink.error(path, IssueCode.UNKNOWN_KEY, f"unknown key {leaf!r}", _did_you_mean(str(leaf), allowed), at_key=True)
     elif kind == "missing":
         sink.error(
-            path[:-1], "missing_key", f"missing required key {leaf!r}", f"add '{leaf}:' to this mapping", at_key=True
+            path[:-1],
+            IssueCode.MISSING_KEY,
+            f"missing required key {leaf!r}",
+            f"add '{leaf}:' to this mapping",
+            at_key=True,
         )
     elif kind in ("union_tag_invalid", "union_tag_not_found"):
         rules = "threshold, band, change, slide, anomaly, entity_band_crossing"
         sink.error(
             (*path, "rule") if kind == "union_tag_invalid" else path,
-            "unknown_alert_rule",
+            IssueCode.UNKNOWN_ALERT_RULE,
             f"alert rule type must be one of: {rules}",
             "set 'rule:' to one of those",
         )
     elif kind in ("float_type", "float_parsing", "int_type", "int_parsing", "int_from_float"):
         sink.error(
             path,
-            "not_a_number",
+            IssueCode.NOT_A_NUMBER,
             f"{leaf} must be a number, got {error['input']!r}",
             "write the number without quotes, e.g. 5 or 0.5",
         )
     elif kind == "string_pattern_mismatch":
         sink.error(
             path,
-            "invalid_identifier",
+            IssueCode.INVALID_IDENTIFIER,
             f"{error['input']!r} is not a valid id",
             "use letters, digits and _ only, starting with a letter (e.g. call_touches); "
             "owners may also be entity:<column>",
@@ -90,17 +95,17 @@ def _report(error: ErrorDetails, data: Any, sink: IssueSink) -> None:
     elif kind == "value_error" and leaf == "email":
         sink.error(
             path,
-            "invalid_email",
+            IssueCode.INVALID_EMAIL,
             f"{error['input']!r} is not a valid email address",
             "write a full address such as name@example.com",
         )
     elif kind == "literal_error":
         expected = error.get("ctx", {}).get("expected", "")
-        sink.error(path, "invalid_choice", f"{leaf} cannot be {error['input']!r}", f"use one of: {expected}")
+        sink.error(path, IssueCode.INVALID_CHOICE, f"{leaf} cannot be {error['input']!r}", f"use one of: {expected}")
     else:
         sink.error(
             path,
-            "invalid_value",
+            IssueCode.INVALID_VALUE,
             f"{leaf or 'value'}: {error['msg']}",
             _GENERIC_HINTS.get(kind, "see docs/tree-spec.md for this key"),
         )

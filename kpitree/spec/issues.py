@@ -15,6 +15,57 @@ class Level(enum.StrEnum):
     WARNING = "warning"  # the tree works, but probably not as meant
 
 
+class IssueCode(enum.StrEnum):
+    """What kind of problem an issue is; stable, documented in docs/tree-spec.md."""
+
+    ALERT_RULE = "alert_rule"
+    BAND_OVERLAP = "band_overlap"
+    BAND_RANGE = "band_range"
+    CHILDREN_NEED_FORMULA = "children_need_formula"
+    CYCLE = "cycle"
+    DUPLICATE_ACCOUNTABLE = "duplicate_accountable"
+    DUPLICATE_BAND = "duplicate_band"
+    DUPLICATE_ID = "duplicate_id"
+    DUPLICATE_KEY = "duplicate_key"
+    DUPLICATE_SIGNAL = "duplicate_signal"
+    ENTITY_OWNER = "entity_owner"
+    FORMULA_CHILDREN_MISMATCH = "formula_children_mismatch"
+    FORMULA_SYNTAX = "formula_syntax"
+    INVALID_CHOICE = "invalid_choice"
+    INVALID_CRON = "invalid_cron"
+    INVALID_EMAIL = "invalid_email"
+    INVALID_IDENTIFIER = "invalid_identifier"
+    INVALID_VALUE = "invalid_value"
+    MISSING_ACCOUNTABLE = "missing_accountable"
+    MISSING_COLUMN = "missing_column"
+    MISSING_DIRECTION = "missing_direction"
+    MISSING_KEY = "missing_key"
+    NO_BANDS = "no_bands"
+    NO_TIME_COLUMN = "no_time_column"
+    NODE_KIND_CONFLICT = "node_kind_conflict"
+    NODE_KIND_MISSING = "node_kind_missing"
+    NOT_A_NUMBER = "not_a_number"
+    NOT_A_TREE = "not_a_tree"
+    SOURCE_LOCATION = "source_location"
+    SPLIT_BRANCHES = "split_branches"
+    SPLIT_NEEDS_MEASURE = "split_needs_measure"
+    SPLIT_NOT_ADDITIVE = "split_not_additive"
+    TARGET_EMPTY = "target_empty"
+    TARGET_MIXED = "target_mixed"
+    UNKNOWN_ALERT_RULE = "unknown_alert_rule"
+    UNKNOWN_BAND = "unknown_band"
+    UNKNOWN_COLUMN = "unknown_column"
+    UNKNOWN_KEY = "unknown_key"
+    UNKNOWN_NODE = "unknown_node"
+    UNKNOWN_PERSON = "unknown_person"
+    UNKNOWN_SOURCE = "unknown_source"
+    UNKNOWN_TIMEZONE = "unknown_timezone"
+    UNREACHABLE_NODE = "unreachable_node"
+    UNREADABLE_FILE = "unreadable_file"
+    UNSUPPORTED_FILE = "unsupported_file"
+    YAML_SYNTAX = "yaml_syntax"
+
+
 @dataclass(frozen=True, order=True)
 class Position:
     """A 1-based line and column in a file."""
@@ -31,7 +82,7 @@ class ValidationIssue:
     line: int
     column: int
     level: Level
-    code: str
+    code: IssueCode
     message: str
     hint: str = ""
 
@@ -40,12 +91,13 @@ class ValidationIssue:
         return self.level is Level.ERROR
 
     def format(self) -> str:
-        text = f"{self.file}:{self.line}:{self.column}: {self.level.value} [{self.code}] {self.message}"
+        text = f"{self.file}:{self.line}:{self.column}: {self.level.value} [{self.code.value}] {self.message}"
         return f"{text}\n    hint: {self.hint}" if self.hint else text
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["level"] = self.level.value
+        data["code"] = self.code.value
         return data
 
 

@@ -18,7 +18,7 @@ from kpitree.spec.check_tree import check_settings, check_sources, check_team_me
 from kpitree.spec.compile import compile_tree
 from kpitree.spec.declarations import declarations, edges, raw_node_ids, raw_owner_ids
 from kpitree.spec.edge import validate_structure
-from kpitree.spec.issues import Level, ValidationIssue, sort_issues
+from kpitree.spec.issues import IssueCode, Level, ValidationIssue, sort_issues
 from kpitree.spec.sink import IssueSink
 from kpitree.spec.yaml_source import parse_yaml
 from kpitree.tree import MetricTree
@@ -51,7 +51,7 @@ def load_tree(path: Path) -> LoadResult:
             1,
             1,
             Level.ERROR,
-            "unreadable_file",
+            IssueCode.UNREADABLE_FILE,
             f"cannot read file: {exc}",
             "check the path, and that the file is UTF-8 text",
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kpitree.spec.issues import Level, Position, ValidationIssue
+from kpitree.spec.issues import IssueCode, Level, Position, ValidationIssue
 from kpitree.spec.yaml_source import PathKey, YamlDocument
 
 
@@ -19,7 +19,7 @@ class IssueSink:
         self,
         level: Level,
         path: tuple[PathKey, ...],
-        code: str,
+        code: IssueCode,
         message: str,
         hint: str = "",
         *,
@@ -35,7 +35,7 @@ class IssueSink:
     def error(
         self,
         path: tuple[PathKey, ...],
-        code: str,
+        code: IssueCode,
         message: str,
         hint: str = "",
         *,
@@ -45,7 +45,7 @@ class IssueSink:
         self.add(Level.ERROR, path, code, message, hint, at_key=at_key, offset=offset)
 
     def warning(
-        self, path: tuple[PathKey, ...], code: str, message: str, hint: str = "", *, at_key: bool = False
+        self, path: tuple[PathKey, ...], code: IssueCode, message: str, hint: str = "", *, at_key: bool = False
     ) -> None:
         self.add(Level.WARNING, path, code, message, hint, at_key=at_key)
 

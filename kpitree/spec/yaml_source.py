@@ -17,7 +17,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError
 
-from kpitree.spec.issues import Level, Position, ValidationIssue
+from kpitree.spec.issues import IssueCode, Level, Position, ValidationIssue
 
 PathKey = str | int
 YamlPath = tuple[PathKey, ...]
@@ -105,7 +105,7 @@ def parse_yaml(text: str, file: str) -> tuple[YamlDocument | None, list[Validati
                 line,
                 column,
                 Level.ERROR,
-                "duplicate_key",
+                IssueCode.DUPLICATE_KEY,
                 f"key {key!r} appears twice in the same mapping" if key else "duplicate key",
                 "remove one of the two entries, or merge them",
             )
@@ -123,7 +123,7 @@ def parse_yaml(text: str, file: str) -> tuple[YamlDocument | None, list[Validati
                 line,
                 column,
                 Level.ERROR,
-                "yaml_syntax",
+                IssueCode.YAML_SYNTAX,
                 f"YAML syntax error: {problem}",
                 "check indentation, quotes and brackets around this line; values holding ':' or '#' need quotes",
             )
