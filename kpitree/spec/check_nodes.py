@@ -21,6 +21,8 @@ _KIND_KEYS = ("measure", "formula", "score")
 
 
 def check_nodes(draft: Draft, decls: list[NodeDecl], known_ids: Collection[str], sink: IssueSink) -> None:
+    # A band's segment ('where: {segment: SMB}') can name a column of any source of the tree.
+    segment_columns = frozenset().union(*(available_columns(draft.spec, name) or () for name in draft.spec.sources))
     for decl in decls:
         spec = decl.spec
         if isinstance(spec, NodeSpec):
@@ -34,6 +36,7 @@ def check_nodes(draft: Draft, decls: list[NodeDecl], known_ids: Collection[str],
             if spec.score is not None:
                 _check_score(draft, (*decl.path, "score"), spec.score, sink)
         _check_common(decl, spec, known_ids, sink)
+        _check_band_segments(decl.path, spec.benchmarks, segment_columns, sink)
 
 
 def _check_kind(decl: NodeDecl, spec: NodeSpec, sink: IssueSink) -> None:
@@ -317,6 +320,19 @@ def _check_bands(
                     IssueCode.BAND_OVERLAP,
                     f"bands {lower.name!r} and {upper.name!r} overlap",
                     "each score must fall in one band: make each low higher than the band below's high",
+                    at_key=True,
+                )
+
+
+def _check_band_segments(path: YamlPath, bands: list[BandSpec], columns: frozenset[str], sink: IssueSink) -> None:
+    for index, band in enumerate(bands):
+        for column in band.where or {}:
+            if column not in columns:
+                sink.error(
+                    (*path, "benchmarks", index, "where", column),
+                    IssueCode.UNKNOWN_COLUMN,
+                    f"band {band.name!r} applies to {column!r}, which no source of this tree has",
+                    column_hint(column, columns),
                     at_key=True,
                 )
 

@@ -96,38 +96,25 @@ def parse_yaml(text: str, file: str) -> tuple[YamlDocument | None, list[Validati
     try:
         raw = yaml.load(text)
     except DuplicateKeyError as exc:
-        mark = exc.problem_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         key = (exc.problem or "").split('"')[1] if '"' in (exc.problem or "") else ""
+        message = f"key {key!r} appears twice in the same mapping" if key else "duplicate key"
         return None, [
-            ValidationIssue(
-                file,
-                line,
-                column,
-                Level.ERROR,
-                IssueCode.DUPLICATE_KEY,
-                f"key {key!r} appears twice in the same mapping" if key else "duplicate key",
-                "remove one of the two entries, or merge them",
-            )
+            _issue_at(exc, file, IssueCode.DUPLICATE_KEY, message, "remove one of the two entries, or merge them")
         ]
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or str(exc)
-        if exc.context and exc.context_mark and exc.context_mark.line + 1 != line:
+        mark = exc.problem_mark or exc.context_mark
+        if exc.context and exc.context_mark and mark and exc.context_mark.line != mark.line:
             # Say where the unclosed construct began: that is usually where the mistake is.
             problem += f" ({exc.context} that starts on line {exc.context_mark.line + 1})"
-        return None, [
-            ValidationIssue(
-                file,
-                line,
-                column,
-                Level.ERROR,
-                IssueCode.YAML_SYNTAX,
-                f"YAML syntax error: {problem}",
-                "check indentation, quotes and brackets around this line; values holding ':' or '#' need quotes",
-            )
-        ]
+        hint = "check indentation, quotes and brackets around this line; values holding ':' or '#' need quotes"
+        return None, [_issue_at(exc, file, IssueCode.YAML_SYNTAX, f"YAML syntax error: {problem}", hint)]
     spans: dict[YamlPath, Span] = {(): Span(Position(1, 1), Position(1, 1))}
     data = _plain(raw, (), spans)
     return YamlDocument(file=file, data=data, spans=spans, lines=tuple(text.splitlines())), []
+
+
+def _issue_at(exc: MarkedYAMLError, file: str, code: IssueCode, message: str, hint: str) -> ValidationIssue:
+    mark = exc.problem_mark or exc.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    return ValidationIssue(file, line, column, Level.ERROR, code, message, hint)
