@@ -104,9 +104,10 @@ class DecaySpec(SpecModel):
 
 class NormalisationSpec(SpecModel):
     """``clip``: points capped to 0..max_points, rescaled to 0-100 (max_points 100 keeps points as is).
-    ``scale``: points x 100 / max_points, capped at 100."""
+    ``log``: 100 x ln(1 + points) / ln(1 + max_points), capped at 100: diminishing returns, so one
+    hyperactive channel cannot dominate."""
 
-    method: Literal["clip", "scale"] = "clip"
+    method: Literal["clip", "log"] = "clip"
     max_points: Number = Field(default=100, gt=0)
 
 
