@@ -20,10 +20,6 @@ def shipped_trees_dir() -> Path:
     return _shipped("trees")
 
 
-def shipped_templates_dir() -> Path:
-    return _shipped("templates")
-
-
 def default_trees_dir() -> Path:
     """``$KPITREE_TREES``, else ./trees when it exists, else the trees shipped with kpitree."""
     env = os.environ.get("KPITREE_TREES")

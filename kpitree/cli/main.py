@@ -7,7 +7,6 @@ exit 70 (EX_SOFTWARE). Click's own usage errors exit 2.
 
 from __future__ import annotations
 
-import sys
 import traceback
 from typing import Any
 
@@ -58,7 +57,3 @@ cli.add_command(validate)
 cli.add_command(schema)
 cli.add_command(tree)
 cli.add_command(demo)
-
-
-def main() -> None:  # pragma: no cover - the console script calls cli() directly
-    sys.exit(cli())

@@ -32,7 +32,6 @@ class Draft:
 
     spec: TreeFileSpec
     node_paths: tuple[YamlPath, ...]  # aligned with spec.nodes
-    person_paths: tuple[YamlPath, ...]  # aligned with spec.people
     team_paths: tuple[YamlPath, ...]  # aligned with spec.teams
 
 
@@ -224,7 +223,7 @@ def _salvage(data: dict[str, Any]) -> Draft | None:
     spec = base.model_copy(
         update={"people": items["people"], "teams": items["teams"], "sources": sources, "nodes": items["nodes"]}
     )
-    return Draft(spec, tuple(paths["nodes"]), tuple(paths["people"]), tuple(paths["teams"]))
+    return Draft(spec, tuple(paths["nodes"]), tuple(paths["teams"]))
 
 
 def _try(model: type[BaseModel], value: Any) -> Any:

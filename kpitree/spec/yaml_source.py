@@ -52,9 +52,6 @@ class YamlDocument:
         """Position of the value at ``path`` (or of the nearest enclosing element that exists)."""
         return self._nearest(tuple(path)).value
 
-    def has(self, path: Iterable[PathKey]) -> bool:
-        return tuple(path) in self.spans
-
     def _nearest(self, path: YamlPath) -> Span:
         while path and path not in self.spans:
             path = path[:-1]

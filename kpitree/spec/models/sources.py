@@ -76,7 +76,3 @@ class SourceSpec(SpecModel):
         default_factory=list, description="columns identifying one real record: duplicates count once"
     )
     joins: list[JoinSpec] = Field(default_factory=list)
-
-
-# Re-exported for the JSON schema's benefit: identifiers of sources are mapping keys.
-SourceId = Identifier
