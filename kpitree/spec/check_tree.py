@@ -36,16 +36,20 @@ def check_settings(draft: Draft, sink: IssueSink) -> None:
     if hint:
         sink.error(("timezone",), IssueCode.UNKNOWN_TIMEZONE, f"unknown timezone {spec.timezone!r}", hint)
     if spec.schedule is not None:
-        tz_name = spec.schedule.timezone or spec.timezone
-        if spec.schedule.timezone and (tz_hint := timezone_problem(spec.schedule.timezone)):
+        schedule_hint = timezone_problem(spec.schedule.timezone) if spec.schedule.timezone else None
+        if schedule_hint:
             sink.error(
                 ("schedule", "timezone"),
                 IssueCode.UNKNOWN_TIMEZONE,
                 f"unknown timezone {spec.schedule.timezone!r}",
-                tz_hint,
+                schedule_hint,
             )
+        # A bad zone is reported above; the cron expression is still checked, against UTC.
+        zone_ok = not (schedule_hint if spec.schedule.timezone else hint)
         try:
-            CronTrigger.from_crontab(spec.schedule.cron, timezone=tz_name if not timezone_problem(tz_name) else "UTC")
+            CronTrigger.from_crontab(
+                spec.schedule.cron, timezone=(spec.schedule.timezone or spec.timezone) if zone_ok else "UTC"
+            )
         except ValueError as exc:
             sink.error(
                 ("schedule", "cron"),

@@ -9,9 +9,9 @@ from pathlib import Path
 from kpitree.errors import InternalError
 from kpitree.formula import parse_formula
 from kpitree.spec.check_graph import root_id
-from kpitree.spec.declarations import DeclRole, NodeDecl, declarations, edges
+from kpitree.spec.declarations import DeclRole, Edge, NodeDecl
 from kpitree.spec.edge import Draft
-from kpitree.spec.models import BranchSpec, NodeFields, NodeSpec, OwnersSpec, SignalSpec, SplitSpec
+from kpitree.spec.models import BranchSpec, NodeFields, NodeSpec, OwnersSpec, SignalSpec
 from kpitree.tree import BranchRestriction, Direction, MetricTree, Node, NodeKind, Owners
 
 _ROLE_KINDS = {
@@ -21,26 +21,28 @@ _ROLE_KINDS = {
 }
 
 
-def compile_tree(draft: Draft, path: Path, text: str) -> MetricTree:
-    decls = declarations(draft)
+def compile_tree(draft: Draft, decls: list[NodeDecl], links: list[Edge], path: Path, text: str) -> MetricTree:
+    """``decls`` and ``links`` are the draft's declarations and edges, as validation computed them."""
     by_id = {decl.id: decl for decl in decls}
     children: dict[str, list[str]] = {decl.id: [] for decl in decls}
-    for link in edges(decls):
+    for link in links:
         children[link.parent].append(link.child)
     root = root_id(draft)
     if root is None or root not in by_id:
         raise InternalError("compile_tree called on a draft without a valid root")
     order, parent = _tree_order(root, children, [decl.id for decl in decls])
-    restrictions = _restrictions(draft)
     nodes: dict[str, Node] = {}
     for node_id in order:
         decl = by_id[node_id]
         parent_id = parent[node_id]
         up = nodes.get(parent_id) if parent_id else None
         container = nodes.get(decl.container) if decl.container else None
-        nodes[node_id] = _compile_node(
-            decl, up, container, tuple(children[node_id]), parent[node_id], restrictions.get(node_id, ())
+        # A branch keeps its container's rows, narrowed by its own restriction (outermost split first).
+        restrictions = (
+            *(container.restrictions if container else ()),
+            *((decl.restriction,) if decl.restriction else ()),
         )
+        nodes[node_id] = _compile_node(decl, up, container, tuple(children[node_id]), parent_id, restrictions)
     spec = draft.spec
     return MetricTree(
         id=spec.tree,
@@ -90,27 +92,6 @@ def _tree_order(
             parent[node_id] = None
             visit(node_id)
     return order, parent
-
-
-def _restrictions(draft: Draft) -> dict[str, tuple[BranchRestriction, ...]]:
-    result: dict[str, tuple[BranchRestriction, ...]] = {}
-
-    def visit(split: SplitSpec, outer: tuple[BranchRestriction, ...]) -> None:
-        named = tuple(v for b in split.branches for v in (b.values or []))
-        for branch in split.branches:
-            own = (
-                BranchRestriction(split.by, excluded=named)
-                if branch.other
-                else BranchRestriction(split.by, values=tuple(branch.values or ()))
-            )
-            result[branch.id] = (*outer, own)
-            if branch.split is not None:
-                visit(branch.split, result[branch.id])
-
-    for node in draft.spec.nodes:
-        if node.split is not None:
-            visit(node.split, ())
-    return result
 
 
 def _inherit(own: OwnersSpec | None, up: Owners | None) -> Owners:

@@ -16,6 +16,7 @@ from kpitree.formula import FormulaSyntaxError, parse_formula, referenced_ids
 from kpitree.spec.edge import Draft
 from kpitree.spec.models import NodeFields, NodeSpec, SplitSpec
 from kpitree.spec.yaml_source import YamlPath
+from kpitree.tree import BranchRestriction
 
 
 class DeclRole(enum.StrEnum):
@@ -42,6 +43,7 @@ class NodeDecl:
     role: DeclRole
     container: str | None  # the node this one is written inside (split / score), if any
     source: str | None  # the source whose columns this node can use, if any
+    restriction: BranchRestriction | None = None  # split branches: the rows this branch keeps of its container's
 
 
 def declarations(draft: Draft) -> list[NodeDecl]:
@@ -63,9 +65,15 @@ def declarations(draft: Draft) -> list[NodeDecl]:
 
 
 def _branches(parent: str, split: SplitSpec, path: YamlPath, source: str | None) -> Iterator[NodeDecl]:
+    named = tuple(value for branch in split.branches for value in branch.values or ())
     for index, branch in enumerate(split.branches):
         b_path = (*path, "branches", index)
-        yield NodeDecl(branch.id, b_path, branch, DeclRole.BRANCH, parent, source)
+        restriction = (
+            BranchRestriction(split.by, excluded=named)
+            if branch.other
+            else BranchRestriction(split.by, values=tuple(branch.values or ()))
+        )
+        yield NodeDecl(branch.id, b_path, branch, DeclRole.BRANCH, parent, source, restriction)
         if branch.split is not None:
             yield from _branches(branch.id, branch.split, (*b_path, "split"), source)
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from kpitree.spec.issues import IssueCode
@@ -228,6 +228,6 @@ def _salvage(data: dict[str, Any]) -> Draft | None:
 
 def _try(model: type[BaseModel], value: Any) -> Any:
     try:
-        return TypeAdapter(model).validate_python(value)
+        return model.model_validate(value)
     except ValidationError:
         return None

@@ -72,10 +72,12 @@ def load_tree(path: Path) -> LoadResult:
         check_ids(written_nodes, "node", "every node needs its own id: formulas and owners refer to nodes by id", sink)
         check_nodes(draft, decls, written_nodes, sink)
         check_owners(draft, decls, written_owners, sink)
-        check_graph(draft, decls, edges(decls), written_nodes, sink)
+        links = edges(decls)
+        check_graph(draft, decls, links, written_nodes, sink)
     issues = tuple(sort_issues(_dedupe(sink.issues)))
-    tree = compile_tree(draft, path, text) if draft is not None and not sink.has_errors else None
-    return LoadResult(file, tree, issues)
+    if draft is None or sink.has_errors:
+        return LoadResult(file, None, issues)
+    return LoadResult(file, compile_tree(draft, decls, links, path, text), issues)
 
 
 def _dedupe(issues: Iterable[ValidationIssue]) -> list[ValidationIssue]:
