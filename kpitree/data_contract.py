@@ -8,6 +8,7 @@ spells differently. Types are logical, used by ``kpitree load`` to check rows.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
@@ -79,3 +80,8 @@ CONTRACT: Final = MappingProxyType(
 def contract_columns(table: str) -> tuple[str, ...]:
     """The contract's column names for ``table`` (empty for an unknown table)."""
     return tuple(CONTRACT.get(table, {}))
+
+
+def contract_types(table: str | None) -> Mapping[str, ColumnType]:
+    """Column name -> logical type for contract table ``table`` (empty when there is none)."""
+    return CONTRACT.get(table or "", MappingProxyType({}))

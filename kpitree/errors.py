@@ -7,7 +7,9 @@ bug in kpitree (print a traceback and ask for a report)::
     ├── UserError                 the input is wrong; the message says what to change
     │   ├── TreeInvalid           a tree file has validation errors (carries every issue found)
     │   ├── TreeNotFound          a tree path or id that names nothing
-    │   └── UsageError            a command-line value that cannot be used (bad period, bad --where)
+    │   ├── UsageError            a command-line value that cannot be used (bad period, bad --where)
+    │   ├── WarehouseError        the warehouse cannot be reached, or lacks a table or column a tree reads
+    │   └── DataRejected          a file to load has rows that fail the data contract's types
     └── InternalError             kpitree broke an invariant of its own; never the user's fault
 
 Validation problems are *collected*, not raised one by one: see ``kpitree.spec.issues``.
@@ -49,6 +51,14 @@ class TreeNotFound(UserError):
 
 class UsageError(UserError):
     """A command-line value that cannot be used."""
+
+
+class WarehouseError(UserError):
+    """The warehouse cannot be opened, or it lacks a table or column that a tree reads."""
+
+
+class DataRejected(UserError):
+    """Rows of a file could not be read as the table's types; nothing was loaded."""
 
 
 class InternalError(KpitreeError):

@@ -1,0 +1,111 @@
+"""Computing a whole tree for a batch of periods: SQL for measures and scores, then formulas."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import networkx as nx
+import sqlalchemy as sa
+from sqlalchemy.sql import Select
+
+from kpitree.compute.batch import PeriodWindow, SegmentFilter, windows
+from kpitree.compute.measures import plan_source_queries, run_source_queries
+from kpitree.compute.scores import ScoreSummary, plan_score_query, run_score_query, score_nodes
+from kpitree.compute.values import NodeValue
+from kpitree.formula import evaluate, referenced_ids
+from kpitree.periods import Calendar, Period
+from kpitree.tree import MetricTree, NodeKind
+from kpitree.warehouse import Warehouse
+
+
+@dataclass(frozen=True)
+class PeriodValues:
+    window: PeriodWindow
+    values: Mapping[str, NodeValue]  # every node of the tree
+    scores: Mapping[str, ScoreSummary]  # score node id -> band summary
+
+    @property
+    def period(self) -> Period:
+        return self.window.period
+
+    def value(self, node_id: str) -> float | None:
+        return self.values[node_id].value
+
+
+@dataclass(frozen=True)
+class TreeComputation:
+    tree: MetricTree
+    segment: SegmentFilter
+    periods: tuple[PeriodValues, ...]  # in the order asked for
+    statements: tuple[str, ...]  # the SQL that ran, as the warehouse's dialect writes it
+    warnings: tuple[str, ...]
+
+
+def tree_calendar(tree: MetricTree) -> Calendar:
+    return Calendar.of(tree.timezone, tree.calendar.week_start, tree.calendar.fiscal_year_start_month)
+
+
+def compute_periods(
+    tree: MetricTree, periods: Sequence[Period], warehouse: Warehouse, segment: SegmentFilter | None = None
+) -> TreeComputation:
+    """Every node's value in each of ``periods``: one statement per source and per score node."""
+    segment = segment or SegmentFilter()
+    batch = windows(tree_calendar(tree), periods)
+    measured: list[dict[str, NodeValue]] = [{} for _ in batch]
+    summaries: list[dict[str, ScoreSummary]] = [{} for _ in batch]
+    statements: list[Select[object]] = []
+    warnings: list[str] = []
+
+    queries = plan_source_queries(tree, batch, segment, warehouse)
+    for query in queries:
+        statements.append(query.statement)
+        warnings += _unfiltered(query.source_id, query.unfiltered_dims, list(query.labels))
+    for index, values in enumerate(run_source_queries(tree, queries, batch, warehouse)):
+        measured[index].update(values)
+
+    for node in score_nodes(tree):
+        score_query = plan_score_query(tree, node, batch, segment, warehouse)
+        statements.append(score_query.statement)
+        warnings += _unfiltered(node.id, score_query.unfiltered_dims, [node.id])
+        for index, (values, summary) in enumerate(run_score_query(tree, score_query, batch, warehouse)):
+            measured[index].update(values)
+            summaries[index][node.id] = summary
+
+    results = tuple(
+        PeriodValues(window, evaluate_formulas(tree, measured[window.index]), summaries[window.index])
+        for window in batch
+    )
+    sql = tuple(render_sql(statement, warehouse) for statement in statements)
+    return TreeComputation(tree, segment, results, sql, tuple(warnings))
+
+
+def evaluate_formulas(tree: MetricTree, measured: Mapping[str, NodeValue]) -> dict[str, NodeValue]:
+    """Formula nodes from their inputs, children first; measures and scores as measured."""
+    values = dict(measured)
+    for node_id in reversed(list(nx.topological_sort(tree.graph))):
+        node = tree.nodes[node_id]
+        if node.kind is not NodeKind.FORMULA or node.formula is None:
+            continue
+        inputs = {ref: values[ref].value if ref in values else None for ref in referenced_ids(node.formula)}
+        result = evaluate(node.formula, inputs)
+        values[node_id] = NodeValue(result.value, result.reason)
+    missing = set(tree.nodes) - set(values)
+    for node_id in missing:  # not reachable by any computation: say so rather than drop the node
+        values[node_id] = NodeValue(None, "nothing computes this node")
+    return values
+
+
+def _unfiltered(source: str, dims: Sequence[str], nodes: list[str]) -> list[str]:
+    if not dims:
+        return []
+    return [f"{source} has no column {', '.join(dims)}: {', '.join(nodes)} use every row, not only the segment's"]
+
+
+def render_sql(statement: Select[object], warehouse: Warehouse) -> str:
+    """The statement as the warehouse's dialect writes it, values inlined where the dialect can."""
+    try:
+        compiled = statement.compile(dialect=warehouse.engine.dialect, compile_kwargs={"literal_binds": True})
+    except (sa.exc.CompileError, NotImplementedError, TypeError):
+        compiled = statement.compile(dialect=warehouse.engine.dialect)
+    return str(compiled)

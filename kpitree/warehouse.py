@@ -1,0 +1,163 @@
+"""The warehouse: where the user's data lives, reached by a SQLAlchemy URL. kpitree only reads it
+(``kpitree load`` and ``kpitree sample-data`` are the two commands that write to it).
+
+The embedded default is a DuckDB file, created on first use. SQLite and PostgreSQL are tested;
+any SQLAlchemy dialect whose SQL fits should work. Sessions run in UTC so that a timestamp column
+without a time zone means UTC everywhere, and period bounds (local midnights, converted to UTC)
+compare the same way on every engine.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from kpitree.errors import WarehouseError
+
+WAREHOUSE_ENV = "KPITREE_WAREHOUSE"
+DEFAULT_WAREHOUSE_FILE = Path(".kpitree") / "warehouse.duckdb"
+
+# Drivers a user may need to install, by dialect: named in the error when the import fails.
+_DRIVER_HINTS = {
+    "postgresql": "pip install 'kpitree[postgres]' (psycopg 3), and use postgresql+psycopg://user@host/db",
+}
+
+
+def warehouse_url(option: str | None = None) -> str:
+    """The URL given on the command line, else ``$KPITREE_WAREHOUSE``, else the default DuckDB file."""
+    return option or os.environ.get(WAREHOUSE_ENV) or f"duckdb:///{DEFAULT_WAREHOUSE_FILE}"
+
+
+@dataclass
+class Warehouse:
+    """An open warehouse: an engine plus what kpitree learned about the tables it read."""
+
+    url: str
+    engine: Engine
+    _columns: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def is_duckdb(self) -> bool:
+        return self.dialect == "duckdb"
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        try:
+            connection = self.engine.connect()
+        except sa.exc.SQLAlchemyError as exc:
+            raise WarehouseError(
+                f"cannot connect to the warehouse {self.display_url}: {_first_line(exc)}",
+                hint=f"check --warehouse or ${WAREHOUSE_ENV}",
+            ) from None
+        with connection:
+            yield connection
+
+    @property
+    def display_url(self) -> str:
+        return sa.make_url(self.url).render_as_string(hide_password=True)
+
+    def table_names(self) -> set[str]:
+        """Tables and views in the default schema."""
+        if self.dialect == "sqlite":
+            query = sa.text("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")
+        else:
+            # information_schema rather than SQLAlchemy's inspector: duckdb-engine's reflection
+            # queries pg_catalog tables that DuckDB 2 no longer has.
+            query = sa.text(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = "
+                + ("current_schema()" if self.dialect in ("duckdb", "postgresql") else "'public'")
+            )
+        with self.connect() as connection:
+            return {row[0] for row in connection.execute(query)}
+
+    def columns(self, table: str) -> dict[str, str]:
+        """Column name -> declared type (upper case, '' when unknown) of a table or view
+        (``schema.table`` allowed); raises when the table is missing."""
+        if table not in self._columns:
+            self._columns[table] = self._read_columns(table)
+        return self._columns[table]
+
+    def _read_columns(self, table: str) -> dict[str, str]:
+        schema, _, name = table.rpartition(".")
+        relation = sa.table(name, schema=schema or None)
+        probe = sa.select(sa.text("*")).select_from(relation).limit(0)
+        with self.connect() as connection:
+            try:
+                names = list(connection.execute(probe).keys())
+            except sa.exc.DBAPIError:
+                names = []
+            if not names:
+                raise WarehouseError(
+                    f"the warehouse {self.display_url} has no table {table!r}",
+                    hint="load it with 'kpitree load FILE --table NAME', or map the source to another table",
+                )
+            declared = self._declared_types(connection, schema, name)
+        return {column: declared.get(column, "") for column in names}
+
+    def _declared_types(self, connection: Connection, schema: str, name: str) -> dict[str, str]:
+        if self.dialect == "sqlite":
+            rows = connection.exec_driver_sql(f"PRAGMA table_info({_quote(name)})").all()
+            return {row[1]: str(row[2]).upper() for row in rows}
+        query = sa.text(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = :name"
+            + (" AND table_schema = :schema" if schema else "")
+        )
+        try:
+            rows = connection.execute(query, {"name": name, "schema": schema}).all()
+        except sa.exc.DBAPIError:  # an engine without information_schema: types stay unknown
+            return {}
+        return {row[0]: str(row[1]).upper() for row in rows}
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def open_warehouse(url: str | None = None) -> Warehouse:
+    """Open the warehouse at ``url`` (see :func:`warehouse_url`); a missing DuckDB/SQLite file is created."""
+    url = warehouse_url(url)
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        raise WarehouseError(
+            f"{url!r} is not a SQLAlchemy URL",
+            hint="e.g. duckdb:///warehouse.duckdb, sqlite:///warehouse.db or postgresql+psycopg://user@host/db",
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend in ("duckdb", "sqlite") and parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    connect_args: dict[str, Any] = {}
+    if backend == "postgresql":
+        connect_args["options"] = "-c timezone=UTC"
+    try:
+        engine = sa.create_engine(parsed, connect_args=connect_args)
+    except (ImportError, sa.exc.NoSuchModuleError) as exc:
+        raise WarehouseError(
+            f"no driver for {backend!r}: {_first_line(exc)}",
+            hint=_DRIVER_HINTS.get(backend, "install the SQLAlchemy dialect for your warehouse"),
+        ) from None
+    if backend == "duckdb":
+        sa.event.listen(engine, "connect", _duckdb_session_in_utc)
+    return Warehouse(url, engine)
+
+
+def _duckdb_session_in_utc(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.execute("SET TimeZone = 'UTC'")
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
