@@ -10,14 +10,15 @@ from kpitree.errors import TreeNotFound
 _PACKAGE = Path(__file__).resolve().parent
 
 
-def _shipped(name: str) -> Path:
+def shipped_dir(name: str) -> Path:
+    """A directory shipped with kpitree: trees, templates or alembic."""
     # A wheel carries them inside the package; an editable install or a checkout has them at the top.
     bundled = _PACKAGE / "_bundled" / name
     return bundled if bundled.is_dir() else _PACKAGE.parent / name
 
 
 def shipped_trees_dir() -> Path:
-    return _shipped("trees")
+    return shipped_dir("trees")
 
 
 def default_trees_dir() -> Path:

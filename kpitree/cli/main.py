@@ -13,6 +13,8 @@ from typing import Any
 import click
 
 from kpitree import __version__
+from kpitree.cli.compute_commands import check, compute
+from kpitree.cli.db_commands import db
 from kpitree.cli.demo import demo
 from kpitree.cli.spec_commands import schema, tree, validate
 from kpitree.errors import UserError
@@ -56,4 +58,7 @@ def cli() -> None:
 cli.add_command(validate)
 cli.add_command(schema)
 cli.add_command(tree)
+cli.add_command(compute)
+cli.add_command(check)
+cli.add_command(db)
 cli.add_command(demo)

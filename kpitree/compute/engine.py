@@ -40,6 +40,7 @@ class TreeComputation:
     periods: tuple[PeriodValues, ...]  # in the order asked for
     statements: tuple[str, ...]  # the SQL that ran, as the warehouse's dialect writes it
     warnings: tuple[str, ...]
+    warehouse: str  # its URL, password hidden
 
 
 def tree_calendar(tree: MetricTree) -> Calendar:
@@ -77,7 +78,7 @@ def compute_periods(
         for window in batch
     )
     sql = tuple(render_sql(statement, warehouse) for statement in statements)
-    return TreeComputation(tree, segment, results, sql, tuple(warnings))
+    return TreeComputation(tree, segment, results, sql, tuple(warnings), warehouse.display_url)
 
 
 def evaluate_formulas(tree: MetricTree, measured: Mapping[str, NodeValue]) -> dict[str, NodeValue]:

@@ -1,0 +1,43 @@
+"""Alembic, driven from kpitree: ``kpitree db upgrade`` and the automatic upgrade on first use."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Engine
+
+from alembic import command
+from kpitree.resources import shipped_dir
+
+
+def alembic_config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    config.attributes["engine"] = engine
+    return config
+
+
+def migrations_dir() -> Path:
+    return shipped_dir("alembic")
+
+
+def head_revision(engine: Engine) -> str | None:
+    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    command.upgrade(alembic_config(engine), revision)
+
+
+def ensure_current(engine: Engine) -> None:
+    """Bring the state database to the newest schema when it is behind (a no-op when current)."""
+    if current_revision(engine) != head_revision(engine):
+        upgrade(engine)

@@ -1,0 +1,111 @@
+"""Reading and writing the state database."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, delete, select
+
+from kpitree.compute.engine import tree_calendar
+from kpitree.compute.snapshot import Snapshot
+from kpitree.errors import UserError
+from kpitree.state.migrations import ensure_current
+from kpitree.state.models import ComputeRun, NodeValueRecord
+
+STATE_ENV = "KPITREE_STATE_DB"
+DEFAULT_STATE_FILE = Path(".kpitree") / "state.db"
+
+
+def state_url(option: str | None = None) -> str:
+    return option or os.environ.get(STATE_ENV) or f"sqlite:///{DEFAULT_STATE_FILE}"
+
+
+@dataclass
+class StateStore:
+    engine: Engine
+
+    @classmethod
+    def open(cls, url: str | None = None, *, migrate: bool = True) -> StateStore:
+        """Open the state database, creating it (and upgrading its schema) when needed."""
+        parsed = sa.make_url(state_url(url))
+        if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(parsed)
+        if migrate:
+            try:
+                ensure_current(engine)
+            except sa.exc.OperationalError as exc:
+                raise UserError(
+                    f"cannot open the state database {parsed.render_as_string(hide_password=True)}: {exc.orig}",
+                    hint=f"check --state-db or ${STATE_ENV}",
+                ) from None
+        return cls(engine)
+
+    def record_snapshot(self, snapshot: Snapshot, started_at: datetime | None = None) -> int:
+        """Store a run and its period's values; values of an earlier run of that period are replaced."""
+        tree, period = snapshot.tree, snapshot.period
+        segment = snapshot.segment.key()
+        now = datetime.now(UTC)
+        with Session(self.engine) as session:
+            run = ComputeRun(
+                tree_id=tree.id,
+                tree_version=tree.version,
+                period_label=tree_calendar(tree).label(period),
+                period_start=period.start,
+                period_end=period.end,
+                grain=period.grain.value,
+                segment=segment,
+                comparison=snapshot.comparison.value if snapshot.comparison else None,
+                warehouse=snapshot.warehouse,
+                started_at=started_at or now,
+                finished_at=now,
+                nodes=len(snapshot.results),
+            )
+            session.add(run)
+            session.flush()
+            assert run.id is not None
+            session.exec(
+                delete(NodeValueRecord).where(
+                    col(NodeValueRecord.tree_id) == tree.id,
+                    col(NodeValueRecord.segment) == segment,
+                    col(NodeValueRecord.period_start) == period.start,
+                    col(NodeValueRecord.period_end) == period.end,
+                )
+            )
+            session.add_all(
+                NodeValueRecord(
+                    tree_id=tree.id,
+                    segment=segment,
+                    period_start=period.start,
+                    period_end=period.end,
+                    grain=period.grain.value,
+                    node_id=result.node.id,
+                    value=result.current.value,
+                    reason=result.current.reason,
+                    run_id=run.id,
+                    tree_version=tree.version,
+                )
+                for result in snapshot.results
+            )
+            session.commit()
+            return run.id
+
+    def runs(self, tree_id: str) -> list[ComputeRun]:
+        with Session(self.engine) as session:
+            return list(
+                session.exec(select(ComputeRun).where(col(ComputeRun.tree_id) == tree_id).order_by(col(ComputeRun.id)))
+            )
+
+    def values(self, tree_id: str, segment: str = "") -> list[NodeValueRecord]:
+        with Session(self.engine) as session:
+            query = (
+                select(NodeValueRecord)
+                .where(col(NodeValueRecord.tree_id) == tree_id, col(NodeValueRecord.segment) == segment)
+                .order_by(col(NodeValueRecord.period_start), col(NodeValueRecord.id))
+            )
+            return list(session.exec(query))
