@@ -14,6 +14,7 @@ import click
 
 from kpitree import __version__
 from kpitree.cli.compute_commands import check, compute
+from kpitree.cli.data_commands import sample_data
 from kpitree.cli.db_commands import db
 from kpitree.cli.demo import demo
 from kpitree.cli.spec_commands import schema, tree, validate
@@ -61,4 +62,5 @@ cli.add_command(tree)
 cli.add_command(compute)
 cli.add_command(check)
 cli.add_command(db)
+cli.add_command(sample_data)
 cli.add_command(demo)

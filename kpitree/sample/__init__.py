@@ -1,0 +1,33 @@
+"""Sample data: ``kpitree sample-data`` and the warehouse ``kpitree demo`` computes on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from kpitree.ingest import land_table
+from kpitree.sample.generate import TABLES, SampleSpec, generate
+from kpitree.warehouse import Warehouse
+
+__all__ = ["SampleSpec", "write_sample"]
+
+
+def write_sample(
+    spec: SampleSpec, warehouse: Warehouse | None = None, parquet_dir: Path | None = None
+) -> dict[str, int]:
+    """Generate the sample tables and land them in ``warehouse`` and/or as Parquet files."""
+    staging = duckdb.connect()
+    try:
+        counts = generate(staging, spec)
+        if parquet_dir is not None:
+            parquet_dir.mkdir(parents=True, exist_ok=True)
+            for table in TABLES:
+                path = str(parquet_dir / f"{table}.parquet").replace("'", "''")
+                staging.execute(f"COPY {table} TO '{path}' (FORMAT parquet)")
+        if warehouse is not None:
+            for table in TABLES:
+                land_table(staging, table, warehouse, table)
+    finally:
+        staging.close()
+    return counts
