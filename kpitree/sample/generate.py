@@ -199,7 +199,8 @@ def _statements(p: _Params) -> list[str]:
                CASE WHEN signal_type = 'app_minutes' THEN CAST(minutes AS DOUBLE) END AS quantity
         FROM typed
         WHERE NOT (csm_email = '{SLIDING_CSM}' AND signal_type IN ('login', 'feature_used', 'app_minutes')
-                   AND occurred_at >= timezone('{tz}', CAST({end} AS TIMESTAMP)) - INTERVAL 28 DAY AND x_drop < 0.85)""",
+                   AND occurred_at >= timezone('{tz}', CAST({end} AS TIMESTAMP)) - INTERVAL 28 DAY
+                   AND x_drop < 0.85)""",
         f"""CREATE OR REPLACE TABLE outcomes AS
         WITH activity AS (
             SELECT a.account_id, count(s.signal_id) AS n
