@@ -14,3 +14,9 @@ SEED_TREES = sorted(TREES.glob("*.yaml"))
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
+
+
+@pytest.fixture(params=["duckdb", "sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest) -> str:
+    """The warehouse engine a test runs on: every compute test runs on all three."""
+    return str(request.param)

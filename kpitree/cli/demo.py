@@ -45,8 +45,7 @@ def demo(demo_dir: Path, size: int) -> None:
     warehouse = open_warehouse(f"duckdb:///{demo_dir / 'warehouse.duckdb'}")
     counts = write_sample(spec, warehouse)
     out.print(
-        f"Sample warehouse {warehouse.display_url}: "
-        + ", ".join(f"{rows:,} {table}" for table, rows in counts.items())
+        f"Sample warehouse {warehouse.display_url}: " + ", ".join(f"{rows:,} {table}" for table, rows in counts.items())
     )
     store = StateStore.open(f"sqlite:///{demo_dir / 'state.db'}")
     try:

@@ -85,7 +85,10 @@ def _plan(
     rows = sa.select(*row_columns, period.label(PERIOD)).select_from(relation.from_clause).where(*conditions)
     if spec.dedupe:
         keys = [relation.column(k) for k in spec.dedupe]
-        first = sa.func.row_number().over(partition_by=keys, order_by=relation.time if not timeless else keys)
+        # Which copy of a duplicate survives must not depend on the engine: earliest first, then by
+        # the columns the measures read, so every engine keeps the same row.
+        order = [*([] if timeless else [relation.time]), *(relation.column(n) for n in sorted(used))]
+        first = sa.func.row_number().over(partition_by=keys, order_by=order)
         rows = rows.add_columns(sa.case((sa.or_(*(k.is_(None) for k in keys)), 1), else_=first).label(KEEP))
     subquery = rows.subquery("rows")
     labels = {node.id: f"m_{node.id}" for node in nodes}
