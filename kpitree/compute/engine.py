@@ -58,12 +58,13 @@ def compute_periods(
     statements: list[Select[object]] = []
     warnings: list[str] = []
 
-    queries = plan_source_queries(tree, batch, segment, warehouse)
-    for query in queries:
-        statements.append(query.statement)
-        warnings += _unfiltered(query.source_id, query.unfiltered_dims, list(query.labels))
-    for index, values in enumerate(run_source_queries(tree, queries, batch, warehouse)):
-        measured[index].update(values)
+    for group in disjoint_groups(batch):
+        queries = plan_source_queries(tree, group, segment, warehouse)
+        for query in queries:
+            statements.append(query.statement)
+            warnings += _unfiltered(query.source_id, query.unfiltered_dims, list(query.labels))
+        for window, values in zip(group, run_source_queries(tree, queries, group, warehouse), strict=True):
+            measured[window.index].update(values)
 
     for node in score_nodes(tree):
         score_query = plan_score_query(tree, node, batch, segment, warehouse)
@@ -78,7 +79,21 @@ def compute_periods(
         for window in batch
     )
     sql = tuple(render_sql(statement, warehouse) for statement in statements)
-    return TreeComputation(tree, segment, results, sql, tuple(warnings), warehouse.display_url)
+    return TreeComputation(tree, segment, results, sql, tuple(dict.fromkeys(warnings)), warehouse.display_url)
+
+
+def disjoint_groups(batch: Sequence[PeriodWindow]) -> list[list[PeriodWindow]]:
+    """Split a batch into groups of non-overlapping periods: one scan places a row in one period
+    only, so a month and a week inside it need two scans. A period and its comparison never overlap."""
+    groups: list[list[PeriodWindow]] = []
+    for window in batch:
+        for group in groups:
+            if all(window.period.end <= w.period.start or w.period.end <= window.period.start for w in group):
+                group.append(window)
+                break
+        else:
+            groups.append([window])
+    return groups
 
 
 def evaluate_formulas(tree: MetricTree, measured: Mapping[str, NodeValue]) -> dict[str, NodeValue]:

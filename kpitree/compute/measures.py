@@ -133,8 +133,8 @@ def _required(target: ColumnElement[Any] | None, node: Node) -> ColumnElement[An
 def run_source_queries(
     tree: MetricTree, queries: Sequence[SourceQuery], batch: Sequence[PeriodWindow], warehouse: Warehouse
 ) -> list[dict[str, NodeValue]]:
-    """Execute the statements; values per period of the batch, by node id."""
-    per_period: list[dict[str, NodeValue]] = [{} for _ in batch]
+    """Execute the statements; values by node id for each window of ``batch``, in its order."""
+    per_period: dict[int, dict[str, NodeValue]] = {w.index: {} for w in batch}
     with warehouse.connect() as connection:
         for query in queries:
             rows = {row[PERIOD]: row for row in connection.execute(query.statement).mappings()}
@@ -143,7 +143,7 @@ def run_source_queries(
                 for node_id, label in query.labels.items():
                     raw = row[label] if row is not None else None
                     per_period[window.index][node_id] = _measure_value(tree.nodes[node_id], raw)
-    return per_period
+    return [per_period[w.index] for w in batch]
 
 
 def _measure_value(node: Node, raw: Any) -> NodeValue:

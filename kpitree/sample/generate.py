@@ -103,7 +103,10 @@ def _statements(p: _Params) -> list[str]:
         JOIN accounts a USING (account_id)""",
         f"""CREATE OR REPLACE TEMP TABLE reps AS
         SELECT r, printf('rep-%03d', r) AS rep_id,
-               CASE WHEN r % 10 < 6 THEN 'SMB' WHEN r % 10 < 9 THEN 'Mid-market' ELSE 'Enterprise' END AS segment
+               -- about 60% SMB, 30% mid-market, 10% enterprise, at least one rep in each
+               CASE WHEN r < greatest(1, round(0.6 * {p.spec.reps})) THEN 'SMB'
+                    WHEN r >= {p.spec.reps} - greatest(1, round(0.1 * {p.spec.reps})) THEN 'Enterprise'
+                    ELSE 'Mid-market' END AS segment
         FROM range({p.spec.reps}) t(r)""",
         f"""CREATE OR REPLACE TABLE rep_capacity AS
         SELECT rep_id, CAST(d AS DATE) AS day,
