@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from kpitree.cli.compute_commands import warehouse_option
+from kpitree.load import describe_rejects, load_file
 from kpitree.sample import SampleSpec, write_sample
 from kpitree.warehouse import open_warehouse
 
@@ -52,3 +53,42 @@ def sample_data(
     click.echo(f"sample data (seed {seed}, up to {end}) written to {' and '.join(where)}:")
     for table, rows in counts.items():
         click.echo(f"  {table:<13} {rows:>12,} rows")
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--table", required=True, help="Warehouse table to create or replace.")
+@click.option("--contract", default=None, help="Contract table whose types to check [default: --table, if one].")
+@click.option("--no-contract", is_flag=True, help="Load the columns as they are, without type checks.")
+@click.option("--skip-bad-rows", is_flag=True, help="Load the good rows; write the rejected ones to a rejects file.")
+@click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where rejected rows go [default: FILE.rejects.csv].",
+)
+@warehouse_option
+def load(
+    file: Path,
+    table: str,
+    contract: str | None,
+    no_contract: bool,
+    skip_bad_rows: bool,
+    rejects: Path | None,
+    warehouse: str | None,
+) -> None:
+    """Load a CSV or Parquet FILE into a warehouse table, checking the data contract's types.
+
+    A row with a value that does not fit its column's type is reported with its row number, the
+    column, the value and the type expected. Without --skip-bad-rows nothing is loaded then (exit 1).
+    """
+    target = open_warehouse(warehouse)
+    try:
+        report = load_file(file, table, target, contract, not no_contract, skip_bad_rows, rejects)
+    finally:
+        target.dispose()
+    click.echo(f"loaded {report.loaded:,} rows into {table} ({target.display_url})")
+    if report.rejected:
+        rows = len({r.row for r in report.rejected})
+        click.echo(f"rejected {rows:,} row(s), kept with their problems in {report.rejects_file}:", err=True)
+        click.echo(describe_rejects(report), err=True)

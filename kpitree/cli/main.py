@@ -14,7 +14,7 @@ import click
 
 from kpitree import __version__
 from kpitree.cli.compute_commands import check, compute
-from kpitree.cli.data_commands import sample_data
+from kpitree.cli.data_commands import load, sample_data
 from kpitree.cli.db_commands import db
 from kpitree.cli.demo import demo
 from kpitree.cli.spec_commands import schema, tree, validate
@@ -63,4 +63,5 @@ cli.add_command(compute)
 cli.add_command(check)
 cli.add_command(db)
 cli.add_command(sample_data)
+cli.add_command(load)
 cli.add_command(demo)

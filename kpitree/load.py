@@ -1,0 +1,194 @@
+"""``kpitree load``: a CSV or Parquet file into a warehouse table, with the data contract's types
+checked row by row.
+
+DuckDB reads the file (CSV as text, so that nothing is coerced silently), each contract column is
+cast with ``TRY_CAST``, and a row where a non-empty value does not cast is *rejected*: reported
+with its row number (the CSV line is one more, for the header), column, value and the type
+expected. By default a file with any rejected row loads nothing; ``skip_bad_rows`` loads the good
+rows and writes the rejected ones, with the reason, to a CSV beside the file, so nothing is lost.
+Timestamps without an offset are read as UTC; empty strings are NULL.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from kpitree.data_contract import CONTRACT, ColumnType, contract_types
+from kpitree.errors import DataRejected, UsageError
+from kpitree.ingest import land_table
+from kpitree.warehouse import Warehouse
+
+DUCK_TYPES = {
+    ColumnType.ID: "VARCHAR",
+    ColumnType.TEXT: "VARCHAR",
+    ColumnType.BOOLEAN: "BOOLEAN",
+    ColumnType.NUMBER: "DOUBLE",
+    ColumnType.DATE: "DATE",
+    ColumnType.TIMESTAMP: "TIMESTAMPTZ",
+}
+# Contract columns a file may leave out (they load as NULL): the rest are required.
+OPTIONAL_COLUMNS = {
+    "signals": {"quantity", "signal_id", "account_id"},
+    "rep_capacity": {"admin_hours"},
+    "accounts": {"name", "motion", "csm_email"},
+    "activities": {"activity_id", "account_id", "rep_id", "is_automated", "source_system", "external_id"},
+    "outcomes": {"account_id", "contact_id"},
+}
+SHOWN_REJECTS = 20
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    row: int  # 1-based data row; the CSV line is row + 1 (the header)
+    column: str
+    value: str
+    expected: str
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    table: str
+    loaded: int
+    rejected: tuple[RejectedRow, ...]
+    rejects_file: Path | None
+
+
+def load_file(
+    path: Path,
+    table: str,
+    warehouse: Warehouse,
+    contract: str | None = None,
+    use_contract: bool = True,
+    skip_bad_rows: bool = False,
+    rejects_file: Path | None = None,
+) -> LoadReport:
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    if not use_contract:
+        contract = None
+    elif contract is None:
+        contract = table if table in CONTRACT else None
+    if contract is not None and contract not in CONTRACT:
+        raise UsageError(f"--contract {contract}: not a contract table", hint=f"one of {', '.join(CONTRACT)}")
+    staging = duckdb.connect()
+    try:
+        staging.execute("SET threads = 1")  # keeps row_number() in file order, for row numbers that mean something
+        staging.execute("SET TimeZone = 'UTC'")
+        staging.execute(f"CREATE VIEW raw AS SELECT row_number() OVER () AS _row, * FROM {_reader(path)}")
+        present = [name for name, *_ in staging.execute("DESCRIBE raw").fetchall() if name != "_row"]
+        types = dict(contract_types(contract))
+        missing = sorted(set(types) - set(present) - OPTIONAL_COLUMNS.get(contract or "", set()))
+        if missing:
+            raise DataRejected(
+                f"{path} lacks the {contract} contract's column(s) {', '.join(missing)}",
+                hint="rename the columns in the file, or load it with --no-contract and map them in the tree",
+            )
+        required = [c for c in types if c in present and c not in OPTIONAL_COLUMNS.get(contract or "", set())]
+        rejected = _rejected_rows(staging, present, types, required)
+        if rejected and not skip_bad_rows:
+            raise DataRejected(
+                f"{len(rejected)} value(s) in {path} do not fit the {contract} contract; nothing was loaded:\n"
+                + _describe(rejected),
+                hint="fix the rows, or pass --skip-bad-rows to load the others and keep these in a rejects file",
+            )
+        bad_rows = sorted({r.row for r in rejected})
+        staging.execute("CREATE TEMP TABLE bad (_row BIGINT)")
+        if bad_rows:
+            staging.executemany("INSERT INTO bad VALUES (?)", [(r,) for r in bad_rows])
+        select = ", ".join(_typed(name, types.get(name)) for name in [*present, *_absent(types, present)])
+        staging.execute(f"CREATE VIEW typed AS SELECT {select} FROM raw WHERE _row NOT IN (SELECT _row FROM bad)")
+        loaded = land_table(staging, "typed", warehouse, table)
+        written = None
+        if rejected:
+            written = rejects_file or path.with_name(path.name + ".rejects.csv")
+            _write_rejects(staging, written, rejected, present)
+        return LoadReport(table, loaded, tuple(rejected), written)
+    except duckdb.Error as exc:
+        raise DataRejected(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+    finally:
+        staging.close()
+
+
+def _reader(path: Path) -> str:
+    quoted = "'" + str(path).replace("'", "''") + "'"
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return f"read_parquet({quoted})"
+    return f"read_csv({quoted}, header = true, all_varchar = true)"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _typed(name: str, column_type: ColumnType | None) -> str:
+    column = _ident(name)
+    if column_type is None:
+        return column
+    if column_type in (ColumnType.ID, ColumnType.TEXT):
+        return f"CAST(NULLIF(CAST({column} AS VARCHAR), '') AS VARCHAR) AS {column}"
+    return f"TRY_CAST(NULLIF(CAST({column} AS VARCHAR), '') AS {DUCK_TYPES[column_type]}) AS {column}"
+
+
+def _absent(types: dict[str, ColumnType], present: list[str]) -> list[str]:
+    return [name for name in types if name not in present]
+
+
+def _rejected_rows(
+    staging: duckdb.DuckDBPyConnection, present: list[str], types: dict[str, ColumnType], required: list[str]
+) -> list[RejectedRow]:
+    empty = [
+        f"SELECT _row, '{name}' AS col, '' AS value, 'REQUIRED' AS expected "
+        f"FROM raw WHERE NULLIF(CAST({_ident(name)} AS VARCHAR), '') IS NULL"
+        for name in required
+    ]
+    checks = empty + [
+        f"SELECT _row, '{name}' AS col, CAST({_ident(name)} AS VARCHAR) AS value, '{DUCK_TYPES[kind]}' AS expected "
+        f"FROM raw WHERE NULLIF(CAST({_ident(name)} AS VARCHAR), '') IS NOT NULL "
+        f"AND TRY_CAST(CAST({_ident(name)} AS VARCHAR) AS {DUCK_TYPES[kind]}) IS NULL"
+        for name, kind in types.items()
+        if name in present and kind not in (ColumnType.ID, ColumnType.TEXT)
+    ]
+    if not checks:
+        return []
+    rows = staging.execute(" UNION ALL ".join(checks) + " ORDER BY 1, 2").fetchall()
+    return [RejectedRow(int(r[0]), str(r[1]), str(r[2]), _expected(str(r[3]))) for r in rows]
+
+
+def _expected(duck_type: str) -> str:
+    return {
+        "BOOLEAN": "true or false",
+        "DOUBLE": "a number",
+        "DATE": "a date (YYYY-MM-DD)",
+        "TIMESTAMPTZ": "a timestamp (YYYY-MM-DD HH:MM:SS, optional +HH:MM offset)",
+        "REQUIRED": "a value (the column is required)",
+    }.get(duck_type, duck_type)
+
+
+def _describe(rejected: list[RejectedRow]) -> str:
+    lines = [f"  row {r.row} (line {r.row + 1}): {r.column} = {r.value!r} is not {r.expected}" for r in rejected]
+    more = len(lines) - SHOWN_REJECTS
+    return "\n".join(lines[:SHOWN_REJECTS] + ([f"  ... and {more} more"] if more > 0 else []))
+
+
+def describe_rejects(report: LoadReport) -> str:
+    return _describe(list(report.rejected))
+
+
+def _write_rejects(
+    staging: duckdb.DuckDBPyConnection, path: Path, rejected: list[RejectedRow], present: list[str]
+) -> None:
+    """The rejected rows as they were in the file, each with what was wrong with it."""
+    problems: dict[int, list[str]] = {}
+    for r in rejected:
+        problems.setdefault(r.row, []).append(f"{r.column} = {r.value!r} is not {r.expected}")
+    columns = ", ".join(f"CAST({_ident(name)} AS VARCHAR)" for name in present)
+    rows = staging.execute(f"SELECT _row, {columns} FROM raw WHERE _row IN (SELECT _row FROM bad) ORDER BY _row")
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["_row", "_problems", *present])
+        for row in rows.fetchall():
+            writer.writerow([row[0], "; ".join(problems[int(row[0])]), *row[1:]])
