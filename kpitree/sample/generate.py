@@ -36,10 +36,11 @@ class SampleSpec:
     seed: int = 7
     activities: int = 60_000  # roughly: touches before exclusions are added and planted drops taken
     end: str = "2026-10"  # the last month generated
+    contact_count: int | None = None  # default: one contact per 40 activities
 
     @property
     def contacts(self) -> int:
-        return max(200, self.activities // 40)
+        return self.contact_count or max(200, self.activities // 40)
 
     @property
     def accounts(self) -> int:

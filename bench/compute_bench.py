@@ -1,0 +1,176 @@
+"""Compute benchmark: kpitree against a hand-written DuckDB query on the same Parquet data.
+
+For each scale (activities; contacts are a tenth, signals twice as many), generates the sample
+data as Parquet, points a DuckDB warehouse at the files (views: DuckDB reads them in place), then
+times, each in a fresh process so that peak memory is its own:
+
+* ``kpitree compute`` of the activity tree for 2026-10 against 2026-09 (two months in one batch);
+* ``kpitree compute`` of the score tree for 2026-W43 against 2026-W42;
+* the hand-written DuckDB SQL doing the same aggregations (dedupe by window function, counts per
+  channel and automation, distinct contacts, capacity sums; decayed, normalised, banded scores per
+  contact with the account roll-up).
+
+Prints wall time and peak RSS side by side, the kpitree/hand-written ratio, and the growth of
+kpitree's time from the smallest to the largest scale. Run: python bench/compute_bench.py
+[--scales 1000000,10000000] [--dir /tmp/kpitree-bench]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Runs a piece of Python in a fresh interpreter and reports its wall time and peak RSS.
+MEASURE = textwrap.dedent(
+    """
+    import json, resource, sys, time
+    started = time.perf_counter()
+    exec(compile(sys.argv[1], "<bench>", "exec"))
+    wall = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"wall": wall, "peak_mib": peak}), file=sys.stderr)
+    """
+)
+
+KPITREE = textwrap.dedent(
+    """
+    from kpitree.cli.main import cli
+    try:
+        cli.main(args={args!r}, prog_name="kpitree", standalone_mode=False)
+    except SystemExit as exc:
+        assert not exc.code, exc.code
+    """
+)
+
+HAND_ACTIVITY = """
+WITH rows AS (
+  SELECT channel, is_automated, contact_id,
+         CASE WHEN occurred_at >= TIMESTAMPTZ '2026-10-01 00:00:00+01' THEN 0 ELSE 1 END AS p,
+         row_number() OVER (PARTITION BY source_system, external_id ORDER BY occurred_at) AS rn
+  FROM read_parquet('{dir}/activities.parquet')
+  WHERE kind = 'touch'
+    AND occurred_at >= TIMESTAMPTZ '2026-09-01 00:00:00+01' AND occurred_at < TIMESTAMPTZ '2026-11-01 00:00:00+00'
+)
+SELECT p, count(*) AS touches,
+       count(*) FILTER (WHERE channel = 'email') AS email,
+       count(*) FILTER (WHERE channel = 'email' AND NOT is_automated) AS manual_email,
+       count(*) FILTER (WHERE channel = 'email' AND is_automated) AS automated_email,
+       count(*) FILTER (WHERE channel = 'call') AS calls,
+       count(*) FILTER (WHERE channel = 'meeting') AS meetings,
+       count(*) FILTER (WHERE channel NOT IN ('email', 'call', 'meeting') OR channel IS NULL) AS other,
+       count(DISTINCT contact_id) AS contacts
+FROM rows WHERE rn = 1 GROUP BY p;
+SELECT CASE WHEN day >= DATE '2026-10-01' THEN 0 ELSE 1 END AS p,
+       count(DISTINCT rep_id) FILTER (WHERE selling_hours > 0) AS reps, sum(selling_hours) AS hours
+FROM read_parquet('{dir}/rep_capacity.parquet')
+WHERE day >= DATE '2026-09-01' AND day < DATE '2026-11-01' GROUP BY p;
+"""
+
+HAND_SCORE = """
+WITH as_of AS (SELECT * FROM (VALUES (0, epoch(TIMESTAMPTZ '2026-10-26 00:00:00+00')),
+                                     (1, epoch(TIMESTAMPTZ '2026-10-19 00:00:00+01'))) t(idx, t)),
+weights AS (SELECT * FROM (VALUES ('login', 5.0, 'p'), ('feature_used', 3.0, 'p'), ('app_minutes', 0.05, 'p'),
+    ('email_open', 1.0, 'e'), ('email_click', 2.0, 'e'), ('content_download', 3.0, 'e'),
+    ('meeting_attended', 10.0, 'h'), ('reply', 4.0, 'h'), ('support_contact', 2.0, 'h'),
+    ('pricing_page_view', 4.0, 'i'), ('intent_surge', 6.0, 'i')) w(signal_type, weight, kind)),
+points AS (
+  SELECT a.idx, s.contact_id, max(s.account_id) AS account_id,
+         sum(w.weight * CASE WHEN s.signal_type = 'app_minutes' THEN coalesce(s.quantity, 1) ELSE 1 END
+             * pow(0.5, floor((a.t - epoch(s.occurred_at)) / 86400 / 14))) AS pts
+  FROM read_parquet('{dir}/signals.parquet') s JOIN weights w USING (signal_type)
+  JOIN as_of a ON epoch(s.occurred_at) <= a.t AND epoch(s.occurred_at) >= a.t - 365 * 86400
+  WHERE s.occurred_at >= TIMESTAMPTZ '2025-10-17 00:00:00+00' AND s.occurred_at <= TIMESTAMPTZ '2026-10-26 00:00:00+00'
+  GROUP BY a.idx, s.contact_id
+),
+scored AS (SELECT idx, contact_id, account_id, least(pts, 100.0) AS score FROM points),
+bands AS (SELECT *, CASE WHEN score >= 75 THEN 'Champion' WHEN score >= 50 THEN 'Engaged'
+                         WHEN score >= 25 THEN 'At risk' ELSE 'Dormant' END AS band FROM scored)
+SELECT idx, count(*), avg(score), avg((band = 'Champion')::INT), avg((band = 'Engaged')::INT),
+       avg((band = 'At risk')::INT), avg((band = 'Dormant')::INT),
+       (SELECT count(*) FROM (SELECT idx i, account_id, avg(score) FROM scored GROUP BY ALL) x WHERE x.i = bands.idx)
+FROM bands GROUP BY idx;
+"""
+
+HAND = textwrap.dedent(
+    """
+    import duckdb
+    db = duckdb.connect()
+    db.execute("SET TimeZone = 'UTC'")
+    for statement in {sql!r}.split(";"):
+        if statement.strip():
+            db.execute(statement).fetchall()
+    """
+)
+
+
+def measure(code: str) -> dict[str, float]:
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURE, code], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"benchmark step failed:\n{done.stdout}\n{done.stderr}")
+    return json.loads(done.stderr.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def prepare(scale: int, base: Path) -> Path:
+    directory = base / f"{scale}"
+    if not (directory / "signals.parquet").exists():
+        code = (
+            "from pathlib import Path\nfrom kpitree.sample import SampleSpec, write_sample\n"
+            f"write_sample(SampleSpec(activities={scale}, contact_count={scale // 10}), "
+            f"parquet_dir=Path({str(directory)!r}))"
+        )
+        generated = measure(code)
+        print(f"generated {scale:,} activities in {generated['wall']:.1f} s", flush=True)
+    warehouse = directory / "warehouse.duckdb"
+    views = "; ".join(
+        f"CREATE OR REPLACE VIEW {t} AS SELECT * FROM read_parquet('{directory / t}.parquet')"
+        for t in ("accounts", "activities", "rep_capacity", "signals")
+    )
+    measure(f"import duckdb\nduckdb.connect({str(warehouse)!r}).execute({views!r})")
+    return directory
+
+
+def run(scale: int, base: Path) -> list[dict[str, object]]:
+    directory = prepare(scale, base)
+    url = f"duckdb:///{directory / 'warehouse.duckdb'}"
+    common = ["--warehouse", url, "--no-save", "--format", "json"]
+    tasks = [
+        ("activity tree, 2 months", ["compute", "activity_volume_per_contact", "--period", "2026-10", *common],
+         HAND_ACTIVITY),
+        ("score tree, 2 weeks", ["compute", "contact_engagement_score", "--period", "2026-W43", *common], HAND_SCORE),
+    ]  # fmt: skip
+    results = []
+    for name, args, sql in tasks:
+        ours = measure(KPITREE.format(args=args))
+        hand = measure(HAND.format(sql=sql.format(dir=directory)))
+        results.append({"scale": scale, "task": name, "kpitree": ours, "hand": hand})
+        print(
+            f"{scale:>11,} {name:<24} kpitree {ours['wall']:6.2f} s {ours['peak_mib']:7.0f} MiB | "
+            f"hand-written {hand['wall']:6.2f} s {hand['peak_mib']:7.0f} MiB | ratio {ours['wall'] / hand['wall']:.2f}",
+            flush=True,
+        )
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scales", default="1000000,10000000", help="comma-separated activity counts")
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/kpitree-bench"))
+    options = parser.parse_args()
+    scales = [int(s) for s in options.scales.split(",")]
+    results = [r for scale in scales for r in run(scale, options.dir)]
+    if len(scales) > 1:
+        for task in dict.fromkeys(str(r["task"]) for r in results):
+            times = [r["kpitree"]["wall"] for r in results if r["task"] == task]  # type: ignore[index]
+            print(f"{task}: {scales[-1] / scales[0]:.0f}x the rows took {times[-1] / times[0]:.1f}x the time")
+
+
+if __name__ == "__main__":
+    main()
