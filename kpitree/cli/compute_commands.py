@@ -3,57 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
-from kpitree.cli.output import console
-from kpitree.cli.spec_commands import TREES_DIR_OPTION
+from kpitree.cli.options import TREES_DIR_OPTION, period_option, state_option, warehouse_option
 from kpitree.compute.batch import SegmentFilter
-from kpitree.compute.check import check_tree
 from kpitree.compute.engine import tree_calendar
 from kpitree.compute.snapshot import take_snapshot
 from kpitree.periods import Comparison, Grain, Period
-from kpitree.render.check_output import check_table
-from kpitree.render.snapshot_output import snapshot_csv, snapshot_json, snapshot_table
+from kpitree.render.snapshot_data import snapshot_csv, snapshot_json
 from kpitree.resources import resolve_tree
 from kpitree.spec.loader import load_tree_or_raise
-from kpitree.state.store import StateStore
 from kpitree.tree import MetricTree
-from kpitree.warehouse import WAREHOUSE_ENV, open_warehouse
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def warehouse_option(command: F) -> F:
-    return click.option(
-        "--warehouse",
-        metavar="URL",
-        default=None,
-        help=f"SQLAlchemy URL of the warehouse [default: ${WAREHOUSE_ENV}, else .kpitree/warehouse.duckdb].",
-    )(command)
-
-
-def state_option(command: F) -> F:
-    return click.option(
-        "--state-db",
-        metavar="URL",
-        default=None,
-        help="SQLAlchemy URL of the state database [default: $KPITREE_STATE_DB, else .kpitree/state.db].",
-    )(command)
-
-
-def period_option(command: F) -> F:
-    return click.option(
-        "--period",
-        metavar="PERIOD",
-        default=None,
-        help="2026-10, 2026-Q3, 2026-W43, FY2026, FY2026-Q2 or 2026-10-01..2026-10-31 "
-        "[default: the last closed period of the tree's grain].",
-    )(command)
+from kpitree.warehouse import open_warehouse
 
 
 def resolve_period(tree: MetricTree, text: str | None, now: datetime | None = None) -> Period:
@@ -114,6 +78,8 @@ def compute(
     finally:
         opened.dispose()
     if not no_save:
+        from kpitree.state.store import StateStore  # alembic is slow to import: only when saving
+
         StateStore.open(state_db).record_snapshot(snapshot)
     if show_sql:
         for statement in snapshot.statements:
@@ -123,6 +89,9 @@ def compute(
     elif output_format == "csv":
         click.echo(snapshot_csv(snapshot), nl=False)
     else:
+        from kpitree.cli.output import console
+        from kpitree.render.snapshot_output import snapshot_table  # rich: only for the terminal
+
         console().print(snapshot_table(snapshot))
 
 
@@ -149,6 +118,9 @@ def check(
     values), engagement types must add up to their score, formulas must equal their inputs'
     result. Exits 1 and lists the nodes when any does not hold.
     """
+    from kpitree.compute.check import check_tree
+    from kpitree.render.check_output import check_table
+
     metric_tree = load(tree_name, trees_dir)
     calendar = tree_calendar(metric_tree)
     chosen = [calendar.parse(p) for p in periods]
@@ -160,6 +132,8 @@ def check(
         report = check_tree(metric_tree, chosen, opened, SegmentFilter.parse(where, metric_tree), tolerance)
     finally:
         opened.dispose()
+    from kpitree.cli.output import console
+
     console().print(check_table(report))
     if not report.ok:
         raise SystemExit(1)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from kpitree.cli.compute_commands import warehouse_option
+from kpitree.cli.options import warehouse_option
 from kpitree.load import describe_rejects, load_file
 from kpitree.sample import SampleSpec, write_sample
 from kpitree.warehouse import open_warehouse

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from kpitree.cli.compute_commands import state_option
+from kpitree.cli.options import state_option
 from kpitree.state.migrations import current_revision, head_revision, upgrade
 from kpitree.state.store import StateStore
 

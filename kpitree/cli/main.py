@@ -7,25 +7,47 @@ exit 70 (EX_SOFTWARE). Click's own usage errors exit 2.
 
 from __future__ import annotations
 
+import importlib
 import traceback
 from typing import Any
 
 import click
 
 from kpitree import __version__
-from kpitree.cli.compute_commands import check, compute
-from kpitree.cli.data_commands import load, sample_data
-from kpitree.cli.db_commands import db
-from kpitree.cli.demo import demo
-from kpitree.cli.spec_commands import schema, tree, validate
 from kpitree.errors import UserError
 
 EXIT_USER_ERROR = 1
 EXIT_INTERNAL_ERROR = 70
 
 
+# Command name -> "module:attribute". Commands load on use, so 'kpitree compute' does not pay for
+# importing alembic, rich or jsonschema (about half a second of start-up on every run).
+COMMANDS = {
+    "validate": "kpitree.cli.spec_commands:validate",
+    "schema": "kpitree.cli.spec_commands:schema",
+    "tree": "kpitree.cli.spec_commands:tree",
+    "compute": "kpitree.cli.compute_commands:compute",
+    "check": "kpitree.cli.compute_commands:check",
+    "db": "kpitree.cli.db_commands:db",
+    "sample-data": "kpitree.cli.data_commands:sample_data",
+    "load": "kpitree.cli.data_commands:load",
+    "demo": "kpitree.cli.demo:demo",
+}
+
+
 class KpitreeGroup(click.Group):
-    """Turns kpitree's exceptions into the exit codes above."""
+    """Loads commands on use, and turns kpitree's exceptions into the exit codes above."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:  # noqa: ARG002 (click's signature)
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:  # noqa: ARG002
+        if cmd_name not in COMMANDS:
+            return None
+        module, _, attribute = COMMANDS[cmd_name].partition(":")
+        command = getattr(importlib.import_module(module), attribute)
+        assert isinstance(command, click.Command)
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -54,14 +76,3 @@ def cli() -> None:
     Declare a KPI and the branches that produce it in YAML, compute it in your warehouse,
     attribute every movement to the branch that caused it, and alert that branch's owner.
     """
-
-
-cli.add_command(validate)
-cli.add_command(schema)
-cli.add_command(tree)
-cli.add_command(compute)
-cli.add_command(check)
-cli.add_command(db)
-cli.add_command(sample_data)
-cli.add_command(load)
-cli.add_command(demo)

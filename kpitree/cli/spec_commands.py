@@ -8,17 +8,11 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from kpitree.cli.options import TREES_DIR_OPTION
 from kpitree.render.tree_view import render_tree
 from kpitree.resources import default_trees_dir, resolve_tree
 from kpitree.spec.loader import LoadResult, load_tree, load_tree_or_raise, tree_files
 from kpitree.spec.schema import tree_json_schema
-
-TREES_DIR_OPTION = click.option(
-    "--trees-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Where tree ids are looked up [default: $KPITREE_TREES, ./trees, or the shipped trees].",
-)
 
 
 @click.command()

@@ -66,7 +66,8 @@ class SourceRelation:
 
     def epoch_seconds(self) -> ColumnElement[Any]:
         """The time column as seconds since 1970 (UTC), a float on every engine."""
-        return sa.cast(sa.extract("epoch", self.columns[self.time_name or ""]), sa.Float)
+        # DOUBLE, never FLOAT: a 32-bit float holds epoch seconds only to about two minutes.
+        return sa.cast(sa.extract("epoch", self.columns[self.time_name or ""]), sa.Double())
 
     def keep_rows(self) -> list[ColumnElement[bool]]:
         """The source's own ``where``: rows every measure on it keeps."""

@@ -87,7 +87,10 @@ def _scored_contacts(
     segment_conditions, lacking = segment.conditions(relation)
 
     as_of = sa.union_all(
-        *(sa.select(sa.literal(w.index).label("idx"), sa.literal(w.end.timestamp()).label("as_of")) for w in batch)
+        *(
+            sa.select(sa.literal(w.index).label("idx"), sa.literal(w.end.timestamp(), sa.Double()).label("as_of"))
+            for w in batch
+        )
     ).subquery("as_of")
     seconds = relation.epoch_seconds()
     window = sa.and_(seconds <= as_of.c.as_of, seconds >= as_of.c.as_of - spec.lookback_days * DAY_SECONDS)
@@ -102,22 +105,23 @@ def _scored_contacts(
     decay = sa.func.power(0.5, sa.func.floor(halvings) if spec.decay.mode == "step" else halvings)
     kind = relation.column(spec.signal_column)
     signal_labels = {s.id: f"s_{s.id}" for s in signals}
-    points_by_signal = []
-    for s in signals:
-        assert s.signal is not None
-        amount: ColumnElement[Any] = sa.literal(s.signal.weight)
-        if s.signal.use_quantity and spec.quantity_column:
-            amount = amount * sa.func.coalesce(relation.column(spec.quantity_column), 1.0)
-        points_by_signal.append(
-            sa.func.sum(sa.case((kind == s.signal.signal, amount * decay), else_=0.0)).label(signal_labels[s.id])
-        )
+    # Points per row, with one CASE for the weight and the decay computed once; then one
+    # aggregation per (period, contact) that spreads the points into a column per signal.
+    # (Grouping by signal type first, then pivoting, doubles the time on DuckDB: measured.)
+    weight = sa.case(*((kind == s.signal.signal, s.signal.weight) for s in signals if s.signal), else_=0.0)
+    amount: ColumnElement[Any] = sa.literal(1.0)
+    quantity_signals = [s.signal.signal for s in signals if s.signal and s.signal.use_quantity]
+    if quantity_signals and spec.quantity_column:
+        quantity = sa.func.coalesce(relation.column(spec.quantity_column), 1.0)
+        amount = sa.case((kind.in_(quantity_signals), quantity), else_=1.0)
     entity = relation.column(spec.entity)
-    per_contact = (
+    weighted = (
         sa.select(
             as_of.c.idx,
             entity.label("entity"),
-            *(sa.func.max(relation.column(e)).label(f"r_{e}") for e in roll_entities),
-            *points_by_signal,
+            kind.label("kind"),
+            *(relation.column(e).label(f"r_{e}") for e in roll_entities),
+            (weight * amount * decay).label("points"),
         )
         .select_from(relation.from_clause.join(as_of, window))
         .where(
@@ -127,7 +131,22 @@ def _scored_contacts(
             *segment_conditions,
             *prune,
         )
-        .group_by(as_of.c.idx, entity)
+        .subquery("weighted")
+    )
+    per_contact = (
+        sa.select(
+            weighted.c.idx,
+            weighted.c.entity,
+            *(sa.func.max(weighted.c[f"r_{e}"]).label(f"r_{e}") for e in roll_entities),
+            *(
+                sa.func.coalesce(sa.func.sum(weighted.c.points).filter(weighted.c.kind == s.signal.signal), 0.0).label(
+                    signal_labels[s.id]
+                )
+                for s in signals
+                if s.signal
+            ),
+        )
+        .group_by(weighted.c.idx, weighted.c.entity)
         .subquery("per_contact")
     )
     # Layered so that each expression is written once: points, then score, then composition.

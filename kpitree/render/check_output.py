@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from kpitree.compute.check import CheckReport
-from kpitree.render.snapshot_output import fmt
+from kpitree.render.snapshot_data import fmt
 
 
 def check_table(report: CheckReport) -> RenderableType:
