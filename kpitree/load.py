@@ -99,7 +99,10 @@ def load_file(
         staging.execute("CREATE TEMP TABLE bad (_row BIGINT)")
         if bad_rows:
             staging.executemany("INSERT INTO bad VALUES (?)", [(r,) for r in bad_rows])
-        select = ", ".join(_typed(name, types.get(name)) for name in [*present, *_absent(types, present)])
+        absent = [
+            f"CAST(NULL AS {DUCK_TYPES[kind]}) AS {_ident(name)}" for name, kind in types.items() if name not in present
+        ]
+        select = ", ".join([*(_typed(name, types.get(name)) for name in present), *absent])
         staging.execute(f"CREATE VIEW typed AS SELECT {select} FROM raw WHERE _row NOT IN (SELECT _row FROM bad)")
         loaded = land_table(staging, "typed", warehouse, table)
         written = None
@@ -131,10 +134,6 @@ def _typed(name: str, column_type: ColumnType | None) -> str:
     if column_type in (ColumnType.ID, ColumnType.TEXT):
         return f"CAST(NULLIF(CAST({column} AS VARCHAR), '') AS VARCHAR) AS {column}"
     return f"TRY_CAST(NULLIF(CAST({column} AS VARCHAR), '') AS {DUCK_TYPES[column_type]}) AS {column}"
-
-
-def _absent(types: dict[str, ColumnType], present: list[str]) -> list[str]:
-    return [name for name in types if name not in present]
 
 
 def _rejected_rows(

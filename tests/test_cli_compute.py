@@ -252,3 +252,17 @@ def test_demo_runs_end_to_end(runner: CliRunner, tmp_path: Path, monkeypatch: py
     assert "Contact engagement score: 2026-W43" in out
     assert out.count("all hold") == 2
     assert len(StateStore.open(f"sqlite:///{tmp_path / '.kpitree/demo/state.db'}").runs(ACTIVITY)) == 1
+
+
+def test_load_fills_optional_contract_columns_with_null(runner: CliRunner, tmp_path: Path) -> None:
+    data = tmp_path / "signals.csv"
+    data.write_text("contact_id,signal_type,occurred_at\nc1,login,2026-10-20 10:00:00+01:00\n", encoding="utf-8")
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    code, out, err = invoke(runner, "load", str(data), "--table", "signals", "--warehouse", url)
+    assert code == 0, err
+    assert "loaded 1 rows" in out
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as db:
+        row = db.execute("SELECT contact_id, quantity, timezone('UTC', occurred_at) FROM signals").fetchone()
+    assert row is not None
+    assert row[:2] == ("c1", None)
+    assert str(row[2]) == "2026-10-20 09:00:00"
