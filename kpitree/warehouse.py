@@ -67,20 +67,6 @@ class Warehouse:
     def display_url(self) -> str:
         return sa.make_url(self.url).render_as_string(hide_password=True)
 
-    def table_names(self) -> set[str]:
-        """Tables and views in the default schema."""
-        if self.dialect == "sqlite":
-            query = sa.text("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")
-        else:
-            # information_schema rather than SQLAlchemy's inspector: duckdb-engine's reflection
-            # queries pg_catalog tables that DuckDB 2 no longer has.
-            query = sa.text(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = "
-                + ("current_schema()" if self.dialect in ("duckdb", "postgresql") else "'public'")
-            )
-        with self.connect() as connection:
-            return {row[0] for row in connection.execute(query)}
-
     def columns(self, table: str) -> dict[str, str]:
         """Column name -> declared type (upper case, '' when unknown) of a table or view
         (``schema.table`` allowed); raises when the table is missing."""

@@ -26,7 +26,7 @@ from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from kpitree.compute.batch import PeriodWindow, SegmentFilter, source_offers
-from kpitree.compute.relations import SourceRelation, build_relation, needed_columns
+from kpitree.compute.relations import build_relation, needed_columns
 from kpitree.compute.values import NodeValue
 from kpitree.errors import WarehouseError
 from kpitree.spec.models import BandSpec, ScoreSpec
@@ -73,7 +73,7 @@ def _signal_nodes(tree: MetricTree, score_node: Node) -> list[Node]:
 
 def _scored_contacts(
     tree: MetricTree, node: Node, batch: Sequence[PeriodWindow], segment: SegmentFilter, warehouse: Warehouse
-) -> tuple[Any, SourceRelation, dict[str, str], list[str]]:
+) -> tuple[Any, dict[str, str], list[str]]:
     """Subquery: one row per (period, contact) with points, score and each signal's composition."""
     spec = node.score
     assert spec is not None
@@ -163,7 +163,7 @@ def _scored_contacts(
         with_score.c.score,
         *((with_score.c[label] * share).label(label) for label in signal_labels.values()),
     ).cte("scored")
-    return scored, relation, signal_labels, lacking
+    return scored, signal_labels, lacking
 
 
 def plan_score_query(
@@ -171,7 +171,7 @@ def plan_score_query(
 ) -> ScoreQuery:
     spec = node.score
     assert spec is not None
-    scored, _relation, signal_labels, lacking = _scored_contacts(tree, node, batch, segment, warehouse)
+    scored, signal_labels, lacking = _scored_contacts(tree, node, batch, segment, warehouse)
     band_labels = {band.name: f"b{i}" for i, band in enumerate(spec.bands)}
     contacts = (
         sa.select(
@@ -255,7 +255,7 @@ def score_rows(
     """Statement listing (idx, entity, roll-up keys, score, band, each signal's composition) per contact."""
     spec = node.score
     assert spec is not None
-    scored, _relation, _labels, _lacking = _scored_contacts(tree, node, batch, segment, warehouse)
+    scored, _labels, _lacking = _scored_contacts(tree, node, batch, segment, warehouse)
     return sa.select(scored, band_expr(scored.c.score, spec.bands).label("band"))
 
 
