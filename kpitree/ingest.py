@@ -14,6 +14,7 @@ from typing import Any
 import duckdb
 import sqlalchemy as sa
 
+from kpitree.sql_text import quote_identifier, quote_literal
 from kpitree.warehouse import Warehouse
 
 BATCH_ROWS = 20_000
@@ -45,9 +46,9 @@ def land_table(staging: duckdb.DuckDBPyConnection, relation: str, warehouse: War
     target = duckdb_file(warehouse)
     if target is not None:
         warehouse.dispose()  # DuckDB allows one writer: let go of the engine's connection first
-        staging.execute(f"ATTACH '{_sql_string(str(target))}' AS target")
+        staging.execute(f"ATTACH {quote_literal(str(target))} AS target")
         try:
-            staging.execute(f"CREATE OR REPLACE TABLE target.{_ident(table)} AS SELECT * FROM {relation}")
+            staging.execute(f"CREATE OR REPLACE TABLE target.{quote_identifier(table)} AS SELECT * FROM {relation}")
         finally:
             staging.execute("DETACH target")
         return int(staging.execute(f"SELECT count(*) FROM {relation}").fetchone()[0])  # type: ignore[index]
@@ -72,15 +73,7 @@ def _sa_type(duck_type: str) -> Any:
 
 def _as_utc(name: str, kind: str) -> str:
     # Fetching TIMESTAMPTZ values into Python would need pytz; naive UTC timestamps travel as is.
-    quoted = _ident(name)
+    quoted = quote_identifier(name)
     if kind.upper() == "TIMESTAMP WITH TIME ZONE":
         return f"timezone('UTC', {quoted}) AS {quoted}"
     return quoted
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _sql_string(text: str) -> str:
-    return text.replace("'", "''")

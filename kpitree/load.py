@@ -20,6 +20,7 @@ import duckdb
 from kpitree.data_contract import CONTRACT, ColumnType, contract_types
 from kpitree.errors import DataRejected, UsageError
 from kpitree.ingest import land_table
+from kpitree.sql_text import quote_identifier, quote_literal
 from kpitree.warehouse import Warehouse
 
 DUCK_TYPES = {
@@ -100,7 +101,9 @@ def load_file(
         if bad_rows:
             staging.executemany("INSERT INTO bad VALUES (?)", [(r,) for r in bad_rows])
         absent = [
-            f"CAST(NULL AS {DUCK_TYPES[kind]}) AS {_ident(name)}" for name, kind in types.items() if name not in present
+            f"CAST(NULL AS {DUCK_TYPES[kind]}) AS {quote_identifier(name)}"
+            for name, kind in types.items()
+            if name not in present
         ]
         select = ", ".join([*(_typed(name, types.get(name)) for name in present), *absent])
         staging.execute(f"CREATE VIEW typed AS SELECT {select} FROM raw WHERE _row NOT IN (SELECT _row FROM bad)")
@@ -117,18 +120,14 @@ def load_file(
 
 
 def _reader(path: Path) -> str:
-    quoted = "'" + str(path).replace("'", "''") + "'"
+    quoted = quote_literal(str(path))
     if path.suffix.lower() in (".parquet", ".pq"):
         return f"read_parquet({quoted})"
     return f"read_csv({quoted}, header = true, all_varchar = true)"
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _typed(name: str, column_type: ColumnType | None) -> str:
-    column = _ident(name)
+    column = quote_identifier(name)
     if column_type is None:
         return column
     if column_type in (ColumnType.ID, ColumnType.TEXT):
@@ -140,14 +139,15 @@ def _rejected_rows(
     staging: duckdb.DuckDBPyConnection, present: list[str], types: dict[str, ColumnType], required: list[str]
 ) -> list[RejectedRow]:
     empty = [
-        f"SELECT _row, '{name}' AS col, '' AS value, 'REQUIRED' AS expected "
-        f"FROM raw WHERE NULLIF(CAST({_ident(name)} AS VARCHAR), '') IS NULL"
+        f"SELECT _row, {quote_literal(name)} AS col, '' AS value, 'REQUIRED' AS expected "
+        f"FROM raw WHERE NULLIF(CAST({quote_identifier(name)} AS VARCHAR), '') IS NULL"
         for name in required
     ]
     checks = empty + [
-        f"SELECT _row, '{name}' AS col, CAST({_ident(name)} AS VARCHAR) AS value, '{DUCK_TYPES[kind]}' AS expected "
-        f"FROM raw WHERE NULLIF(CAST({_ident(name)} AS VARCHAR), '') IS NOT NULL "
-        f"AND TRY_CAST(CAST({_ident(name)} AS VARCHAR) AS {DUCK_TYPES[kind]}) IS NULL"
+        f"SELECT _row, {quote_literal(name)} AS col, CAST({quote_identifier(name)} AS VARCHAR) AS value, "
+        f"'{DUCK_TYPES[kind]}' AS expected "
+        f"FROM raw WHERE NULLIF(CAST({quote_identifier(name)} AS VARCHAR), '') IS NOT NULL "
+        f"AND TRY_CAST(CAST({quote_identifier(name)} AS VARCHAR) AS {DUCK_TYPES[kind]}) IS NULL"
         for name, kind in types.items()
         if name in present and kind not in (ColumnType.ID, ColumnType.TEXT)
     ]
@@ -184,7 +184,7 @@ def _write_rejects(
     problems: dict[int, list[str]] = {}
     for r in rejected:
         problems.setdefault(r.row, []).append(f"{r.column} = {r.value!r} is not {r.expected}")
-    columns = ", ".join(f"CAST({_ident(name)} AS VARCHAR)" for name in present)
+    columns = ", ".join(f"CAST({quote_identifier(name)} AS VARCHAR)" for name in present)
     rows = staging.execute(f"SELECT _row, {columns} FROM raw WHERE _row IN (SELECT _row FROM bad) ORDER BY _row")
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from kpitree.errors import WarehouseError
+from kpitree.sql_text import quote_identifier
 
 WAREHOUSE_ENV = "KPITREE_WAREHOUSE"
 DEFAULT_WAREHOUSE_FILE = Path(".kpitree") / "warehouse.duckdb"
@@ -93,7 +94,7 @@ class Warehouse:
 
     def _declared_types(self, connection: Connection, schema: str, name: str) -> dict[str, str]:
         if self.dialect == "sqlite":
-            rows = connection.exec_driver_sql(f"PRAGMA table_info({_quote(name)})").all()
+            rows = connection.exec_driver_sql(f"PRAGMA table_info({quote_identifier(name)})").all()
             return {row[1]: str(row[2]).upper() for row in rows}
         query = sa.text(
             "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = :name"
@@ -120,8 +121,7 @@ def open_warehouse(url: str | None = None) -> Warehouse:
             hint="e.g. duckdb:///warehouse.duckdb, sqlite:///warehouse.db or postgresql+psycopg://user@host/db",
         ) from None
     backend = parsed.get_backend_name()
-    if backend in ("duckdb", "sqlite") and parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    make_file_directory(parsed)
     connect_args: dict[str, Any] = {}
     if backend == "postgresql":
         connect_args["options"] = "-c timezone=UTC"
@@ -137,12 +137,14 @@ def open_warehouse(url: str | None = None) -> Warehouse:
     return Warehouse(url, engine)
 
 
+def make_file_directory(url: sa.URL) -> None:
+    """Create the directory of a DuckDB or SQLite database file, so that the engine can create the file."""
+    if url.get_backend_name() in ("duckdb", "sqlite") and url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+
+
 def _duckdb_session_in_utc(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.execute("SET TimeZone = 'UTC'")
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _first_line(exc: BaseException) -> str:

@@ -12,9 +12,9 @@ from pathlib import Path
 import click
 
 from kpitree.cli.output import console
-from kpitree.compute.check import check_tree
-from kpitree.compute.engine import tree_calendar
-from kpitree.compute.snapshot import take_snapshot
+from kpitree.compute.check import check_computation
+from kpitree.compute.engine import compute_periods, tree_calendar
+from kpitree.compute.snapshot import snapshot_of
 from kpitree.errors import TreeInvalid
 from kpitree.periods import Comparison, Grain, Period
 from kpitree.render.snapshot_output import snapshot_table
@@ -55,11 +55,13 @@ def demo(demo_dir: Path, size: int) -> None:
                 raise TreeInvalid(result.issues)
             tree = result.tree
             period = _last_full_period(tree, spec)
-            snapshot = take_snapshot(tree, period, warehouse, Comparison.PREVIOUS)
+            # One computation serves the snapshot and the consistency check (both periods).
+            computation = compute_periods(tree, [period, tree_calendar(tree).previous(period)], warehouse)
+            snapshot = snapshot_of(computation, Comparison.PREVIOUS)
             store.record_snapshot(snapshot)
             out.print()
             out.print(snapshot_table(snapshot))
-            report = check_tree(tree, [period], warehouse, snapshot.segment, 1e-9)
+            report = check_computation(computation, 1e-9)
             checked = sum(1 for c in report.checks if c.holds is not None)
             verdict = "all hold" if report.ok else f"{len(report.failures)} FAIL (run kpitree check)"
             out.print(f"consistency: {checked} parent = f(children) identities checked, {verdict}")

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kpitree.compute.batch import SegmentFilter
-from kpitree.compute.engine import PeriodValues, compute_periods, tree_calendar
+from kpitree.compute.engine import PeriodValues, TreeComputation, compute_periods, tree_calendar
 from kpitree.formula import evaluate, referenced_ids
 from kpitree.periods import Period
 from kpitree.tree import MetricTree, Node, NodeKind
@@ -60,7 +60,12 @@ def close(a: float, b: float, tolerance: float) -> bool:
 def check_tree(
     tree: MetricTree, periods: Sequence[Period], warehouse: Warehouse, segment: SegmentFilter, tolerance: float
 ) -> CheckReport:
-    computation = compute_periods(tree, periods, warehouse, segment)
+    return check_computation(compute_periods(tree, periods, warehouse, segment), tolerance)
+
+
+def check_computation(computation: TreeComputation, tolerance: float) -> CheckReport:
+    """The identities of every node, in every period of a computation already made."""
+    tree = computation.tree
     calendar = tree_calendar(tree)
     checks: list[IdentityCheck] = []
     for values in computation.periods:

@@ -8,6 +8,7 @@ import duckdb
 
 from kpitree.ingest import land_table
 from kpitree.sample.generate import TABLES, SampleSpec, generate
+from kpitree.sql_text import quote_literal
 from kpitree.warehouse import Warehouse
 
 __all__ = ["SampleSpec", "write_sample"]
@@ -23,8 +24,8 @@ def write_sample(
         if parquet_dir is not None:
             parquet_dir.mkdir(parents=True, exist_ok=True)
             for table in TABLES:
-                path = str(parquet_dir / f"{table}.parquet").replace("'", "''")
-                staging.execute(f"COPY {table} TO '{path}' (FORMAT parquet)")
+                path = quote_literal(str(parquet_dir / f"{table}.parquet"))
+                staging.execute(f"COPY {table} TO {path} (FORMAT parquet)")
         if warehouse is not None:
             for table in TABLES:
                 land_table(staging, table, warehouse, table)

@@ -16,6 +16,7 @@ from kpitree.compute.snapshot import Snapshot
 from kpitree.errors import UserError
 from kpitree.state.migrations import ensure_current
 from kpitree.state.models import ComputeRun, NodeValueRecord
+from kpitree.warehouse import make_file_directory
 
 STATE_ENV = "KPITREE_STATE_DB"
 DEFAULT_STATE_FILE = Path(".kpitree") / "state.db"
@@ -33,8 +34,7 @@ class StateStore:
     def open(cls, url: str | None = None, *, migrate: bool = True) -> StateStore:
         """Open the state database, creating it (and upgrading its schema) when needed."""
         parsed = sa.make_url(state_url(url))
-        if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        make_file_directory(parsed)
         engine = sa.create_engine(parsed)
         if migrate:
             try:
