@@ -98,4 +98,7 @@ def test_titles_default_from_ids_and_version_hashes_the_file(tmp_path: Path) -> 
     assert tree.node("cost_per_touch").title == "Cost per touch"
     assert tree.node("touches").title == "Touches logged"
     assert len(tree.version) == 64
-    assert set(tree.graph.successors("cost_per_touch")) == {"cost", "touches"}
+    assert set(tree.node("cost_per_touch").children) == {"cost", "touches"}
+    order = tree.bottom_up
+    assert sorted(order) == sorted(tree.nodes)
+    assert all(order.index(child) < order.index(n.id) for n in tree.nodes.values() for child in n.children)

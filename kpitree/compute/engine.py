@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import networkx as nx
 import sqlalchemy as sa
 from sqlalchemy.sql import Select
 
@@ -99,7 +98,7 @@ def disjoint_groups(batch: Sequence[PeriodWindow]) -> list[list[PeriodWindow]]:
 def evaluate_formulas(tree: MetricTree, measured: Mapping[str, NodeValue]) -> dict[str, NodeValue]:
     """Formula nodes from their inputs, children first; measures and scores as measured."""
     values = dict(measured)
-    for node_id in reversed(list(nx.topological_sort(tree.graph))):
+    for node_id in tree.bottom_up:
         node = tree.nodes[node_id]
         if node.kind is not NodeKind.FORMULA or node.formula is None:
             continue
