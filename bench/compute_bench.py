@@ -115,7 +115,8 @@ FROM bands GROUP BY idx;
         "SUMS",
         ", ".join(
             f"coalesce(sum(w.weight * {'coalesce(s.quantity, 1)' if name == 'app_minutes' else '1'}"
-            f" * pow(0.5, floor((a.t - epoch(s.occurred_at)) / 86400 / 14))) FILTER (WHERE s.signal_type = '{name}'), 0)"
+            " * pow(0.5, floor((a.t - epoch(s.occurred_at)) / 86400 / 14)))"
+            f" FILTER (WHERE s.signal_type = '{name}'), 0)"
             f" AS p_{name}"
             for name in SIGNALS
         ),

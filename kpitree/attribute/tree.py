@@ -1,0 +1,168 @@
+"""A whole tree's movement, decomposed node by node and pushed down to the leaves.
+
+Each node's movement is decomposed over its children (:mod:`kpitree.attribute.node`). A child's
+contribution to the KPI is its parent's contribution scaled by the child's part of the parent's
+movement, summed over every parent it has (a tree is a DAG): so the leaves' contributions add up
+to the KPI's movement, whatever the methods on the way.
+
+The largest-gap path starts at the KPI and follows, at each node, the child whose contribution
+moved the KPI most in its bad direction; it ends at the branch whose owners hear about it.
+Children that moved the KPI the other way on that path are kept in ``offsetting``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from kpitree.attribute.node import Method, decompose
+from kpitree.tree import Direction, MetricTree, Node, Owners
+
+# A parent whose movement is under this fraction of its children's gross movement "barely moved":
+# shares of it would be ratios of ~0 (say +2000% and -1900%), so only absolute values are shown.
+BARELY_MOVED = 0.1
+
+
+@dataclass(frozen=True)
+class ChildContribution:
+    child: str
+    value: float  # to the parent's movement, in the parent's units
+    share: float | None  # value / the parent's movement; None when the parent barely moved
+    to_root: float  # through this parent, in the KPI's units
+
+
+@dataclass(frozen=True)
+class NodeAttribution:
+    node: Node
+    before: float | None  # the comparison value (previous period, last year, or target)
+    after: float | None
+    method: Method | None
+    contributions: tuple[ChildContribution, ...]
+    residual: float  # movement the children do not explain (see NodeDecomposition)
+    reason: str | None  # why the children's contributions are missing
+    to_root: float | None  # this node's contribution to the KPI's movement, over every path
+    barely_moved: bool
+
+    @property
+    def delta(self) -> float | None:
+        if self.before is None or self.after is None:
+            return None
+        return self.after - self.before
+
+    @property
+    def moved_badly(self) -> bool | None:
+        """Moved in its own bad direction (down for higher-is-better); None without a movement."""
+        delta = self.delta
+        if delta is None or delta == 0:
+            return None
+        return is_bad(delta, self.node.direction)
+
+
+@dataclass(frozen=True)
+class Offset:
+    parent: str
+    contribution: ChildContribution
+
+
+@dataclass(frozen=True)
+class TreeAttribution:
+    tree: MetricTree
+    nodes: Mapping[str, NodeAttribution]  # in tree order
+    largest_gap_path: tuple[str, ...]
+    offsetting: tuple[Offset, ...]  # on the path: children that moved the KPI the good way
+
+    @property
+    def root(self) -> NodeAttribution:
+        return self.nodes[self.tree.root]
+
+    @property
+    def gap_owners(self) -> Owners:
+        return self.tree.node(self.largest_gap_path[-1]).owners
+
+
+def is_bad(kpi_change: float, direction: Direction) -> bool:
+    return kpi_change < 0 if direction is Direction.HIGHER_IS_BETTER else kpi_change > 0
+
+
+def attribute_tree(
+    tree: MetricTree, before: Mapping[str, float | None], after: Mapping[str, float | None]
+) -> TreeAttribution:
+    """Decompose every node's movement from ``before`` to ``after`` and push it down to the leaves."""
+    decompositions = {node_id: decompose(node, before, after) for node_id, node in tree.nodes.items()}
+    root_before, root_after = before.get(tree.root), after.get(tree.root)
+    to_root: dict[str, float] = {}
+    if root_before is not None and root_after is not None:
+        to_root[tree.root] = root_after - root_before
+    via: dict[str, dict[str, float]] = {}
+    for node_id in reversed(tree.bottom_up):  # parents before children
+        decomposition = decompositions[node_id]
+        movement = _delta(before, after, node_id)
+        if node_id not in to_root or movement is None or movement == 0:
+            continue
+        scale = to_root[node_id] / movement
+        via[node_id] = {child: value * scale for child, value in decomposition.contributions.items()}
+        for child, value in via[node_id].items():
+            to_root[child] = to_root.get(child, 0.0) + value
+    nodes = {}
+    for node_id, node in tree.nodes.items():
+        decomposition = decompositions[node_id]
+        movement = _delta(before, after, node_id)
+        barely = _barely_moved(movement, decomposition.contributions.values())
+        contributions = tuple(
+            ChildContribution(
+                child=child,
+                value=value,
+                share=None if barely or not movement else value / movement,
+                to_root=via.get(node_id, {}).get(child, 0.0),
+            )
+            for child, value in decomposition.contributions.items()
+        )
+        nodes[node_id] = NodeAttribution(
+            node=node,
+            before=before.get(node_id),
+            after=after.get(node_id),
+            method=decomposition.method,
+            contributions=contributions,
+            residual=decomposition.residual,
+            reason=decomposition.reason,
+            to_root=to_root.get(node_id),
+            barely_moved=barely,
+        )
+    path, offsetting = _largest_gap_path(tree, nodes)
+    return TreeAttribution(tree=tree, nodes=nodes, largest_gap_path=path, offsetting=offsetting)
+
+
+def _largest_gap_path(
+    tree: MetricTree, nodes: Mapping[str, NodeAttribution]
+) -> tuple[tuple[str, ...], tuple[Offset, ...]]:
+    direction = tree.node(tree.root).direction
+    path = [tree.root]
+    offsetting: list[Offset] = []
+    while True:
+        current = nodes[path[-1]]
+        bad = [c for c in current.contributions if c.to_root != 0 and is_bad(c.to_root, direction)]
+        offsetting.extend(
+            Offset(current.node.id, c)
+            for c in current.contributions
+            if c.to_root != 0 and not is_bad(c.to_root, direction)
+        )
+        if not bad:
+            break
+        worst = max(bad, key=lambda c: abs(c.to_root))
+        if worst.child in path:  # a DAG never loops, but a shared node must not be walked twice
+            break
+        path.append(worst.child)
+    return tuple(path), tuple(offsetting)
+
+
+def _delta(before: Mapping[str, float | None], after: Mapping[str, float | None], node_id: str) -> float | None:
+    b, a = before.get(node_id), after.get(node_id)
+    return None if b is None or a is None else a - b
+
+
+def _barely_moved(movement: float | None, contributions: Iterable[float]) -> bool:
+    if movement is None:
+        return False
+    gross = math.fsum(abs(v) for v in contributions)
+    return movement == 0 or (gross > 0 and abs(movement) < BARELY_MOVED * gross)
