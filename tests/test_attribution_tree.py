@@ -125,7 +125,7 @@ def test_the_activity_tree_names_the_calls_branch_and_its_owners(activity_tree: 
     assert result.largest_gap_path[-1] == "call_touches"
     assert result.largest_gap_path[0] == "activity_volume_per_contact"
     # meetings rose: listed apart on the path, not hidden
-    assert any(o.contribution.child == "meeting_touches" and o.contribution.to_root > 0 for o in result.offsetting)
+    assert any(o.child == "meeting_touches" and o.to_root > 0 for o in result.offsetting)
     owners = result.gap_owners
     assert owners.responsible
     assert owners.accountable

@@ -62,7 +62,8 @@ class NodeAttribution:
 @dataclass(frozen=True)
 class Offset:
     parent: str
-    contribution: ChildContribution
+    child: str
+    to_root: float  # the child's whole contribution to the KPI's movement
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class TreeAttribution:
     tree: MetricTree
     nodes: Mapping[str, NodeAttribution]  # in tree order
     largest_gap_path: tuple[str, ...]
-    offsetting: tuple[Offset, ...]  # on the path: children that moved the KPI the good way
+    offsetting: tuple[Offset, ...]  # on the path: children that, all told, moved the KPI the good way
 
     @property
     def root(self) -> NodeAttribution:
@@ -136,20 +137,25 @@ def attribute_tree(
 def _largest_gap_path(
     tree: MetricTree, nodes: Mapping[str, NodeAttribution]
 ) -> tuple[tuple[str, ...], tuple[Offset, ...]]:
+    """Children are compared by their whole contribution to the KPI (``to_root``), not only the
+    part through the current parent: in a DAG a node can hurt the KPI through one parent and help
+    it through another (fewer selling hours lower hours per rep but raise touches per hour), and
+    the path must not name a branch that, all told, moved the KPI the good way."""
     direction = tree.node(tree.root).direction
     path = [tree.root]
     offsetting: list[Offset] = []
     while True:
         current = nodes[path[-1]]
-        bad = [c for c in current.contributions if c.to_root != 0 and is_bad(c.to_root, direction)]
+        totals = {c.child: nodes[c.child].to_root or 0.0 for c in current.contributions}
+        bad = [c for c in current.contributions if totals[c.child] and is_bad(totals[c.child], direction)]
         offsetting.extend(
-            Offset(current.node.id, c)
+            Offset(current.node.id, c.child, totals[c.child])
             for c in current.contributions
-            if c.to_root != 0 and not is_bad(c.to_root, direction)
+            if totals[c.child] and not is_bad(totals[c.child], direction)
         )
         if not bad:
             break
-        worst = max(bad, key=lambda c: abs(c.to_root))
+        worst = max(bad, key=lambda c: abs(totals[c.child]))
         if worst.child in path:  # a DAG never loops, but a shared node must not be walked twice
             break
         path.append(worst.child)

@@ -152,6 +152,8 @@ def fmt(value: float | None) -> str:
     """A value for people: thousands separated, at most two decimals, no noise like 5.000000001."""
     if value is None:
         return "-"
+    if abs(value - round(value)) <= 1e-9 * max(abs(value), 1.0):
+        value = float(round(value))  # 3665.9999999 from a product of rounded factors is 3,666
     if abs(value) >= 1000 or value == int(value):
         return f"{value:,.0f}" if value == round(value) else f"{value:,.1f}"
     return f"{value:,.2f}"
