@@ -2,7 +2,8 @@
 
 Generates the sample warehouse (DuckDB) in ``.kpitree/demo/``, computes both shipped trees for the
 sample's last month (and last week) against the period before, records the runs in the demo's
-state database and proves every parent = f(children) on the data.
+state database, proves every parent = f(children) on the data, and writes the attributed variance
+report of each tree (HTML and Markdown) to ``.kpitree/demo/reports/``.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import click
 
 from kpitree.cli.output import console
 from kpitree.compute.check import check_computation
-from kpitree.compute.engine import compute_periods, tree_calendar
-from kpitree.compute.snapshot import snapshot_of
+from kpitree.compute.engine import tree_calendar
 from kpitree.errors import TreeInvalid
 from kpitree.periods import Comparison, Grain, Period
 from kpitree.render.snapshot_output import snapshot_table
+from kpitree.report.render import report_html, report_markdown
+from kpitree.report.rows import headline
+from kpitree.report.variance import build_report
 from kpitree.resources import shipped_trees_dir
 from kpitree.sample import SampleSpec, write_sample
 from kpitree.spec.loader import load_tree, tree_files
@@ -48,6 +51,7 @@ def demo(demo_dir: Path, size: int) -> None:
         f"Sample warehouse {warehouse.display_url}: " + ", ".join(f"{rows:,} {table}" for table, rows in counts.items())
     )
     store = StateStore.open(f"sqlite:///{demo_dir / 'state.db'}")
+    reports: list[Path] = []
     try:
         for path in tree_files((shipped_trees_dir(),)):
             result = load_tree(path)
@@ -55,19 +59,27 @@ def demo(demo_dir: Path, size: int) -> None:
                 raise TreeInvalid(result.issues)
             tree = result.tree
             period = _last_full_period(tree, spec)
-            # One computation serves the snapshot and the consistency check (both periods).
-            computation = compute_periods(tree, [period, tree_calendar(tree).previous(period)], warehouse)
-            snapshot = snapshot_of(computation, Comparison.PREVIOUS)
-            store.record_snapshot(snapshot)
+            # One computation (the period, the one before, and the trend's) serves the snapshot, the
+            # attributed report and the consistency check.
+            report = build_report(tree, period, warehouse, Comparison.PREVIOUS)
+            store.record_snapshot(report.snapshot)
             out.print()
-            out.print(snapshot_table(snapshot))
-            report = check_computation(computation, 1e-9)
-            checked = sum(1 for c in report.checks if c.holds is not None)
-            verdict = "all hold" if report.ok else f"{len(report.failures)} FAIL (run kpitree check)"
+            out.print(snapshot_table(report.snapshot))
+            assert report.computation is not None
+            check = check_computation(report.computation, 1e-9)
+            checked = sum(1 for c in check.checks if c.holds is not None)
+            verdict = "all hold" if check.ok else f"{len(check.failures)} FAIL (run kpitree check)"
             out.print(f"consistency: {checked} parent = f(children) identities checked, {verdict}")
+            out.print(headline(report))
+            for suffix, render in (("html", report_html), ("md", report_markdown)):
+                written = demo_dir / "reports" / f"{tree.id}.{suffix}"
+                written.parent.mkdir(parents=True, exist_ok=True)
+                written.write_text(render(report), encoding="utf-8")
+                reports.append(written)
     finally:
         warehouse.dispose()
     out.print()
+    out.print("Attributed variance reports: " + ", ".join(str(path) for path in reports))
     out.print(f"Runs recorded in {demo_dir / 'state.db'}. Try: kpitree compute activity_volume_per_contact")
     out.print(f"  --period {spec.end} --warehouse duckdb:///{demo_dir / 'warehouse.duckdb'} --where segment=SMB")
 

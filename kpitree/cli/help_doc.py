@@ -20,8 +20,10 @@ is stale. Exit codes: 0 success, 1 a problem with your input (printed without a 
 
 def _commands(group: click.Group, prefix: list[str]) -> list[tuple[list[str], click.Command]]:
     found: list[tuple[list[str], click.Command]] = []
-    for name in sorted(group.commands):
-        command = group.commands[name]
+    context = click.Context(group)
+    for name in group.list_commands(context):  # not group.commands: the top level loads commands on use
+        command = group.get_command(context, name)
+        assert command is not None
         found.append(([*prefix, name], command))
         if isinstance(command, click.Group):
             found.extend(_commands(command, [*prefix, name]))

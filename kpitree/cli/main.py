@@ -28,6 +28,8 @@ COMMANDS = {
     "tree": "kpitree.cli.spec_commands:tree",
     "compute": "kpitree.cli.compute_commands:compute",
     "check": "kpitree.cli.compute_commands:check",
+    "report": "kpitree.cli.report_commands:report",
+    "explain": "kpitree.cli.report_commands:explain",
     "db": "kpitree.cli.db_commands:db",
     "sample-data": "kpitree.cli.data_commands:sample_data",
     "load": "kpitree.cli.data_commands:load",

@@ -1,0 +1,124 @@
+"""Commands that explain movements: the attributed variance report, and one node's story."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from kpitree.cli.compute_commands import load, resolve_period
+from kpitree.cli.options import TREES_DIR_OPTION, period_option, warehouse_option
+from kpitree.compute.batch import SegmentFilter
+from kpitree.periods import Comparison
+from kpitree.report.variance import TREND_PERIODS, VarianceReport, build_report
+from kpitree.warehouse import open_warehouse
+
+COMPARE_OPTION = click.option(
+    "--compare",
+    type=click.Choice([c.value for c in Comparison]),
+    default="previous",
+    show_default=True,
+    help="Explain the movement against the previous period, the same period last year, or the targets.",
+)
+WHERE_OPTION = click.option(
+    "--where", "where", multiple=True, metavar="DIM=VALUE", help="Explain one segment; repeatable."
+)
+
+
+def _build(
+    tree_name: str,
+    period: str | None,
+    compare: str,
+    where: tuple[str, ...],
+    warehouse: str | None,
+    trees_dir: Path | None,
+    trend: int,
+) -> VarianceReport:
+    metric_tree = load(tree_name, trees_dir)
+    chosen = resolve_period(metric_tree, period)
+    segment = SegmentFilter.parse(where, metric_tree)
+    opened = open_warehouse(warehouse)
+    try:
+        return build_report(metric_tree, chosen, opened, Comparison(compare), segment, trend)
+    finally:
+        opened.dispose()
+
+
+@click.command()
+@click.argument("tree_name", metavar="TREE")
+@period_option
+@COMPARE_OPTION
+@WHERE_OPTION
+@click.option(
+    "--format", "output_format", type=click.Choice(["md", "html", "json", "csv"]), default="md", show_default=True
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file.")
+@click.option(
+    "--trend",
+    type=click.IntRange(min=0),
+    default=TREND_PERIODS,
+    show_default=True,
+    help="Periods in each node's trend sparkline (0: none).",
+)
+@warehouse_option
+@TREES_DIR_OPTION
+def report(
+    tree_name: str,
+    period: str | None,
+    compare: str,
+    where: tuple[str, ...],
+    output_format: str,
+    output: Path | None,
+    trend: int,
+    warehouse: str | None,
+    trees_dir: Path | None,
+) -> None:
+    """The attributed variance report of TREE for one period.
+
+    Every node's value, comparison and change; its contribution to its parent's change and to the
+    KPI's; its band status and owners. The largest-gap path (the chain of branches that moved the
+    KPI most the bad way) comes first and names its owners. HTML is one self-contained page with
+    the tree as a picture and a trend sparkline per node; Markdown has a Mermaid diagram.
+    """
+    from kpitree.report.render import report_csv, report_html, report_markdown
+    from kpitree.report.variance import report_json
+
+    built = _build(tree_name, period, compare, where, warehouse, trees_dir, trend)
+    if output_format == "json":
+        text = json.dumps(report_json(built), indent=2) + "\n"
+    elif output_format == "html":
+        text = report_html(built)
+    elif output_format == "csv":
+        text = report_csv(built)
+    else:
+        text = report_markdown(built)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {output}", err=True)
+
+
+@click.command()
+@click.argument("tree_name", metavar="TREE")
+@click.argument("node_id", metavar="NODE")
+@period_option
+@COMPARE_OPTION
+@WHERE_OPTION
+@warehouse_option
+@TREES_DIR_OPTION
+def explain(
+    tree_name: str,
+    node_id: str,
+    period: str | None,
+    compare: str,
+    where: tuple[str, ...],
+    warehouse: str | None,
+    trees_dir: Path | None,
+) -> None:
+    """Tell the story of NODE's movement in TREE: how much, why (its children), and who owns it."""
+    from kpitree.report.story import explain as story
+
+    click.echo(story(_build(tree_name, period, compare, where, warehouse, trees_dir, 0), node_id), nl=False)

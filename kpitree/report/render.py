@@ -1,0 +1,142 @@
+"""The variance report as Markdown (with a Mermaid diagram), self-contained HTML, and CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from kpitree.attribute.tree import is_bad
+from kpitree.compute.engine import tree_calendar
+from kpitree.render.snapshot_data import fmt
+from kpitree.report.picture import BOX_HEIGHT, BOX_WIDTH, contribution_colour, lay_out, sparkline
+from kpitree.report.rows import Row, headline, report_rows, signed
+from kpitree.report.variance import VarianceReport, owner_name
+from kpitree.resources import shipped_dir
+
+REPORT_CSV_COLUMNS = (
+    "node", "parent", "on_largest_gap_path", "title", "unit", "value", "compare_value", "delta",
+    "contribution_to_parent", "share_of_parent", "contribution_to_kpi", "status", "responsible", "accountable",
+    "method", "note",
+)  # fmt: skip
+
+
+def report_markdown(report: VarianceReport) -> str:
+    tree = report.tree
+    rows = report_rows(report)
+    lines = [f"# {tree.title}: {tree_calendar(tree).label(report.snapshot.period)}", "", headline(report), ""]
+    lines += ["```mermaid", "graph LR", *_mermaid(report, rows), "```", ""]
+    lines += [
+        "| node | value | compared | change | to parent | share | to KPI | status | responsible | accountable |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---|---|",
+    ]
+    for row in rows:
+        title = f"**{_md(row.title)}**" if row.on_path else _md(row.title)
+        lines.append(
+            f"| {title} | {row.value} | {row.compare} | {row.delta} | {row.contribution} | {row.share} | "
+            f"{row.to_kpi} | {_md(row.status)} | {_md(row.responsible)} | {_md(row.accountable)} |"
+        )
+    offsetting = report.attribution.offsetting
+    if offsetting:
+        lines += ["", "Moved the KPI the other way:"]
+        unit = tree.node(tree.root).unit
+        lines += [f"- {_md(tree.node(o.child).title)} ({signed(o.to_root)} {unit})" for o in offsetting]
+    notes = [row for row in rows if row.note]
+    if notes:
+        lines += ["", "Notes:"] + [f"- {_md(row.title)}: {_md(row.note)}" for row in notes]
+    return "\n".join(lines) + "\n"
+
+
+def _mermaid(report: VarianceReport, rows: list[Row]) -> list[str]:
+    tree = report.tree
+    out = []
+    for row in rows:
+        parts = [row.title, f"{row.value} ({row.delta or 'n/a'})"] + (
+            [f"R: {row.responsible}"] if row.responsible else []
+        )
+        out.append(f'  {row.node_id}["{"<br/>".join(_mermaid_text(part) for part in parts)}"]')
+    for node in tree.nodes.values():
+        out += [f"  {node.id} --> {child}" for child in node.children]
+    path = report.attribution.largest_gap_path
+    if len(path) > 1:
+        out.append("  classDef gap stroke:#d73027,stroke-width:3px")
+        out.append(f"  class {','.join(path)} gap")
+    return out
+
+
+def _mermaid_text(text: str) -> str:
+    """Mermaid entity codes: a quote would end the label, angle brackets would be read as HTML."""
+    return text.replace("#", "#35;").replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def report_csv(report: VarianceReport) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(REPORT_CSV_COLUMNS)
+    for row in report_rows(report):
+        writer.writerow(
+            [row.node_id, row.parent or "", "yes" if row.on_path else "", row.title, row.unit, row.value, row.compare,
+             row.delta, row.contribution, row.share, row.to_kpi, row.status, row.responsible, row.accountable,
+             row.method, row.note]
+        )  # fmt: skip
+    return out.getvalue()
+
+
+def html_environment() -> Environment:
+    """Autoescaped (a node title like ``<script>`` stays text) and strict (a typo is an error)."""
+    return Environment(
+        loader=FileSystemLoader(shipped_dir("templates")),
+        autoescape=select_autoescape(["html", "html.j2"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def report_html(report: VarianceReport) -> str:
+    return html_environment().get_template("report/variance.html.j2").render(**_html_context(report))
+
+
+def _html_context(report: VarianceReport) -> dict[str, Any]:
+    tree = report.tree
+    rows = report_rows(report)
+    by_id = {row.node_id: row for row in rows}
+    picture = lay_out(tree)
+    kpi = tree.node(tree.root)
+    largest = max((abs(r.to_kpi_number) for r in rows if r.to_kpi_number is not None), default=0.0)
+    bad_is_negative = is_bad(-1.0, kpi.direction)
+    path = report.attribution.largest_gap_path
+    boxes = [
+        {
+            "x": box.x,
+            "y": box.y,
+            "row": by_id[box.node_id],
+            "fill": contribution_colour(by_id[box.node_id].to_kpi_number, largest, bad_is_negative),
+            "on_path": box.node_id in path,
+        }
+        for box in picture.boxes
+    ]
+    trend = report.trend
+    return {
+        "title": f"{tree.title}: {tree_calendar(tree).label(report.snapshot.period)}",
+        "headline": headline(report),
+        "rows": rows,
+        "picture": picture,
+        "boxes": boxes,
+        "box_width": BOX_WIDTH,
+        "box_height": BOX_HEIGHT,
+        "sparklines": {row.node_id: sparkline(trend.values[row.node_id]) if trend else () for row in rows},
+        "trend_labels": f"{trend.labels[0]} to {trend.labels[-1]}" if trend else "",
+        "offsetting": [
+            {"title": tree.node(o.child).title, "to_kpi": fmt(o.to_root)} for o in report.attribution.offsetting
+        ],
+        "gap_owners": [owner_name(tree, o) for o in report.attribution.gap_owners.responsible],
+        "kpi_unit": kpi.unit,
+        "warnings": list(report.snapshot.warnings),
+    }

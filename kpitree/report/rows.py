@@ -1,0 +1,113 @@
+"""The report's table rows, formatted for people: shared by the Markdown, HTML and CSV outputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kpitree.attribute.tree import is_bad
+from kpitree.compute.engine import tree_calendar
+from kpitree.render.snapshot_data import fmt
+from kpitree.report.variance import VarianceReport, owner_name
+
+
+@dataclass(frozen=True)
+class Row:
+    node_id: str
+    title: str
+    parent: str | None
+    on_path: bool
+    unit: str
+    value: str
+    compare: str
+    delta: str
+    contribution: str  # to the parent's movement, in the parent's units
+    share: str  # of the parent's movement ("" when the parent barely moved)
+    to_kpi: str  # pushed down to the KPI's units
+    to_kpi_number: float | None
+    status: str
+    responsible: str
+    accountable: str
+    method: str
+    note: str  # a reason the value or the attribution is missing
+
+
+def report_rows(report: VarianceReport) -> list[Row]:
+    tree = report.tree
+    path = set(report.attribution.largest_gap_path)
+    rows = []
+    for node_id in report.node_order():
+        result = report.snapshot.result(node_id)
+        attribution = report.attribution.nodes[node_id]
+        parent = tree.node(node_id).parent
+        local = None
+        if parent is not None:
+            local = next((c for c in report.attribution.nodes[parent].contributions if c.child == node_id), None)
+        node = tree.node(node_id)
+        statuses = [
+            f"{result.target.status} target" if result.target else "",
+            f"{result.benchmark.status} {result.benchmark.name}" if result.benchmark else "",
+            result.score_band or "",
+        ]
+        rows.append(
+            Row(
+                node_id=node_id,
+                title=node.title,
+                parent=parent,
+                on_path=node_id in path,
+                unit=node.unit,
+                value=fmt(result.current.value),
+                compare=fmt(result.compare.value if result.compare else None),
+                delta=signed(result.delta),
+                contribution=signed(local.value) if local else "",
+                share=f"{local.share:.0%}" if local and local.share is not None else "",
+                to_kpi=signed(attribution.to_root),
+                to_kpi_number=attribution.to_root,
+                status="; ".join(s for s in statuses if s),
+                responsible=", ".join(owner_name(tree, o) for o in node.owners.responsible),
+                accountable=owner_name(tree, node.owners.accountable) if node.owners.accountable else "",
+                method=attribution.method.value if attribution.method and attribution.contributions else "",
+                note=result.current.reason or attribution.reason or "",
+            )
+        )
+    return rows
+
+
+def headline(report: VarianceReport) -> str:
+    """One sentence: how the KPI moved, and which branch moved it most the bad way, owned by whom."""
+    tree = report.tree
+    calendar = tree_calendar(tree)
+    root = report.attribution.root
+    kpi = tree.node(tree.root)
+    period = calendar.label(report.snapshot.period)
+    against = _against(report)
+    if root.delta is None:
+        return f"{kpi.title} for {period} cannot be compared {against}: {root.reason or 'no value in one period'}."
+    moved = "did not move" if root.delta == 0 else ("fell" if root.delta < 0 else "rose")
+    sentence = f"{kpi.title} {moved} from {fmt(root.before)} to {fmt(root.after)} {kpi.unit} in {period} {against}"
+    path = report.attribution.largest_gap_path
+    if len(path) == 1:
+        verdict = "good" if root.delta and not is_bad(root.delta, kpi.direction) else "flat"
+        return f"{sentence}; no branch moved it the bad way ({verdict})."
+    last = tree.node(path[-1])
+    to_root = report.attribution.nodes[path[-1]].to_root
+    owners = report.attribution.gap_owners
+    names = ", ".join(owner_name(tree, o) for o in owners.responsible) or "no one"
+    accountable = f", accountable {owner_name(tree, owners.accountable)}" if owners.accountable else ""
+    return (
+        f"{sentence}. The largest gap is {last.title} ({signed(to_root)} {kpi.unit} of the change), "
+        f"through {' > '.join(tree.node(n).title for n in path[1:-1]) or 'the KPI directly'}; "
+        f"responsible {names}{accountable}."
+    )
+
+
+def _against(report: VarianceReport) -> str:
+    snapshot = report.snapshot
+    if snapshot.compare_window is not None:
+        return f"against {tree_calendar(report.tree).label(snapshot.compare_window.period)}"
+    return "against target" if snapshot.comparison else ""
+
+
+def signed(value: float | None) -> str:
+    if value is None:
+        return ""
+    return ("+" if value > 0 else "") + fmt(value)

@@ -1,0 +1,84 @@
+"""``kpitree explain``: one node's movement told in plain words, from the KPI down to its owner."""
+
+from __future__ import annotations
+
+from kpitree.attribute.tree import NodeAttribution, is_bad
+from kpitree.errors import UsageError
+from kpitree.render.snapshot_data import fmt
+from kpitree.report.rows import headline, signed
+from kpitree.report.variance import VarianceReport, owner_name
+from kpitree.spec.suggest import did_you_mean
+
+
+def explain(report: VarianceReport, node_id: str) -> str:
+    tree = report.tree
+    if node_id not in tree.nodes:
+        raise UsageError(
+            f"no node {node_id!r} in tree {tree.id!r}", hint=did_you_mean(node_id, tree.nodes, "see: kpitree tree show")
+        )
+    node = tree.node(node_id)
+    attribution = report.attribution.nodes[node_id]
+    kpi = tree.node(tree.root)
+    lines = [headline(report), ""]
+    if attribution.delta is None:
+        reason = report.snapshot.result(node_id).current.reason or attribution.reason or "no value in one period"
+        lines.append(f"{node.title} cannot be compared: {reason}.")
+        return "\n".join(lines) + "\n"
+    lines.append(_movement(attribution))
+    chain = _chain(report, node_id)
+    if len(chain) > 1:
+        lines.append(f"It sits under {' > '.join(tree.node(n).title for n in chain[:-1])}.")
+    parent = node.parent
+    if parent is not None:
+        local = next((c for c in report.attribution.nodes[parent].contributions if c.child == node_id), None)
+        if local is not None:
+            share = f" ({local.share:.0%} of its change)" if local.share is not None else " (its parent barely moved)"
+            lines.append(
+                f"It moved {tree.node(parent).title} by {signed(local.value)} {tree.node(parent).unit}{share}."
+            )
+    if node_id != tree.root and attribution.to_root is not None:
+        effect = "the bad way" if attribution.to_root and is_bad(attribution.to_root, kpi.direction) else "the good way"
+        if attribution.to_root == 0:
+            effect = "not at all"
+        lines.append(f"All told it moved {kpi.title} by {signed(attribution.to_root)} {kpi.unit}: {effect}.")
+    if attribution.contributions:
+        method = attribution.method.value if attribution.method else ""
+        lines.append(f"Its own change splits over its children ({method}):")
+        for c in sorted(attribution.contributions, key=lambda c: abs(c.value), reverse=True):
+            share = f", {c.share:.0%}" if c.share is not None else ""
+            lines.append(f"  - {tree.node(c.child).title}: {signed(c.value)} {node.unit}{share}")
+        if attribution.residual and abs(attribution.residual) > 1e-9 * max(abs(attribution.delta), 1.0):
+            lines.append(f"  - not explained by the branches (they overlap): {signed(attribution.residual)}")
+    elif attribution.reason:
+        lines.append(f"Its change cannot be split further: {attribution.reason}.")
+    owners = node.owners
+    responsible = ", ".join(owner_name(tree, o) for o in owners.responsible) or "no one"
+    accountable = owner_name(tree, owners.accountable) if owners.accountable else "no one"
+    lines.append(f"Owner: responsible {responsible}; accountable {accountable}.")
+    if owners.consulted:
+        lines.append(f"Consulted: {', '.join(owner_name(tree, o) for o in owners.consulted)}.")
+    return "\n".join(lines) + "\n"
+
+
+def _movement(attribution: NodeAttribution) -> str:
+    node = attribution.node
+    delta = attribution.delta
+    assert delta is not None
+    assert attribution.before is not None
+    if delta == 0:
+        return f"{node.title} did not move ({fmt(attribution.after)} {node.unit})."
+    verb = "fell" if delta < 0 else "rose"
+    relative = f", {delta / abs(attribution.before):+.0%}" if attribution.before else ""
+    judgement = "bad" if is_bad(delta, node.direction) else "good"
+    up = "up" if node.direction.value == "higher_is_better" else "down"
+    return (
+        f"{node.title} {verb} from {fmt(attribution.before)} to {fmt(attribution.after)} {node.unit} "
+        f"({signed(delta)}{relative}). That is {judgement}: {up} is good for it."
+    )
+
+
+def _chain(report: VarianceReport, node_id: str) -> list[str]:
+    chain = [node_id]
+    while (parent := report.tree.node(chain[0]).parent) is not None:
+        chain.insert(0, parent)
+    return chain

@@ -1,0 +1,132 @@
+"""The attributed variance report as data: a snapshot, its attribution and each node's trend.
+
+Every output format (Markdown, HTML, JSON, CSV, ``kpitree explain``) renders a
+:class:`VarianceReport`; :func:`report_json` is the canonical form (documented in
+docs/report-json.md) and extends the compute JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from kpitree.attribute.tree import NodeAttribution, TreeAttribution, attribute_tree
+from kpitree.compute.batch import SegmentFilter
+from kpitree.compute.engine import TreeComputation, compute_periods, tree_calendar
+from kpitree.compute.snapshot import Snapshot, snapshot_of
+from kpitree.periods import Comparison, Period
+from kpitree.render.snapshot_data import snapshot_json
+from kpitree.tree import MetricTree, Owners
+from kpitree.warehouse import Warehouse
+
+TREND_PERIODS = 12
+
+
+@dataclass(frozen=True)
+class Trend:
+    """Each node's value over the last periods, oldest first, ending with the report's period."""
+
+    labels: tuple[str, ...]
+    values: Mapping[str, tuple[float | None, ...]]
+
+
+@dataclass(frozen=True)
+class VarianceReport:
+    snapshot: Snapshot
+    attribution: TreeAttribution
+    trend: Trend | None
+    computation: TreeComputation | None = None  # every period computed for it (the trend included)
+
+    @property
+    def tree(self) -> MetricTree:
+        return self.snapshot.tree
+
+    def node_order(self) -> list[str]:
+        """The largest-gap path first, then every other node in tree order."""
+        path = list(self.attribution.largest_gap_path)
+        return path + [node_id for node_id in self.tree.nodes if node_id not in path]
+
+
+def build_report(
+    tree: MetricTree,
+    period: Period,
+    warehouse: Warehouse,
+    comparison: Comparison,
+    segment: SegmentFilter | None = None,
+    trend_periods: int = TREND_PERIODS,
+) -> VarianceReport:
+    calendar = tree_calendar(tree)
+    compare_period = calendar.compare_period(period, comparison)
+    compared = [period] if compare_period is None else [period, compare_period]
+    past = [calendar.shift(period, -steps) for steps in range(trend_periods - 1, -1, -1)] if trend_periods > 1 else []
+    # One computation for the report and its trend: the periods they share are computed once.
+    computation = compute_periods(tree, [*compared, *(p for p in past if p not in compared)], warehouse, segment)
+    by_period = {values.window.period: values for values in computation.periods}
+    snapshot = snapshot_of(replace(computation, periods=computation.periods[: len(compared)]), comparison)
+    trend = None
+    if past:
+        trend = Trend(
+            labels=tuple(calendar.label(p) for p in past),
+            values={node_id: tuple(by_period[p].values[node_id].value for p in past) for node_id in tree.nodes},
+        )
+    return report_of(snapshot, trend, computation)
+
+
+def report_of(snapshot: Snapshot, trend: Trend | None, computation: TreeComputation | None = None) -> VarianceReport:
+    """Attribute a snapshot's movement: each node's comparison value against its current one."""
+    after = {r.node.id: r.current.value for r in snapshot.results}
+    before = {r.node.id: r.compare.value if r.compare else None for r in snapshot.results}
+    return VarianceReport(snapshot, attribute_tree(snapshot.tree, before, after), trend, computation)
+
+
+def owner_name(tree: MetricTree, owner: str) -> str:
+    """A person's or team's name; an owner resolved per entity says from which column."""
+    if owner.startswith("entity:"):
+        return f"each entity's {owner.removeprefix('entity:')}"
+    if owner in tree.people:
+        return tree.people[owner].name
+    if owner in tree.teams:
+        return tree.teams[owner].name
+    return owner
+
+
+def owners_json(tree: MetricTree, owners: Owners) -> dict[str, Any]:
+    ids = {
+        "responsible": list(owners.responsible),
+        "accountable": owners.accountable,
+        "consulted": list(owners.consulted),
+        "informed": list(owners.informed),
+    }
+    every = [*owners.responsible, *([owners.accountable] if owners.accountable else []), *owners.consulted]
+    return {**ids, "names": {owner: owner_name(tree, owner) for owner in [*every, *owners.informed]}}
+
+
+def report_json(report: VarianceReport) -> dict[str, Any]:
+    data = snapshot_json(report.snapshot)
+    attribution = report.attribution
+    tree = report.tree
+    for node in data["nodes"]:
+        node.update(_attribution_json(attribution.nodes[node["id"]]))
+        if report.trend is not None:
+            node["trend"] = list(report.trend.values[node["id"]])
+    order = {node_id: index for index, node_id in enumerate(report.node_order())}
+    data["nodes"].sort(key=lambda n: order[n["id"]])
+    data["largest_gap_path"] = list(attribution.largest_gap_path)
+    data["largest_gap_owners"] = owners_json(tree, attribution.gap_owners)
+    data["offsetting"] = [{"parent": o.parent, "child": o.child, "to_root": o.to_root} for o in attribution.offsetting]
+    data["trend_periods"] = list(report.trend.labels) if report.trend else []
+    return data
+
+
+def _attribution_json(node: NodeAttribution) -> dict[str, Any]:
+    return {
+        "method": node.method.value if node.method else None,
+        "contributions": [
+            {"child": c.child, "value": c.value, "share": c.share, "to_root": c.to_root} for c in node.contributions
+        ],
+        "residual": node.residual,
+        "attribution_reason": node.reason,
+        "to_root": node.to_root,
+        "barely_moved": node.barely_moved,
+    }

@@ -1,0 +1,165 @@
+"""The attributed variance report and ``kpitree explain``, in-process on a sample warehouse; the
+HTML page in headless Chromium."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from kpitree.cli.main import cli
+from kpitree.compute.engine import tree_calendar
+from kpitree.periods import Comparison, Period
+from kpitree.report.render import report_html, report_markdown
+from kpitree.report.variance import build_report
+from kpitree.spec.loader import load_tree_or_raise
+from kpitree.tree import MetricTree
+from kpitree.warehouse import open_warehouse
+from tests.conftest import TREES
+
+ACTIVITY = "activity_volume_per_contact"
+
+
+@pytest.fixture(scope="module")
+def sample_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"duckdb:///{tmp_path_factory.mktemp('report') / 'sample.duckdb'}"
+    result = CliRunner().invoke(cli, ["sample-data", "--size", "20000", "--warehouse", url])
+    assert result.exit_code == 0, result.output
+    return url
+
+
+def _report(runner: CliRunner, url: str, *args: str) -> str:
+    result = runner.invoke(cli, ["report", ACTIVITY, "--period", "2026-10", "--warehouse", url, *args])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_report_json_attributes_every_node_and_names_the_planted_branch(runner: CliRunner, sample_url: str) -> None:
+    data = json.loads(_report(runner, sample_url, "--format", "json", "--trend", "3"))
+    nodes = {n["id"]: n for n in data["nodes"]}
+    # The sample data eats selling hours with admin work in its last month (see kpitree/sample).
+    assert data["largest_gap_path"][0] == ACTIVITY
+    assert data["largest_gap_path"][-1] == "selling_hours_per_rep"
+    assert data["largest_gap_owners"]["responsible"] == ["sofia"]
+    assert data["largest_gap_owners"]["names"]["sofia"] == "Sofia Brandt"
+    assert [n["id"] for n in data["nodes"][: len(data["largest_gap_path"])]] == data["largest_gap_path"]
+    for node in nodes.values():
+        if node["contributions"] and node["delta"] is not None:
+            total = math.fsum(c["value"] for c in node["contributions"]) + node["residual"]
+            assert total == pytest.approx(node["delta"], rel=1e-9, abs=1e-9)
+    assert nodes["qualifying_activities"]["method"] == "lmdi"
+    assert nodes["logged_touches"]["method"] == "additive"
+    leaves = [n for n in nodes.values() if not n["contributions"] and n["to_root"] is not None]
+    assert math.fsum(n["to_root"] for n in leaves) == pytest.approx(nodes[ACTIVITY]["delta"], rel=1e-9)
+    assert data["trend_periods"] == ["2026-08", "2026-09", "2026-10"]
+    assert nodes["call_touches"]["trend"][-1] == nodes["call_touches"]["value"]
+    assert nodes["call_touches"]["trend"][-2] == nodes["call_touches"]["compare_value"]
+
+
+def test_report_markdown_and_csv(runner: CliRunner, sample_url: str, tmp_path: Path) -> None:
+    markdown = _report(runner, sample_url, "--trend", "0")
+    assert "```mermaid" in markdown
+    assert "activity_volume_per_contact --> qualifying_activities" in markdown
+    assert "The largest gap is Selling hours per rep" in markdown
+    target = tmp_path / "out" / "report.csv"
+    result = runner.invoke(
+        cli, ["report", ACTIVITY, "--period", "2026-10", "--warehouse", sample_url, "--format", "csv",
+              "--trend", "0", "-o", str(target)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(target.read_text())))
+    assert rows[0]["node"] == ACTIVITY
+    assert rows[0]["on_largest_gap_path"] == "yes"
+    assert {r["node"] for r in rows} == set(load_tree_or_raise(TREES / f"{ACTIVITY}.yaml").nodes)
+
+
+def test_explain_tells_the_story_down_to_the_owner(runner: CliRunner, sample_url: str) -> None:
+    result = runner.invoke(
+        cli, ["explain", ACTIVITY, "call_touches", "--period", "2026-10", "--warehouse", sample_url]
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Call touches fell from" in result.stdout
+    assert "It sits under Activity volume per contact > Qualifying activities" in result.stdout
+    assert "Owner: responsible Lena Okafor; accountable Dana Whitfield." in result.stdout
+    wrong = runner.invoke(cli, ["explain", ACTIVITY, "call_touchs", "--period", "2026-10", "--warehouse", sample_url])
+    assert wrong.exit_code == 1
+    assert "did you mean 'call_touches'?" in wrong.output
+    assert "Traceback" not in wrong.output
+
+
+HOSTILE = 'Calls <script>alert("x")</script> & "friends"'
+
+
+@pytest.fixture(scope="module")
+def hostile_report(sample_url: str, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    text = (TREES / f"{ACTIVITY}.yaml").read_text()
+    text = text.replace("          title: Call touches\n", f"          title: '{HOSTILE}'\n", 1)
+    path = tmp_path_factory.mktemp("hostile") / f"{ACTIVITY}.yaml"
+    path.write_text(text)
+    tree = load_tree_or_raise(path)
+    assert tree.node("call_touches").title == HOSTILE
+    warehouse = open_warehouse(sample_url)
+    try:
+        return build_report(tree, tree_period(tree), warehouse, Comparison.PREVIOUS, trend_periods=12)
+    finally:
+        warehouse.dispose()
+
+
+def tree_period(tree: MetricTree) -> Period:
+    return tree_calendar(tree).parse("2026-10")
+
+
+def test_titles_are_escaped_in_html_and_markdown(hostile_report) -> None:  # type: ignore[no-untyped-def]
+    html = report_html(hostile_report)
+    assert "<script>" not in html
+    assert "Calls &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &#34;friends&#34;" in html
+    markdown = report_markdown(hostile_report)
+    mermaid = markdown.split("```mermaid")[1].split("```")[0]
+    assert "<script>" not in mermaid
+    assert "Calls #lt;script#gt;alert(#quot;x#quot;)#lt;/script#gt; & #quot;friends#quot;" in mermaid
+
+
+def chromium_path() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is missing: .ci/run installs it (apt-get install chromium)")
+        pytest.skip("no Chromium on this machine (apt-get install chromium)")
+    return found
+
+
+def test_the_html_report_renders_in_headless_chromium(hostile_report, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import sync_playwright
+
+    page_file = tmp_path / "report.html"
+    page_file.write_text(report_html(hostile_report), encoding="utf-8")
+    problems: list[str] = []
+    requests: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        page.on("request", lambda request: requests.append(request.url))
+        page.goto(page_file.as_uri())
+        boxes = page.locator("#tree-picture g.node").count()
+        gap_boxes = page.locator("#tree-picture rect.gap").count()
+        title_text = page.locator('tr[data-node="call_touches"] td').first.inner_text()
+        dialogs: list[str] = []
+        page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+        browser.close()
+    assert problems == []
+    assert requests == [page_file.as_uri()]  # self-contained: nothing else is fetched
+    assert boxes == len(hostile_report.tree.nodes)
+    assert gap_boxes == len(hostile_report.attribution.largest_gap_path)
+    assert HOSTILE in title_text  # shown as text, not run
+    assert dialogs == []
+    assert (tmp_path / "report.png").stat().st_size > 10_000
