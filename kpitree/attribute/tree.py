@@ -77,6 +77,13 @@ class TreeAttribution:
     def root(self) -> NodeAttribution:
         return self.nodes[self.tree.root]
 
+    def to_parent(self, node_id: str) -> ChildContribution | None:
+        """The node's part of its first parent's movement (None for the KPI or an unattributed parent)."""
+        parent = self.tree.node(node_id).parent
+        if parent is None:
+            return None
+        return next((c for c in self.nodes[parent].contributions if c.child == node_id), None)
+
     @property
     def gap_owners(self) -> Owners:
         return self.tree.node(self.largest_gap_path[-1]).owners

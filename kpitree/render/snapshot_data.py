@@ -10,7 +10,7 @@ from kpitree import __version__
 from kpitree.compute.engine import tree_calendar
 from kpitree.compute.scores import ScoreSummary
 from kpitree.compute.snapshot import NodeResult, Snapshot
-from kpitree.tree import MetricTree
+from kpitree.tree import MetricTree, Owners
 
 JSON_SCHEMA_VERSION = 1
 CSV_COLUMNS = (
@@ -96,12 +96,16 @@ def _node_json(result: NodeResult, depth: int | None) -> dict[str, Any]:
             if node.per and result.per
             else None
         ),
-        "owners": {
-            "responsible": list(node.owners.responsible),
-            "accountable": node.owners.accountable,
-            "consulted": list(node.owners.consulted),
-            "informed": list(node.owners.informed),
-        },
+        "owners": owners_dict(node.owners),
+    }
+
+
+def owners_dict(owners: Owners) -> dict[str, Any]:
+    return {
+        "responsible": list(owners.responsible),
+        "accountable": owners.accountable,
+        "consulted": list(owners.consulted),
+        "informed": list(owners.informed),
     }
 
 

@@ -38,10 +38,7 @@ def report_rows(report: VarianceReport) -> list[Row]:
     for node_id in report.node_order():
         result = report.snapshot.result(node_id)
         attribution = report.attribution.nodes[node_id]
-        parent = tree.node(node_id).parent
-        local = None
-        if parent is not None:
-            local = next((c for c in report.attribution.nodes[parent].contributions if c.child == node_id), None)
+        local = report.attribution.to_parent(node_id)
         node = tree.node(node_id)
         statuses = [
             f"{result.target.status} target" if result.target else "",
@@ -52,7 +49,7 @@ def report_rows(report: VarianceReport) -> list[Row]:
             Row(
                 node_id=node_id,
                 title=node.title,
-                parent=parent,
+                parent=tree.node(node_id).parent,
                 on_path=node_id in path,
                 unit=node.unit,
                 value=fmt(result.current.value),

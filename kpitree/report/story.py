@@ -28,18 +28,16 @@ def explain(report: VarianceReport, node_id: str) -> str:
     chain = _chain(report, node_id)
     if len(chain) > 1:
         lines.append(f"It sits under {' > '.join(tree.node(n).title for n in chain[:-1])}.")
-    parent = node.parent
-    if parent is not None:
-        local = next((c for c in report.attribution.nodes[parent].contributions if c.child == node_id), None)
-        if local is not None:
-            share = f" ({local.share:.0%} of its change)" if local.share is not None else " (its parent barely moved)"
-            lines.append(
-                f"It moved {tree.node(parent).title} by {signed(local.value)} {tree.node(parent).unit}{share}."
-            )
+    local = report.attribution.to_parent(node_id)
+    if node.parent is not None and local is not None:
+        parent = tree.node(node.parent)
+        share = f" ({local.share:.0%} of its change)" if local.share is not None else " (its parent barely moved)"
+        lines.append(f"It moved {parent.title} by {signed(local.value)} {parent.unit}{share}.")
     if node_id != tree.root and attribution.to_root is not None:
-        effect = "the bad way" if attribution.to_root and is_bad(attribution.to_root, kpi.direction) else "the good way"
         if attribution.to_root == 0:
             effect = "not at all"
+        else:
+            effect = "the bad way" if is_bad(attribution.to_root, kpi.direction) else "the good way"
         lines.append(f"All told it moved {kpi.title} by {signed(attribution.to_root)} {kpi.unit}: {effect}.")
     if attribution.contributions:
         method = attribution.method.value if attribution.method else ""

@@ -16,7 +16,7 @@ from kpitree.compute.batch import SegmentFilter
 from kpitree.compute.engine import TreeComputation, compute_periods, tree_calendar
 from kpitree.compute.snapshot import Snapshot, snapshot_of
 from kpitree.periods import Comparison, Period
-from kpitree.render.snapshot_data import snapshot_json
+from kpitree.render.snapshot_data import owners_dict, snapshot_json
 from kpitree.tree import MetricTree, Owners
 from kpitree.warehouse import Warehouse
 
@@ -92,12 +92,7 @@ def owner_name(tree: MetricTree, owner: str) -> str:
 
 
 def owners_json(tree: MetricTree, owners: Owners) -> dict[str, Any]:
-    ids = {
-        "responsible": list(owners.responsible),
-        "accountable": owners.accountable,
-        "consulted": list(owners.consulted),
-        "informed": list(owners.informed),
-    }
+    ids = owners_dict(owners)
     every = [*owners.responsible, *([owners.accountable] if owners.accountable else []), *owners.consulted]
     return {**ids, "names": {owner: owner_name(tree, owner) for owner in [*every, *owners.informed]}}
 
