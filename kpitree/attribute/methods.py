@@ -38,8 +38,9 @@ def log_mean(a: float, b: float) -> float:
     """L(a, b) = (a - b) / (ln a - ln b), and L(a, a) = a: the weight LMDI-I gives every factor."""
     if a == b:
         return a
-    # ln(a/b) (log1p of the relative change when it is small), not ln a - ln b: for a and b a few ulps apart the two logs
-    # round to the same float and the difference is 0 (a division by zero hypothesis found).
+    # ln(a/b) (log1p of the relative change when it is small), not ln a - ln b: for a and b a
+    # few ulps apart the two logs round to the same float and their difference is 0 (a division
+    # by zero that hypothesis found).
     relative = (a - b) / b
     log_ratio = math.log1p(relative) if abs(relative) < 0.5 else math.log(a / b)
     return (a + b) / 2 if log_ratio == 0 else (a - b) / log_ratio
