@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import pytest
 from click.testing import CliRunner
+
+from kpitree.sample.generate import TABLES, SampleSpec, generate
+from tests.reference import fetch
 
 ROOT = Path(__file__).resolve().parent.parent
 TREES = ROOT / "trees"
@@ -20,3 +25,22 @@ def runner() -> CliRunner:
 def engine(request: pytest.FixtureRequest) -> str:
     """The warehouse engine a test runs on: every compute test runs on all three."""
     return str(request.param)
+
+
+# A small generated sample that the compute and score tests check against tests/reference.py.
+SAMPLE = SampleSpec(seed=11, activities=3000, end="2026-10")
+
+
+@pytest.fixture(scope="module")
+def sample() -> Iterator[duckdb.DuckDBPyConnection]:
+    """The generated sample in an in-memory DuckDB, to land in each engine's warehouse."""
+    connection = duckdb.connect()
+    generate(connection, SAMPLE)
+    yield connection
+    connection.close()
+
+
+@pytest.fixture(scope="module")
+def rows(sample: duckdb.DuckDBPyConnection) -> dict[str, list[dict[str, object]]]:
+    """The sample's rows in Python, for the independent reference computation."""
+    return {table: fetch(sample, table) for table in TABLES}

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from kpitree.periods import Period
-from kpitree.scoring import SignalEvent, band_for, score_signals
+from kpitree.scoring import Score, SignalEvent, band_for, score_signals
 from kpitree.spec.columns import time_column
 from kpitree.spec.models.sources import FilterCondition
 from kpitree.tree import MetricTree, Node
@@ -136,10 +136,18 @@ def aggregate(node: Node, rows: Iterable[Row]) -> float:
     return float(sum(present) / len(present))
 
 
-def score_summary(tree: MetricTree, node: Node, as_of: datetime, tables: Mapping[str, list[Row]]) -> dict[str, Any]:
-    """Mean score, mean contribution per engagement type, band shares and account means."""
+def contact_scores(
+    tree: MetricTree,
+    node: Node,
+    as_of: datetime,
+    tables: Mapping[str, list[Row]],
+    signals_until: datetime | None = None,
+) -> tuple[dict[str, Score], dict[str, str]]:
+    """Each contact's score as of ``as_of`` from its signals up to ``signals_until`` (default:
+    ``as_of``), and each contact's account."""
     spec = node.score
     assert spec is not None
+    until = signals_until or as_of
     events: dict[str, list[SignalEvent]] = defaultdict(list)
     account_of: dict[str, str] = {}
     for r in source_rows(tree, spec.source, tables):
@@ -155,10 +163,26 @@ def score_summary(tree: MetricTree, node: Node, as_of: datetime, tables: Mapping
         in_window = [
             e
             for e in contact_events
-            if e.signal_type in weighed and 0 <= (as_of - e.occurred_at).total_seconds() <= spec.lookback_days * 86400
+            if e.signal_type in weighed
+            and e.occurred_at <= until
+            and 0 <= (as_of - e.occurred_at).total_seconds() <= spec.lookback_days * 86400
         ]
         if in_window:
             scores[contact] = score_signals(in_window, spec, as_of)
+    return scores, account_of
+
+
+def score_summary(
+    tree: MetricTree,
+    node: Node,
+    as_of: datetime,
+    tables: Mapping[str, list[Row]],
+    signals_until: datetime | None = None,
+) -> dict[str, Any]:
+    """Mean score, mean contribution per engagement type, band shares and account means."""
+    spec = node.score
+    assert spec is not None
+    scores, account_of = contact_scores(tree, node, as_of, tables, signals_until)
     n = len(scores)
     accounts: dict[str, list[float]] = defaultdict(list)
     for contact, s in scores.items():

@@ -3,7 +3,6 @@ computation over the same generated rows (tests/reference.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -12,29 +11,15 @@ import pytest
 from kpitree.compute import compute_periods
 from kpitree.compute.batch import SegmentFilter
 from kpitree.compute.engine import tree_calendar
-from kpitree.sample.generate import TABLES, SampleSpec, generate
+from kpitree.sample.generate import TABLES
 from kpitree.spec.loader import load_tree_or_raise
 from tests.conftest import TREES
 from tests.engines import warehouse_with
-from tests.reference import fetch, measure_values, score_summary
+from tests.reference import measure_values, score_summary
 
-SAMPLE = SampleSpec(seed=11, activities=3000, end="2026-10")
 # Months, a quarter, a custom range, and the weeks and months holding London's DST changes.
 ACTIVITY_PERIODS = ("2026-10", "2026-09", "2026-03", "2026-W13", "2026-W44", "2026-Q3", "2025-12-15..2026-01-14")
 SCORE_PERIODS = ("2026-W43", "2026-W40", "2026-W13")
-
-
-@pytest.fixture(scope="module")
-def sample() -> Iterator[duckdb.DuckDBPyConnection]:
-    connection = duckdb.connect()
-    generate(connection, SAMPLE)
-    yield connection
-    connection.close()
-
-
-@pytest.fixture(scope="module")
-def rows(sample: duckdb.DuckDBPyConnection) -> dict[str, list[dict[str, object]]]:
-    return {table: fetch(sample, table) for table in TABLES}
 
 
 def test_every_activity_measure_matches_the_reference(

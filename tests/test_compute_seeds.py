@@ -17,7 +17,7 @@ import pytest
 from kpitree.compute import compute_periods
 from kpitree.compute.batch import SegmentFilter, windows
 from kpitree.compute.engine import tree_calendar
-from kpitree.compute.scores import score_rows
+from kpitree.compute.scores import score_points, score_rows
 from kpitree.compute.snapshot import take_snapshot
 from kpitree.periods import Comparison
 from kpitree.spec.loader import load_tree_or_raise
@@ -140,7 +140,9 @@ def test_engagement_score_reproduces_the_seed_example(
     period = tree_calendar(tree).parse("2026-W43")
     with warehouse_with(engine, tmp_path, seed_signal_data(meeting_days_ago), "accounts", "signals") as wh:
         snapshot = take_snapshot(tree, period, wh)
-        statement = score_rows(tree, tree.nodes[tree.root], windows(tree_calendar(tree), [period]), SegmentFilter(), wh)
+        statement = score_rows(
+            tree, tree.nodes[tree.root], score_points(windows(tree_calendar(tree), [period])), SegmentFilter(), wh
+        )
         with wh.connect() as connection:
             rows = connection.execute(statement).mappings().all()
     assert snapshot.result(tree.root).current.value == pytest.approx(expected)

@@ -10,7 +10,7 @@ from sqlalchemy.sql import Select
 
 from kpitree.compute.batch import PeriodWindow, SegmentFilter, windows
 from kpitree.compute.measures import plan_source_queries, run_source_queries
-from kpitree.compute.scores import ScoreSummary, plan_score_query, run_score_query, score_nodes
+from kpitree.compute.scores import ScoreSummary, plan_score_query, run_score_query, score_nodes, score_points
 from kpitree.compute.values import NodeValue
 from kpitree.formula import evaluate, referenced_ids
 from kpitree.periods import Calendar, Period
@@ -65,11 +65,12 @@ def compute_periods(
         for window, values in zip(group, run_source_queries(tree, queries, group, warehouse), strict=True):
             measured[window.index].update(values)
 
+    points = score_points(batch)
     for node in score_nodes(tree):
-        score_query = plan_score_query(tree, node, batch, segment, warehouse)
+        score_query = plan_score_query(tree, node, points, segment, warehouse)
         statements.append(score_query.statement)
         warnings += _unfiltered(node.id, score_query.unfiltered_dims, [node.id])
-        for index, (values, summary) in enumerate(run_score_query(tree, score_query, batch, warehouse)):
+        for index, (values, summary) in enumerate(run_score_query(tree, score_query, points, warehouse)):
             measured[index].update(values)
             summaries[index][node.id] = summary
 

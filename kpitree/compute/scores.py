@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,10 +30,42 @@ from kpitree.compute.relations import build_relation, needed_columns
 from kpitree.compute.values import NodeValue
 from kpitree.errors import WarehouseError
 from kpitree.spec.models import BandSpec, ScoreSpec
+from kpitree.spec.models.base import Scalar
 from kpitree.tree import MetricTree, Node, NodeKind
 from kpitree.warehouse import Warehouse
 
 DAY_SECONDS = 86400.0
+
+
+@dataclass(frozen=True)
+class ScorePoint:
+    """When a score is taken (``as_of``) and the last instant whose signals count.
+
+    A period's score counts every signal up to the period's end. The *aged* score counts only the
+    signals up to the comparison period's end, decayed to this period's end: what the passing of
+    time alone did to the score (:mod:`kpitree.attribute.score_change`). The days are the local
+    dates of the same instants, for sources whose time column is a date.
+    """
+
+    index: int
+    as_of: datetime
+    as_of_day: date
+    signals_until: datetime
+    signals_until_day: date
+
+
+def point_of(index: int, window: PeriodWindow) -> ScorePoint:
+    """A period's score: as of its end, counting every signal up to then."""
+    return ScorePoint(index, window.end, window.period.end, window.end, window.period.end)
+
+
+def score_points(batch: Sequence[PeriodWindow]) -> tuple[ScorePoint, ...]:
+    return tuple(point_of(w.index, w) for w in batch)
+
+
+def aged_point(index: int, current: PeriodWindow, compare: PeriodWindow) -> ScorePoint:
+    """The score at ``current``'s end from the signals up to ``compare``'s end only."""
+    return ScorePoint(index, current.end, current.period.end, compare.end, compare.period.end)
 
 
 @dataclass(frozen=True)
@@ -67,44 +99,65 @@ def score_nodes(tree: MetricTree) -> list[Node]:
     return [node for node in tree.nodes.values() if node.kind is NodeKind.SCORE]
 
 
+def signal_label(signal_id: str) -> str:
+    """The result column holding a signal's composition."""
+    return f"s_{signal_id}"
+
+
 def _signal_nodes(tree: MetricTree, score_node: Node) -> list[Node]:
     return [tree.nodes[s] for t in score_node.children for s in tree.nodes[t].children]
 
 
 def _scored_contacts(
-    tree: MetricTree, node: Node, batch: Sequence[PeriodWindow], segment: SegmentFilter, warehouse: Warehouse
+    tree: MetricTree,
+    node: Node,
+    points: Sequence[ScorePoint],
+    segment: SegmentFilter,
+    warehouse: Warehouse,
+    only: Mapping[str, Scalar] | None = None,
 ) -> tuple[Any, dict[str, str], list[str]]:
-    """Subquery: one row per (period, contact) with points, score and each signal's composition."""
+    """Subquery: one row per (point, contact) with points, score and each signal's composition.
+
+    ``only`` keeps the rows whose columns hold these values (one contact, or one account's contacts).
+    """
     spec = node.score
     assert spec is not None
     signals = _signal_nodes(tree, node)
     dims = set(segment.values) & source_offers(tree, spec.source)
     roll_entities = [r.entity for r in spec.roll_up]
-    used = {spec.entity, spec.signal_column, *roll_entities, *dims}
+    used = {spec.entity, spec.signal_column, *roll_entities, *dims, *(only or {})}
     if spec.quantity_column:
         used.add(spec.quantity_column)
     relation = build_relation(tree, spec.source, needed_columns(tree.sources[spec.source], used), warehouse)
     segment_conditions, lacking = segment.conditions(relation)
 
+    # Only a batch with an aged point needs its own signal cut-off: without one, every compute
+    # statement keeps the shape the benchmarks measured.
+    cut = any(p.signals_until != p.as_of for p in points)
     as_of = sa.union_all(
         *(
-            sa.select(sa.literal(w.index).label("idx"), sa.literal(w.end.timestamp(), sa.Double()).label("as_of"))
-            for w in batch
+            sa.select(
+                sa.literal(p.index).label("idx"),
+                sa.literal(p.as_of.timestamp(), sa.Double()).label("as_of"),
+                *([sa.literal(p.signals_until.timestamp(), sa.Double()).label("until")] if cut else []),
+            )
+            for p in points
         )
     ).subquery("as_of")
     seconds = relation.epoch_seconds()
-    window = sa.and_(seconds <= as_of.c.as_of, seconds >= as_of.c.as_of - spec.lookback_days * DAY_SECONDS)
-    earliest = min(batch, key=lambda w: w.end)
-    latest = max(batch, key=lambda w: w.end)
+    until = as_of.c.until if cut else as_of.c.as_of
+    window = sa.and_(seconds <= until, seconds >= as_of.c.as_of - spec.lookback_days * DAY_SECONDS)
+    earliest = min(points, key=lambda p: p.as_of)
+    latest = max(points, key=lambda p: p.signals_until)
     prune = [
-        relation.time >= relation.bound(earliest.end - timedelta(days=spec.lookback_days + 1), earliest.period.end),
-        relation.time <= relation.bound(latest.end, latest.period.end),
+        relation.time >= relation.bound(earliest.as_of - timedelta(days=spec.lookback_days + 1), earliest.as_of_day),
+        relation.time <= relation.bound(latest.signals_until, latest.signals_until_day),
     ]
     age_days = (as_of.c.as_of - seconds) / DAY_SECONDS
     halvings = age_days / spec.decay.half_life_days
     decay = sa.func.power(0.5, sa.func.floor(halvings) if spec.decay.mode == "step" else halvings)
     kind = relation.column(spec.signal_column)
-    signal_labels = {s.id: f"s_{s.id}" for s in signals}
+    signal_labels = {s.id: signal_label(s.id) for s in signals}
     # Points per row, with one CASE for the weight and the decay computed once; then one
     # aggregation per (period, contact) that spreads the points into a column per signal.
     # (Grouping by signal type first, then pivoting, doubles the time on DuckDB: measured.)
@@ -129,6 +182,7 @@ def _scored_contacts(
             entity.is_not(None),
             *relation.keep_rows(),
             *segment_conditions,
+            *(relation.column(column) == value for column, value in (only or {}).items()),
             *prune,
         )
         .subquery("weighted")
@@ -167,11 +221,11 @@ def _scored_contacts(
 
 
 def plan_score_query(
-    tree: MetricTree, node: Node, batch: Sequence[PeriodWindow], segment: SegmentFilter, warehouse: Warehouse
+    tree: MetricTree, node: Node, points: Sequence[ScorePoint], segment: SegmentFilter, warehouse: Warehouse
 ) -> ScoreQuery:
     spec = node.score
     assert spec is not None
-    scored, signal_labels, lacking = _scored_contacts(tree, node, batch, segment, warehouse)
+    scored, signal_labels, lacking = _scored_contacts(tree, node, points, segment, warehouse)
     band_labels = {band.name: f"b{i}" for i, band in enumerate(spec.bands)}
     contacts = (
         sa.select(
@@ -214,15 +268,15 @@ def plan_score_query(
 
 
 def run_score_query(
-    tree: MetricTree, query: ScoreQuery, batch: Sequence[PeriodWindow], warehouse: Warehouse
+    tree: MetricTree, query: ScoreQuery, points: Sequence[ScorePoint], warehouse: Warehouse
 ) -> list[tuple[dict[str, NodeValue], ScoreSummary]]:
-    """Values of the score node, its types and signals, and the band summary, per period."""
+    """Values of the score node, its types and signals, and the band summary, per point."""
     with warehouse.connect() as connection:
         rows = {row["idx"]: row for row in connection.execute(query.statement).mappings()}
     node = tree.nodes[query.node_id]
     results = []
-    for window in batch:
-        row = rows.get(window.index)
+    for point in points:
+        row = rows.get(point.index)
         values: dict[str, NodeValue] = {}
         if row is None or not row["n"]:
             reason = "no contact has a weighted signal in the lookback window"
@@ -250,12 +304,18 @@ def run_score_query(
 
 
 def score_rows(
-    tree: MetricTree, node: Node, batch: Sequence[PeriodWindow], segment: SegmentFilter, warehouse: Warehouse
+    tree: MetricTree,
+    node: Node,
+    points: Sequence[ScorePoint],
+    segment: SegmentFilter,
+    warehouse: Warehouse,
+    only: Mapping[str, Scalar] | None = None,
 ) -> Select[Any]:
-    """Statement listing (idx, entity, roll-up keys, score, band, each signal's composition) per contact."""
+    """Statement listing (idx, entity, roll-up keys ``r_<entity>``, score, band, and each signal's
+    composition under the column :func:`signal_label` names) per contact and point."""
     spec = node.score
     assert spec is not None
-    scored, _labels, _lacking = _scored_contacts(tree, node, batch, segment, warehouse)
+    scored, _labels, _lacking = _scored_contacts(tree, node, points, segment, warehouse, only)
     return sa.select(scored, band_expr(scored.c.score, spec.bands).label("band"))
 
 
