@@ -94,6 +94,37 @@ def test_explain_tells_the_story_down_to_the_owner(runner: CliRunner, sample_url
     assert "Traceback" not in wrong.output
 
 
+SCORE = "contact_engagement_score"
+
+
+def test_the_score_report_splits_new_activity_from_ageing(runner: CliRunner, sample_url: str) -> None:
+    args = ["--period", "2026-W43", "--warehouse", sample_url]
+    report = runner.invoke(cli, ["report", SCORE, *args, "--format", "json", "--trend", "0"])
+    assert report.exit_code == 0, report.output
+    nodes = {n["id"]: n for n in json.loads(report.stdout)["nodes"]}
+    split = nodes[SCORE]["score_change"]
+    assert (split["before"], split["after"]) == (nodes[SCORE]["compare_value"], nodes[SCORE]["value"])
+    assert split["ageing"] + split["new_activity"] == pytest.approx(nodes[SCORE]["delta"], abs=1e-9)
+    assert split["ageing"] < 0 < split["new_activity"]  # a week of decay, and a week of new signals
+    for part in split["by_type"]:
+        assert part["ageing"] + part["new_activity"] == pytest.approx(nodes[part["type"]]["delta"], abs=1e-9)
+    # The report reuses the computed scores and takes only the aged one; the command takes all three.
+    alone = runner.invoke(cli, ["score-change", SCORE, *args, "--format", "json"])
+    assert alone.exit_code == 0, alone.output
+    assert json.loads(alone.stdout)["ageing"] == pytest.approx(split["ageing"])
+    assert json.loads(alone.stdout)["aged"] == pytest.approx(split["aged"])
+    markdown = runner.invoke(cli, ["report", SCORE, *args, "--trend", "0"]).stdout
+    assert "## Contact engagement score: new activity and ageing" in markdown
+    rows = {
+        r["node"]: r
+        for r in csv.DictReader(io.StringIO(runner.invoke(cli, ["report", SCORE, *args, "--format", "csv"]).stdout))
+    }
+    assert rows["product_usage"]["ageing"].startswith("-")
+    assert rows["logins"]["ageing"] == ""  # split by engagement type, not by signal
+    story = runner.invoke(cli, ["explain", SCORE, "human_interactions", *args]).stdout
+    assert "is new activity and" in story
+
+
 HOSTILE = 'Calls <script>alert("x")</script> & "friends"'
 
 

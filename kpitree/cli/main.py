@@ -30,6 +30,7 @@ COMMANDS = {
     "check": "kpitree.cli.compute_commands:check",
     "report": "kpitree.cli.report_commands:report",
     "explain": "kpitree.cli.report_commands:explain",
+    "score-change": "kpitree.cli.score_commands:score_change",
     "db": "kpitree.cli.db_commands:db",
     "sample-data": "kpitree.cli.data_commands:sample_data",
     "load": "kpitree.cli.data_commands:load",

@@ -12,14 +12,14 @@ from kpitree.attribute.tree import is_bad
 from kpitree.compute.engine import tree_calendar
 from kpitree.render.snapshot_data import fmt
 from kpitree.report.picture import BOX_HEIGHT, BOX_WIDTH, contribution_colour, lay_out, sparkline
-from kpitree.report.rows import Row, headline, report_rows, signed
+from kpitree.report.rows import Row, headline, report_rows, score_split_sentence, signed
 from kpitree.report.variance import VarianceReport, owner_name
 from kpitree.resources import shipped_dir
 
 REPORT_CSV_COLUMNS = (
     "node", "parent", "on_largest_gap_path", "title", "unit", "value", "compare_value", "delta",
     "contribution_to_parent", "share_of_parent", "contribution_to_kpi", "status", "responsible", "accountable",
-    "method", "note",
+    "method", "note", "ageing", "new_activity",
 )  # fmt: skip
 
 
@@ -43,10 +43,27 @@ def report_markdown(report: VarianceReport) -> str:
         lines += ["", "Moved the KPI the other way:"]
         unit = tree.node(tree.root).unit
         lines += [f"- {_md(tree.node(o.child).title)} ({signed(o.to_root)} {unit})" for o in offsetting]
+    lines += _score_split_markdown(report, rows)
     notes = [row for row in rows if row.note]
     if notes:
         lines += ["", "Notes:"] + [f"- {_md(row.title)}: {_md(row.note)}" for row in notes]
     return "\n".join(lines) + "\n"
+
+
+def _score_split_markdown(report: VarianceReport, rows: list[Row]) -> list[str]:
+    lines = []
+    for node_id, change in report.score_changes.items():
+        node = report.tree.node(node_id)
+        split_rows = [row for row in rows if row.node_id == node_id or row.parent == node_id]
+        lines += [
+            "",
+            f"## {_md(node.title)}: new activity and ageing",
+            "",
+            _md(score_split_sentence(change, node.unit)),
+        ]
+        lines += ["", "| part | change | ageing | new activity |", "|---|---:|---:|---:|"]
+        lines += [f"| {_md(row.title)} | {row.delta} | {row.ageing} | {row.new_activity} |" for row in split_rows]
+    return lines
 
 
 def _mermaid(report: VarianceReport, rows: list[Row]) -> list[str]:
@@ -83,7 +100,7 @@ def report_csv(report: VarianceReport) -> str:
         writer.writerow(
             [row.node_id, row.parent or "", "yes" if row.on_path else "", row.title, row.unit, row.value, row.compare,
              row.delta, row.contribution, row.share, row.to_kpi, row.status, row.responsible, row.accountable,
-             row.method, row.note]
+             row.method, row.note, row.ageing, row.new_activity]
         )  # fmt: skip
     return out.getvalue()
 
@@ -138,5 +155,13 @@ def _html_context(report: VarianceReport) -> dict[str, Any]:
         ],
         "gap_owners": [owner_name(tree, o) for o in report.attribution.gap_owners.responsible],
         "kpi_unit": kpi.unit,
+        "score_splits": [
+            {
+                "title": tree.node(node_id).title,
+                "sentence": score_split_sentence(change, tree.node(node_id).unit),
+                "rows": [row for row in rows if row.node_id == node_id or row.parent == node_id],
+            }
+            for node_id, change in report.score_changes.items()
+        ],
         "warnings": list(report.snapshot.warnings),
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kpitree.attribute.score_change import ScoreChange
 from kpitree.attribute.tree import is_bad
 from kpitree.compute.engine import tree_calendar
 from kpitree.render.snapshot_data import fmt
@@ -29,6 +30,8 @@ class Row:
     accountable: str
     method: str
     note: str  # a reason the value or the attribution is missing
+    ageing: str  # score and engagement-type nodes: the part of the change that time alone made
+    new_activity: str  # ... and the part the signals since the comparison made
 
 
 def report_rows(report: VarianceReport) -> list[Row]:
@@ -40,6 +43,7 @@ def report_rows(report: VarianceReport) -> list[Row]:
         attribution = report.attribution.nodes[node_id]
         local = report.attribution.to_parent(node_id)
         node = tree.node(node_id)
+        score_parts = report.score_parts(node_id)
         statuses = [
             f"{result.target.status} target" if result.target else "",
             f"{result.benchmark.status} {result.benchmark.name}" if result.benchmark else "",
@@ -64,6 +68,8 @@ def report_rows(report: VarianceReport) -> list[Row]:
                 accountable=owner_name(tree, node.owners.accountable) if node.owners.accountable else "",
                 method=attribution.method.value if attribution.method and attribution.contributions else "",
                 note=result.current.reason or attribution.reason or "",
+                ageing=signed(score_parts[0]) if score_parts else "",
+                new_activity=signed(score_parts[1]) if score_parts else "",
             )
         )
     return rows
@@ -102,6 +108,20 @@ def _against(report: VarianceReport) -> str:
     if snapshot.compare_window is not None:
         return f"against {tree_calendar(report.tree).label(snapshot.compare_window.period)}"
     return "against target" if snapshot.comparison else ""
+
+
+def score_split_sentence(change: ScoreChange, unit: str) -> str:
+    """What the split says in words: whether time alone moved the score."""
+    if change.only_ageing:
+        return (
+            f"The {change.subject} score moved {signed(change.delta)} {unit} only because time passed: "
+            "older signals decayed or left the lookback window, and no new activity changed it."
+        )
+    return (
+        f"The {change.subject} score moved {signed(change.delta) or '0'} {unit}: {signed(change.new_activity) or '0'} "
+        f"from new activity since the comparison, {signed(change.ageing) or '0'} from ageing (older signals decaying "
+        "or leaving the lookback window)."
+    )
 
 
 def signed(value: float | None) -> str:

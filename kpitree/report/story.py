@@ -5,7 +5,7 @@ from __future__ import annotations
 from kpitree.attribute.tree import NodeAttribution, is_bad
 from kpitree.errors import UsageError
 from kpitree.render.snapshot_data import fmt
-from kpitree.report.rows import headline, signed
+from kpitree.report.rows import headline, score_split_sentence, signed
 from kpitree.report.variance import VarianceReport, owner_name
 from kpitree.spec.suggest import did_you_mean
 
@@ -49,6 +49,7 @@ def explain(report: VarianceReport, node_id: str) -> str:
             lines.append(f"  - not explained by the branches (they overlap): {signed(attribution.residual)}")
     elif attribution.reason:
         lines.append(f"Its change cannot be split further: {attribution.reason}.")
+    lines += _score_split(report, node_id)
     owners = node.owners
     responsible = ", ".join(owner_name(tree, o) for o in owners.responsible) or "no one"
     accountable = owner_name(tree, owners.accountable) if owners.accountable else "no one"
@@ -80,3 +81,14 @@ def _chain(report: VarianceReport, node_id: str) -> list[str]:
     while (parent := report.tree.node(chain[0]).parent) is not None:
         chain.insert(0, parent)
     return chain
+
+
+def _score_split(report: VarianceReport, node_id: str) -> list[str]:
+    """For a score and its engagement types: how much of the move was new activity, how much ageing."""
+    parts = report.score_parts(node_id)
+    if parts is None:
+        return []
+    if node_id in report.score_changes:
+        return [score_split_sentence(report.score_changes[node_id], report.tree.node(node_id).unit)]
+    ageing, new_activity = parts
+    return [f"Of its change, {signed(new_activity) or '0'} is new activity and {signed(ageing) or '0'} is ageing."]

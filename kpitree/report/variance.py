@@ -8,12 +8,15 @@ docs/report-json.md) and extends the compute JSON.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from kpitree.attribute.score_change import ScoreChange, score_change
 from kpitree.attribute.tree import NodeAttribution, TreeAttribution, attribute_tree
 from kpitree.compute.batch import SegmentFilter
 from kpitree.compute.engine import TreeComputation, compute_periods, tree_calendar
+from kpitree.compute.score_states import state_of
+from kpitree.compute.scores import score_nodes
 from kpitree.compute.snapshot import Snapshot, snapshot_of
 from kpitree.periods import Comparison, Period
 from kpitree.render.snapshot_data import owners_dict, snapshot_json
@@ -37,10 +40,23 @@ class VarianceReport:
     attribution: TreeAttribution
     trend: Trend | None
     computation: TreeComputation | None = None  # every period computed for it (the trend included)
+    # Score node id -> its population's change split into new activity and ageing (period comparisons only).
+    score_changes: Mapping[str, ScoreChange] = field(default_factory=dict)
 
     @property
     def tree(self) -> MetricTree:
         return self.snapshot.tree
+
+    def score_parts(self, node_id: str) -> tuple[float, float] | None:
+        """(ageing, new activity) of a score node or of one of its engagement types."""
+        if node_id in self.score_changes:
+            change = self.score_changes[node_id]
+            return change.ageing, change.new_activity
+        parent = self.tree.node(node_id).parent
+        if parent is not None and parent in self.score_changes:
+            part = next(t for t in self.score_changes[parent].types if t.type_id == node_id)
+            return part.ageing, part.new_activity
+        return None
 
     def node_order(self) -> list[str]:
         """The largest-gap path first, then every other node in tree order."""
@@ -70,7 +86,8 @@ def build_report(
             labels=tuple(calendar.label(p) for p in past),
             values={node_id: tuple(by_period[p].values[node_id].value for p in past) for node_id in tree.nodes},
         )
-    return report_of(snapshot, trend, computation)
+    report = report_of(snapshot, trend, computation)
+    return replace(report, score_changes=_score_changes(report, warehouse))
 
 
 def report_of(snapshot: Snapshot, trend: Trend | None, computation: TreeComputation | None = None) -> VarianceReport:
@@ -78,6 +95,28 @@ def report_of(snapshot: Snapshot, trend: Trend | None, computation: TreeComputat
     after = {r.node.id: r.current.value for r in snapshot.results}
     before = {r.node.id: r.compare.value if r.compare else None for r in snapshot.results}
     return VarianceReport(snapshot, attribute_tree(snapshot.tree, before, after), trend, computation)
+
+
+def _score_changes(report: VarianceReport, warehouse: Warehouse) -> dict[str, ScoreChange]:
+    """Each score node's change split into new activity and ageing: only the aged score is new."""
+    snapshot = report.snapshot
+    if snapshot.compare_window is None:  # against a target: there is no earlier instant to age from
+        return {}
+    changes = {}
+    for node in score_nodes(report.tree):
+        attribution = report.attribution.nodes
+        before = state_of(node, {n: attribution[n].before for n in (node.id, *node.children)})
+        after = state_of(node, {n: attribution[n].after for n in (node.id, *node.children)})
+        changes[node.id] = score_change(
+            report.tree,
+            node,
+            snapshot.window,
+            snapshot.compare_window,
+            warehouse,
+            snapshot.segment,
+            known=(before, after),
+        )
+    return changes
 
 
 def owner_name(tree: MetricTree, owner: str) -> str:
@@ -105,6 +144,8 @@ def report_json(report: VarianceReport) -> dict[str, Any]:
         node.update(_attribution_json(attribution.nodes[node["id"]]))
         if report.trend is not None:
             node["trend"] = list(report.trend.values[node["id"]])
+        if node["id"] in report.score_changes:
+            node["score_change"] = score_change_json(report.score_changes[node["id"]])
     order = {node_id: index for index, node_id in enumerate(report.node_order())}
     data["nodes"].sort(key=lambda n: order[n["id"]])
     data["largest_gap_path"] = list(attribution.largest_gap_path)
@@ -124,4 +165,17 @@ def _attribution_json(node: NodeAttribution) -> dict[str, Any]:
         "attribution_reason": node.reason,
         "to_root": node.to_root,
         "barely_moved": node.barely_moved,
+    }
+
+
+def score_change_json(change: ScoreChange) -> dict[str, Any]:
+    return {
+        "subject": change.subject,
+        "before": change.before.score,
+        "aged": change.aged.score,
+        "after": change.after.score,
+        "ageing": change.ageing,
+        "new_activity": change.new_activity,
+        "only_ageing": change.only_ageing,
+        "by_type": [{"type": t.type_id, "ageing": t.ageing, "new_activity": t.new_activity} for t in change.types],
     }
