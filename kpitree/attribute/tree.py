@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from kpitree.attribute.node import Method, decompose
+from kpitree.attribute.segments import SegmentView, segment_view
 from kpitree.tree import Direction, MetricTree, Node, Owners
 
 # A parent whose movement is under this fraction of its children's gross movement "barely moved":
@@ -43,6 +44,7 @@ class NodeAttribution:
     reason: str | None  # why the children's contributions are missing
     to_root: float | None  # this node's contribution to the KPI's movement, over every path
     barely_moved: bool
+    segments: SegmentView | None = None  # a ratio of two measures split alike: mix and rate per segment
 
     @property
     def delta(self) -> float | None:
@@ -136,6 +138,7 @@ def attribute_tree(
             reason=decomposition.reason,
             to_root=to_root.get(node_id),
             barely_moved=barely,
+            segments=segment_view(tree, node, before, after) if node.formula is not None else None,
         )
     path, offsetting = _largest_gap_path(tree, nodes)
     return TreeAttribution(tree=tree, nodes=nodes, largest_gap_path=path, offsetting=offsetting)

@@ -12,7 +12,7 @@ from kpitree.attribute.tree import is_bad
 from kpitree.compute.engine import tree_calendar
 from kpitree.render.snapshot_data import fmt
 from kpitree.report.picture import BOX_HEIGHT, BOX_WIDTH, contribution_colour, lay_out, sparkline
-from kpitree.report.rows import Row, headline, report_rows, score_split_sentence, signed
+from kpitree.report.rows import Row, headline, report_rows, score_split_sentence, segment_views, signed
 from kpitree.report.variance import VarianceReport, owner_name
 from kpitree.resources import shipped_dir
 
@@ -44,6 +44,7 @@ def report_markdown(report: VarianceReport) -> str:
         unit = tree.node(tree.root).unit
         lines += [f"- {_md(tree.node(o.child).title)} ({signed(o.to_root)} {unit})" for o in offsetting]
     lines += _score_split_markdown(report, rows)
+    lines += _segments_markdown(report)
     notes = [row for row in rows if row.note]
     if notes:
         lines += ["", "Notes:"] + [f"- {_md(row.title)}: {_md(row.note)}" for row in notes]
@@ -63,6 +64,24 @@ def _score_split_markdown(report: VarianceReport, rows: list[Row]) -> list[str]:
         ]
         lines += ["", "| part | change | ageing | new activity |", "|---|---:|---:|---:|"]
         lines += [f"| {_md(row.title)} | {row.delta} | {row.ageing} | {row.new_activity} |" for row in split_rows]
+    return lines
+
+
+def _segments_markdown(report: VarianceReport) -> list[str]:
+    lines = []
+    for node_id, view in segment_views(report):
+        node = report.tree.node(node_id)
+        lines += ["", f"## {_md(node.title)}: mix and rate by {_md(view.split_by)}", ""]
+        if view.reason:
+            lines.append(f"Not split by segment: {_md(view.reason)}.")
+            continue
+        lines += ["| segment | part of the change | rate | mix |", "|---|---:|---:|---:|"]
+        lines += [
+            f"| {_md(s.pair.label)} | {signed(s.effect.total)} | {signed(s.effect.rate)} | {signed(s.effect.mix)} |"
+            for s in view.segments
+        ]
+        if abs(view.residual) > 1e-9:
+            lines.append(f"| not explained by the segments | {signed(view.residual)} | | |")
     return lines
 
 
@@ -155,6 +174,7 @@ def _html_context(report: VarianceReport) -> dict[str, Any]:
         ],
         "gap_owners": [owner_name(tree, o) for o in report.attribution.gap_owners.responsible],
         "kpi_unit": kpi.unit,
+        "segment_views": _segment_views_html(report),
         "score_splits": [
             {
                 "title": tree.node(node_id).title,
@@ -165,3 +185,23 @@ def _html_context(report: VarianceReport) -> dict[str, Any]:
         ],
         "warnings": list(report.snapshot.warnings),
     }
+
+
+def _segment_views_html(report: VarianceReport) -> list[dict[str, Any]]:
+    return [
+        {
+            "title": report.tree.node(node_id).title,
+            "split_by": view.split_by,
+            "reason": view.reason,
+            "segments": [
+                {
+                    "label": s.pair.label,
+                    "total": signed(s.effect.total),
+                    "rate": signed(s.effect.rate),
+                    "mix": signed(s.effect.mix),
+                }
+                for s in view.segments
+            ],
+        }
+        for node_id, view in segment_views(report)
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kpitree.attribute.score_change import ScoreChange
+from kpitree.attribute.segments import SegmentView
 from kpitree.attribute.tree import is_bad
 from kpitree.compute.engine import tree_calendar
 from kpitree.render.snapshot_data import fmt
@@ -122,6 +123,12 @@ def score_split_sentence(change: ScoreChange, unit: str) -> str:
         f"from new activity since the comparison, {signed(change.ageing) or '0'} from ageing (older signals decaying "
         "or leaving the lookback window)."
     )
+
+
+def segment_views(report: VarianceReport) -> list[tuple[str, SegmentView]]:
+    """The nodes whose movement is also told per segment (mix and rate), in report order."""
+    views = ((node_id, report.attribution.nodes[node_id].segments) for node_id in report.node_order())
+    return [(node_id, view) for node_id, view in views if view is not None]
 
 
 def signed(value: float | None) -> str:

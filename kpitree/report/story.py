@@ -50,6 +50,7 @@ def explain(report: VarianceReport, node_id: str) -> str:
     elif attribution.reason:
         lines.append(f"Its change cannot be split further: {attribution.reason}.")
     lines += _score_split(report, node_id)
+    lines += _segments(attribution)
     owners = node.owners
     responsible = ", ".join(owner_name(tree, o) for o in owners.responsible) or "no one"
     accountable = owner_name(tree, owners.accountable) if owners.accountable else "no one"
@@ -92,3 +93,16 @@ def _score_split(report: VarianceReport, node_id: str) -> list[str]:
         return [score_split_sentence(report.score_changes[node_id], report.tree.node(node_id).unit)]
     ageing, new_activity = parts
     return [f"Of its change, {signed(new_activity) or '0'} is new activity and {signed(ageing) or '0'} is ageing."]
+
+
+def _segments(attribution: NodeAttribution) -> list[str]:
+    view = attribution.segments
+    if view is None or not view.segments:
+        return []
+    lines = [f"By {view.split_by}, each segment's part, from its own rate and from its share (mix):"]
+    lines += [
+        f"  - {s.pair.label}: rate {signed(s.effect.rate) or '0'}, mix {signed(s.effect.mix) or '0'} "
+        f"(in all {signed(s.effect.total) or '0'})"
+        for s in view.segments
+    ]
+    return lines

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kpitree.attribute.score_change import ScoreChange, score_change
+from kpitree.attribute.segments import SegmentView
 from kpitree.attribute.tree import NodeAttribution, TreeAttribution, attribute_tree
 from kpitree.compute.batch import SegmentFilter
 from kpitree.compute.engine import TreeComputation, compute_periods, tree_calendar
@@ -165,6 +166,26 @@ def _attribution_json(node: NodeAttribution) -> dict[str, Any]:
         "attribution_reason": node.reason,
         "to_root": node.to_root,
         "barely_moved": node.barely_moved,
+        **({"segments": _segments_json(node.segments)} if node.segments is not None else {}),
+    }
+
+
+def _segments_json(view: SegmentView) -> dict[str, Any]:
+    return {
+        "split_by": view.split_by,
+        "segments": [
+            {
+                "segment": s.pair.label,
+                "numerator": s.pair.numerator,
+                "denominator": s.pair.denominator,
+                "total": s.effect.total,
+                "rate": s.effect.rate,
+                "mix": s.effect.mix,
+            }
+            for s in view.segments
+        ],
+        "residual": view.residual,
+        "reason": view.reason,
     }
 
 

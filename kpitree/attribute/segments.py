@@ -1,0 +1,132 @@
+"""Mix and rate: a ratio whose numerator and denominator are split into the same segments.
+
+For ``rate = numerator / denominator`` where both are measures split by the same column into
+matching branches (touches and active contacts, each by segment), the ratio is
+``sum(X_s) / sum(D_s)``. Its movement is then also told per segment, each segment's numerator
+and denominator moving together as one Shapley player, and each segment's part split into a
+*rate* effect (the segment's own ratio changed) and a *mix* effect (its share of the denominator
+changed): see :func:`kpitree.attribute.methods.segment_ratio` and docs/attribution.md.
+
+This view sits beside the node's ordinary decomposition over its two children, which is what is
+pushed down the tree; it does not replace it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from kpitree.attribute.methods import AttributionError, SegmentEffect, segment_ratio
+from kpitree.formula import BinOp, Expr, Ref
+from kpitree.spec.models.base import Scalar
+from kpitree.tree import MetricTree, Node
+
+
+@dataclass(frozen=True)
+class SegmentPair:
+    """One segment: the numerator's branch and the denominator's branch for the same values."""
+
+    label: str  # the split column's values ("SMB"), or "other"
+    numerator: str
+    denominator: str
+
+
+@dataclass(frozen=True)
+class SegmentMix:
+    pair: SegmentPair
+    effect: SegmentEffect
+
+
+@dataclass(frozen=True)
+class SegmentView:
+    """The ratio's movement per segment. ``residual`` is what the segments do not explain: non-zero
+    only when the branches do not add up to their measure (a contact counted in two segments)."""
+
+    split_by: str
+    segments: tuple[SegmentMix, ...]
+    residual: float
+    reason: str | None = None  # why there are no segments (a zero denominator, a missing value)
+
+
+def segment_pairs(tree: MetricTree, node: Node) -> tuple[str, tuple[SegmentPair, ...]] | None:
+    """The segment column and the matched segments, when ``node`` is ``A / B`` and A and B are each
+    cut into the same segments of one column; None otherwise. A node is cut into segments when it
+    is split into branches, or when it is a sum of measures that each filter that one column
+    (a distinct count cannot be split, so ``contacts: smb_contacts + mm_contacts`` is the way)."""
+    expr = node.formula
+    if not (isinstance(expr, BinOp) and expr.op == "/" and isinstance(expr.left, Ref) and isinstance(expr.right, Ref)):
+        return None
+    if expr.left.name not in tree.nodes or expr.right.name not in tree.nodes:
+        return None
+    top, bottom = _segments(tree, tree.nodes[expr.left.name]), _segments(tree, tree.nodes[expr.right.name])
+    if top is None or bottom is None or top[0] != bottom[0] or set(top[1]) != set(bottom[1]):
+        return None
+    return top[0], tuple(SegmentPair(label, top[1][label], bottom[1][label]) for label in top[1])
+
+
+def segment_view(
+    tree: MetricTree, node: Node, before: Mapping[str, float | None], after: Mapping[str, float | None]
+) -> SegmentView | None:
+    found = segment_pairs(tree, node)
+    if found is None:
+        return None
+    split_by, pairs = found
+    ids = [p.numerator for p in pairs] + [p.denominator for p in pairs]
+    if any(before.get(i) is None or after.get(i) is None for i in [node.id, *ids]):
+        return SegmentView(split_by, (), 0.0, "a segment has no value in one of the periods")
+    b = [float(before[i] or 0.0) for i in ids]
+    a = [float(after[i] or 0.0) for i in ids]
+    n = len(pairs)
+    try:
+        effects = segment_ratio(b[:n], b[n:], a[:n], a[n:])
+    except AttributionError as exc:
+        return SegmentView(split_by, (), 0.0, str(exc))
+    movement = float(after[node.id] or 0.0) - float(before[node.id] or 0.0)
+    residual = movement - math.fsum(e.total for e in effects)
+    return SegmentView(split_by, tuple(SegmentMix(p, e) for p, e in zip(pairs, effects, strict=True)), residual)
+
+
+def _segments(tree: MetricTree, node: Node) -> tuple[str, dict[str, str]] | None:
+    """(column, segment label -> node id) for a node cut into segments of one column."""
+    if node.split_by:
+        labels = {}
+        for child_id in node.children:
+            restriction = tree.nodes[child_id].restrictions[-1]
+            labels["other" if restriction.is_other else _label(restriction.values)] = child_id
+        return node.split_by, labels
+    if node.formula is None:
+        return None
+    terms = _sum_terms(node.formula)
+    if terms is None:
+        return None
+    cuts = [_filtered_on(tree.nodes[t]) if t in tree.nodes else None for t in terms]
+    columns = {cut[0] for cut in cuts if cut is not None}
+    if None in cuts or len(columns) != 1:
+        return None
+    labels = {cut[1]: term for cut, term in zip(cuts, terms, strict=True) if cut is not None}
+    return (columns.pop(), labels) if len(labels) == len(terms) else None
+
+
+def _sum_terms(expr: Expr) -> list[str] | None:
+    if isinstance(expr, Ref):
+        return [expr.name]
+    if isinstance(expr, BinOp) and expr.op == "+":
+        left, right = _sum_terms(expr.left), _sum_terms(expr.right)
+        return None if left is None or right is None else left + right
+    return None
+
+
+def _filtered_on(node: Node) -> tuple[str, str] | None:
+    """(column, label) when a measure keeps rows by one column's value(s): ``where: {segment: SMB}``."""
+    if node.measure is None or len(node.measure.where) != 1:
+        return None
+    ((column, condition),) = node.measure.where.items()
+    if condition.op not in ("eq", "in"):
+        return None
+    values = condition.value if isinstance(condition.value, list) else [condition.value]
+    return column, _label(values)
+
+
+def _label(values: Iterable[Scalar | None]) -> str:
+    return ", ".join(sorted(str(v) for v in values))
