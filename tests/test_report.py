@@ -61,6 +61,14 @@ def test_report_json_attributes_every_node_and_names_the_planted_branch(runner: 
     assert data["trend_periods"] == ["2026-08", "2026-09", "2026-10"]
     assert nodes["call_touches"]["trend"][-1] == nodes["call_touches"]["value"]
     assert nodes["call_touches"]["trend"][-2] == nodes["call_touches"]["compare_value"]
+    # The seed's view of the KPI, per contact by channel: each channel's effect plus the denominator's.
+    per_contact = nodes["logged_touches"]["per_view"]
+    assert per_contact["denominator"] == "active_contacts"
+    assert [p["child"] for p in per_contact["parts"]] == [c["child"] for c in nodes["logged_touches"]["contributions"]]
+    explained = math.fsum(p["value"] for p in per_contact["parts"]) + per_contact["denominator_effect"]
+    assert explained == pytest.approx(per_contact["after"] - per_contact["before"], rel=1e-9)
+    # qualifying_activities is logged_touches by the capacity identity, so this is the KPI's movement.
+    assert explained == pytest.approx(nodes[ACTIVITY]["delta"], rel=1e-9)
 
 
 def test_report_markdown_and_csv(runner: CliRunner, sample_url: str, tmp_path: Path) -> None:

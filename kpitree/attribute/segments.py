@@ -1,4 +1,6 @@
-"""Mix and rate: a ratio whose numerator and denominator are split into the same segments.
+"""Ratio views told beside a node's decomposition: per segment, and per part over a shared denominator.
+
+**Mix and rate**: a ratio whose numerator and denominator are split into the same segments.
 
 For ``rate = numerator / denominator`` where both are measures split by the same column into
 matching branches (touches and active contacts, each by segment), the ratio is
@@ -7,8 +9,13 @@ and denominator moving together as one Shapley player, and each segment's part s
 *rate* effect (the segment's own ratio changed) and a *mix* effect (its share of the denominator
 changed): see :func:`kpitree.attribute.methods.segment_ratio` and docs/attribution.md.
 
-This view sits beside the node's ordinary decomposition over its two children, which is what is
-pushed down the tree; it does not replace it.
+**Shared denominator**: a node split into parts (channels) and declared ``per`` another node
+(active contacts) reads as ``sum(parts) / D``, the seed's "3 emails + 1 call + 1 meeting per
+contact". Its per-D movement is told per part plus the denominator's effect
+(:func:`kpitree.attribute.methods.shared_denominator`).
+
+Both views sit beside the node's ordinary decomposition over its children, which is what is
+pushed down the tree; they do not replace it.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from kpitree.attribute.methods import AttributionError, SegmentEffect, segment_ratio
+from kpitree.attribute.methods import AttributionError, SegmentEffect, segment_ratio, shared_denominator
 from kpitree.formula import BinOp, Expr, Ref
 from kpitree.spec.models.base import Scalar
 from kpitree.tree import MetricTree, Node
@@ -47,6 +54,38 @@ class SegmentView:
     segments: tuple[SegmentMix, ...]
     residual: float
     reason: str | None = None  # why there are no segments (a zero denominator, a missing value)
+
+
+@dataclass(frozen=True)
+class PerView:
+    """The movement of ``node / denominator``: each child's effect and the denominator's, summing to it."""
+
+    denominator: str
+    before: float | None
+    after: float | None
+    parts: Mapping[str, float]  # child id -> effect, in the node's units per denominator unit
+    denominator_effect: float
+    reason: str | None = None
+
+
+def per_view(node: Node, before: Mapping[str, float | None], after: Mapping[str, float | None]) -> PerView | None:
+    """For a split (additive) node with ``per``: its per-denominator movement over its parts."""
+    if node.per is None or not node.split_by or not node.children:
+        return None
+    ids = [node.id, node.per, *node.children]
+    if any(before.get(i) is None or after.get(i) is None for i in ids):
+        return PerView(node.per, None, None, {}, 0.0, "a part or the denominator has no value in one of the periods")
+    d0, d1 = float(before[node.per] or 0.0), float(after[node.per] or 0.0)
+    ratio_before = float(before[node.id] or 0.0) / d0 if d0 else None
+    ratio_after = float(after[node.id] or 0.0) / d1 if d1 else None
+    try:
+        effects = shared_denominator(
+            [float(before[c] or 0.0) for c in node.children], [float(after[c] or 0.0) for c in node.children], d0, d1
+        )
+    except AttributionError as exc:
+        return PerView(node.per, ratio_before, ratio_after, {}, 0.0, str(exc))
+    parts = dict(zip(node.children, effects.parts, strict=True))
+    return PerView(node.per, ratio_before, ratio_after, parts, effects.denominator)
 
 
 def segment_pairs(tree: MetricTree, node: Node) -> tuple[str, tuple[SegmentPair, ...]] | None:

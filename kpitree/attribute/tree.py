@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from kpitree.attribute.node import Method, decompose
-from kpitree.attribute.segments import SegmentView, segment_view
+from kpitree.attribute.segments import PerView, SegmentView, per_view, segment_view
 from kpitree.tree import Direction, MetricTree, Node, Owners
 
 # A parent whose movement is under this fraction of its children's gross movement "barely moved":
@@ -45,6 +45,7 @@ class NodeAttribution:
     to_root: float | None  # this node's contribution to the KPI's movement, over every path
     barely_moved: bool
     segments: SegmentView | None = None  # a ratio of two measures split alike: mix and rate per segment
+    per: PerView | None = None  # a split node declared per another: each part's effect on the ratio
 
     @property
     def delta(self) -> float | None:
@@ -139,6 +140,7 @@ def attribute_tree(
             to_root=to_root.get(node_id),
             barely_moved=barely,
             segments=segment_view(tree, node, before, after) if node.formula is not None else None,
+            per=per_view(node, before, after),
         )
     path, offsetting = _largest_gap_path(tree, nodes)
     return TreeAttribution(tree=tree, nodes=nodes, largest_gap_path=path, offsetting=offsetting)

@@ -12,7 +12,16 @@ from kpitree.attribute.tree import is_bad
 from kpitree.compute.engine import tree_calendar
 from kpitree.render.snapshot_data import fmt
 from kpitree.report.picture import BOX_HEIGHT, BOX_WIDTH, contribution_colour, lay_out, sparkline
-from kpitree.report.rows import Row, headline, report_rows, score_split_sentence, segment_views, signed
+from kpitree.report.rows import (
+    Row,
+    headline,
+    per_view_text,
+    per_views,
+    report_rows,
+    score_split_sentence,
+    segment_views,
+    signed,
+)
 from kpitree.report.variance import VarianceReport, owner_name
 from kpitree.resources import shipped_dir
 
@@ -45,6 +54,7 @@ def report_markdown(report: VarianceReport) -> str:
         lines += [f"- {_md(tree.node(o.child).title)} ({signed(o.to_root)} {unit})" for o in offsetting]
     lines += _score_split_markdown(report, rows)
     lines += _segments_markdown(report)
+    lines += _per_views_markdown(report)
     notes = [row for row in rows if row.note]
     if notes:
         lines += ["", "Notes:"] + [f"- {_md(row.title)}: {_md(row.note)}" for row in notes]
@@ -82,6 +92,21 @@ def _segments_markdown(report: VarianceReport) -> list[str]:
         ]
         if abs(view.residual) > 1e-9:
             lines.append(f"| not explained by the segments | {signed(view.residual)} | | |")
+    return lines
+
+
+def _per_views_markdown(report: VarianceReport) -> list[str]:
+    lines = []
+    for node_id, view in per_views(report):
+        text = per_view_text(report, node_id, view)
+        lines += ["", f"## {_md(text.title)}", "", _md(text.sentence)]
+        if text.parts:
+            lines += [
+                "",
+                "| part | effect |",
+                "|---|---:|",
+                *(f"| {_md(part)} | {value} |" for part, value in text.parts),
+            ]
     return lines
 
 
@@ -175,6 +200,7 @@ def _html_context(report: VarianceReport) -> dict[str, Any]:
         "gap_owners": [owner_name(tree, o) for o in report.attribution.gap_owners.responsible],
         "kpi_unit": kpi.unit,
         "segment_views": _segment_views_html(report),
+        "per_views": [per_view_text(report, node_id, view) for node_id, view in per_views(report)],
         "score_splits": [
             {
                 "title": tree.node(node_id).title,

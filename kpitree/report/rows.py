@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kpitree.attribute.score_change import ScoreChange
-from kpitree.attribute.segments import SegmentView
+from kpitree.attribute.segments import PerView, SegmentView
 from kpitree.attribute.tree import is_bad
 from kpitree.compute.engine import tree_calendar
 from kpitree.render.snapshot_data import fmt
@@ -129,6 +129,32 @@ def segment_views(report: VarianceReport) -> list[tuple[str, SegmentView]]:
     """The nodes whose movement is also told per segment (mix and rate), in report order."""
     views = ((node_id, report.attribution.nodes[node_id].segments) for node_id in report.node_order())
     return [(node_id, view) for node_id, view in views if view is not None]
+
+
+def per_views(report: VarianceReport) -> list[tuple[str, PerView]]:
+    """The split nodes whose parts are also told per their denominator, in report order."""
+    views = ((node_id, report.attribution.nodes[node_id].per) for node_id in report.node_order())
+    return [(node_id, view) for node_id, view in views if view is not None]
+
+
+@dataclass(frozen=True)
+class PerViewText:
+    title: str  # "Logged touches per active contacts"
+    sentence: str
+    parts: list[tuple[str, str]]  # (label, signed effect), the denominator last
+
+
+def per_view_text(report: VarianceReport, node_id: str, view: PerView) -> PerViewText:
+    """Each part's effect on the node per denominator unit, in words and lines."""
+    tree = report.tree
+    node, denominator = tree.node(node_id), tree.node(view.denominator)
+    title = f"{node.title} per {denominator.title.lower()}"
+    if view.reason:
+        return PerViewText(title, f"{title} is not split by part: {view.reason}.", [])
+    sentence = f"{title} went from {fmt(view.before)} to {fmt(view.after)}; by part, and the denominator's own effect:"
+    parts = [(tree.node(child).title, signed(value) or "0") for child, value in view.parts.items()]
+    parts.append((f"{denominator.title} (the denominator)", signed(view.denominator_effect) or "0"))
+    return PerViewText(title, sentence, parts)
 
 
 def signed(value: float | None) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from kpitree.attribute.tree import NodeAttribution, is_bad
 from kpitree.errors import UsageError
 from kpitree.render.snapshot_data import fmt
-from kpitree.report.rows import headline, score_split_sentence, signed
+from kpitree.report.rows import headline, per_view_text, score_split_sentence, signed
 from kpitree.report.variance import VarianceReport, owner_name
 from kpitree.spec.suggest import did_you_mean
 
@@ -51,6 +51,9 @@ def explain(report: VarianceReport, node_id: str) -> str:
         lines.append(f"Its change cannot be split further: {attribution.reason}.")
     lines += _score_split(report, node_id)
     lines += _segments(attribution)
+    if attribution.per is not None:
+        text = per_view_text(report, node_id, attribution.per)
+        lines += [text.sentence, *(f"  - {part}: {value}" for part, value in text.parts)]
     owners = node.owners
     responsible = ", ".join(owner_name(tree, o) for o in owners.responsible) or "no one"
     accountable = owner_name(tree, owners.accountable) if owners.accountable else "no one"

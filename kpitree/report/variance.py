@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kpitree.attribute.score_change import ScoreChange, score_change
-from kpitree.attribute.segments import SegmentView
+from kpitree.attribute.segments import PerView, SegmentView
 from kpitree.attribute.tree import NodeAttribution, TreeAttribution, attribute_tree
 from kpitree.compute.batch import SegmentFilter
 from kpitree.compute.engine import TreeComputation, compute_periods, tree_calendar
@@ -167,6 +167,18 @@ def _attribution_json(node: NodeAttribution) -> dict[str, Any]:
         "to_root": node.to_root,
         "barely_moved": node.barely_moved,
         **({"segments": _segments_json(node.segments)} if node.segments is not None else {}),
+        **({"per_view": _per_view_json(node.per)} if node.per is not None else {}),
+    }
+
+
+def _per_view_json(view: PerView) -> dict[str, Any]:
+    return {
+        "denominator": view.denominator,
+        "before": view.before,
+        "after": view.after,
+        "parts": [{"child": child, "value": value} for child, value in view.parts.items()],
+        "denominator_effect": view.denominator_effect,
+        "reason": view.reason,
     }
 
 
