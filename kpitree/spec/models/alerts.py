@@ -16,6 +16,9 @@ class AlertRuleBase(SpecModel):
         default=None, description="channels to use; all the recipient has when omitted"
     )
     notify_on_resolve: bool = True
+    notify_on_change: bool = Field(
+        default=True, description="notify again when a firing alert changes (severity, entities, band)"
+    )
     repeat_interval: Duration = Field(default="7d", description="re-notify a still-firing alert after this")
     description: str = ""
 

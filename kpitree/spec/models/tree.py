@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field, model_validator
 
 from kpitree.spec.models.base import Identifier, OwnerRef, SpecModel
 from kpitree.spec.models.directory import PersonSpec, TeamSpec
@@ -24,11 +24,33 @@ class ScheduleSpec(SpecModel):
     timezone: str | None = Field(default=None, description="defaults to the tree's timezone")
 
 
+class MaintenanceWindow(SpecModel):
+    """A planned quiet time (a data migration, a CRM cutover): notifications are held back."""
+
+    start: AwareDatetime = Field(description="ISO 8601 with an offset, e.g. 2026-12-01T00:00:00+00:00")
+    end: AwareDatetime
+    reason: str = ""
+
+    @model_validator(mode="after")
+    def _ends_after_it_starts(self) -> MaintenanceWindow:
+        if self.end <= self.start:
+            raise ValueError("a maintenance window must end after it starts")
+        return self
+
+
 class AlertingSpec(SpecModel):
     fallback_receiver: OwnerRef | None = Field(
         default=None, description="person or team who gets alerts whose owner has no address"
     )
-    templates: str | None = Field(default=None, description="directory of templates overriding the defaults")
+    templates: str | None = Field(
+        default=None, description="directory (relative to the tree file) of templates overriding the defaults"
+    )
+    digest: Literal["run", "daily"] = Field(
+        default="run", description="when Informed owners get their digest: after each run, or once a day"
+    )
+    maintenance: list[MaintenanceWindow] = Field(
+        default_factory=list, description="windows in which alerts are evaluated and recorded but not sent"
+    )
 
 
 class TreeFileSpec(SpecModel):
