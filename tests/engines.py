@@ -77,3 +77,13 @@ def warehouse_with(
             yield warehouse
         finally:
             warehouse.dispose()
+
+
+@contextmanager
+def state_url(kind: str, directory: Path) -> Iterator[str]:
+    """A state database URL: a SQLite file in ``directory``, or a fresh PostgreSQL database."""
+    if kind == "sqlite":
+        yield f"sqlite:///{directory / 'state.db'}"
+    else:
+        with fresh_postgres_database() as url:
+            yield url

@@ -3,8 +3,6 @@ real PostgreSQL server, and ``kpitree db`` drives them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,16 +14,7 @@ from sqlmodel import SQLModel
 
 from kpitree.cli.main import cli
 from kpitree.state.migrations import current_revision, head_revision, upgrade
-from tests.engines import fresh_postgres_database
-
-
-@contextmanager
-def state_url(kind: str, tmp_path: Path) -> Iterator[str]:
-    if kind == "sqlite":
-        yield f"sqlite:///{tmp_path / 'state.db'}"
-    else:
-        with fresh_postgres_database() as url:
-            yield url
+from tests.engines import state_url
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])

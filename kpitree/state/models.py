@@ -47,3 +47,94 @@ class NodeValueRecord(SQLModel, table=True):
     reason: str | None = None
     run_id: int = Field(foreign_key="compute_run.id", index=True)
     tree_version: str
+
+
+class AlertState(SQLModel, table=True):
+    """Where one alert (tree, node, rule, entity) stands: firing or resolved, and when its owners
+    last heard. One row per fingerprint, updated by every run."""
+
+    __tablename__ = "alert_state"
+
+    fingerprint: str = Field(primary_key=True)  # sha256 of tree, node, rule and entity
+    tree_id: str = Field(index=True)
+    node_id: str
+    rule_id: str
+    entity: str = ""  # '' for the node itself, else a contact or account id
+    status: str  # firing | resolved
+    signature: str  # what the alert says (severity, band, direction): a change may re-notify
+    first_fired_at: datetime
+    last_fired_at: datetime
+    last_notified_at: datetime | None = None
+    resolved_at: datetime | None = None
+    period_label: str  # the period of the run that last evaluated it
+
+
+class AlertEvent(SQLModel, table=True):
+    """Every notification decision, sent or held back (a silence, a maintenance window): the audit."""
+
+    __tablename__ = "alert_event"
+    __table_args__ = (UniqueConstraint("fingerprint", "kind", "run_key", name="uq_alert_event_run"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    fingerprint: str = Field(index=True)
+    tree_id: str = Field(index=True)
+    node_id: str
+    rule_id: str
+    entity: str = ""
+    kind: str  # firing | changed | repeat | resolved
+    run_key: str  # tree, period and segment (and scheduled time) of the run that decided it
+    period_label: str
+    created_at: datetime
+    suppressed_by: str | None = None  # 'silence:<id>' or 'maintenance:<reason>'
+    facts: str  # JSON: values, change, attribution, owners
+
+
+class OutboxMessage(SQLModel, table=True):
+    """One message to one recipient on one channel, written in the same transaction as the run's
+    results and delivered by the worker. Rows of one email share ``message_key`` and go out in one
+    SMTP transaction (To and Cc), each recipient keeping its own status."""
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(unique=True)  # a re-run of the same period writes the same keys
+    message_key: str = Field(index=True)
+    message_id: str | None = None  # email Message-ID, fixed at enqueue so a resend repeats it
+    tree_id: str = Field(index=True)
+    run_key: str
+    event_ids: str  # JSON list of alert_event ids this message tells
+    channel: str  # email | slack
+    recipient: str  # email address, Slack member or channel id, or '#name'
+    owner: str  # person or team id the recipient stands for
+    role: str  # to | cc | digest
+    fallback: bool = False  # the owner had no address on this channel: sent to the fallback receiver
+    subject: str = ""
+    body_text: str
+    body_html: str | None = None
+    slack_blocks: str | None = None  # JSON list of Block Kit blocks
+    status: str = Field(default="pending", index=True)  # pending | sending | sent | dead
+    attempts: int = 0
+    next_attempt_at: datetime
+    claimed_at: datetime | None = None
+    claim_token: str | None = None
+    sent_at: datetime | None = None
+    last_error: str | None = None
+    created_at: datetime
+
+
+class Silence(SQLModel, table=True):
+    """Notifications matching it are recorded but not sent, until it ends or is expired."""
+
+    __tablename__ = "silence"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tree_id: str | None = None  # None: every tree
+    node_id: str | None = None  # None: every node of the tree
+    rule_id: str | None = None
+    entity: str | None = None
+    starts_at: datetime
+    ends_at: datetime
+    reason: str
+    created_by: str
+    created_at: datetime
+    expired_at: datetime | None = None

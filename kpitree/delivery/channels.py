@@ -1,0 +1,89 @@
+"""What a channel is given and what it answers.
+
+A channel sends one :class:`Outgoing` message (an email to its To and Cc recipients in one SMTP
+transaction, or one Slack post) and either returns, naming any recipients that were refused, or
+raises :class:`DeliveryFailure`. Both say whether the failure is *recoverable*: worth retrying
+later (a 4xx SMTP reply, a dropped connection, Slack's 429 or 5xx) or not (a 5xx SMTP reply, a
+Slack 404 or ``channel_not_found``), which sends the row to the dead letters with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    channel: str  # email | slack
+    recipients: tuple[str, ...]  # who this send is for (envelope recipients, or the one Slack target)
+    subject: str
+    text: str
+    html: str | None = None
+    to: tuple[str, ...] = ()  # email headers: the whole message's To and Cc, even when resending to one
+    cc: tuple[str, ...] = ()
+    message_id: str | None = None
+    blocks: Sequence[Mapping[str, Any]] | None = None  # Slack Block Kit
+
+
+class DeliveryFailure(Exception):
+    """The whole message failed."""
+
+    def __init__(self, reason: str, *, recoverable: bool, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.recoverable = recoverable
+        self.retry_after = retry_after  # seconds the receiver asked us to wait (Slack's Retry-After)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    reason: str
+    recoverable: bool
+
+
+@dataclass(frozen=True)
+class Sent:
+    """Delivered to every recipient except those in ``refused``."""
+
+    refused: Mapping[str, Refusal] = field(default_factory=dict)
+    where: str = ""  # for the log: the server or file it went to
+
+
+class Channel(Protocol):
+    name: str
+
+    def send(self, message: Outgoing) -> Sent: ...
+
+
+class FileChannel:
+    """Writes each message to a file in the local outbox: the demo's and dry runs' delivery, and
+    what a channel without credentials does, so nothing is lost and everything can be read."""
+
+    def __init__(self, name: str, directory: Path) -> None:
+        self.name = name
+        self.directory = directory
+
+    def send(self, message: Outgoing) -> Sent:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        stem = _file_stem(message)
+        if message.channel == "email":
+            from kpitree.delivery.email import build_email
+
+            path = self.directory / f"{stem}.eml"
+            path.write_bytes(build_email(message, sender="kpitree@localhost").as_bytes())
+        else:
+            path = self.directory / f"{stem}.json"
+            body = {"channel": message.recipients[0], "text": message.text, "blocks": message.blocks}
+            path.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
+        return Sent(where=str(path))
+
+
+def _file_stem(message: Outgoing) -> str:
+    """One file per message and recipient set, so a resend overwrites rather than duplicates."""
+    ident = (message.message_id or message.subject or message.text[:40]).strip("<>")
+    safe = "".join(c if c.isalnum() or c in "-_.@" else "_" for c in f"{ident}-{'+'.join(message.recipients)}")
+    return safe[:180]

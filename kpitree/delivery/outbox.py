@@ -1,0 +1,102 @@
+"""The outbox table: writing messages in the run's transaction, listing them, re-queuing one.
+
+Writes are idempotent: every message has a key derived from what it tells and to whom, and a
+second write of the same key (a re-run of the same period) is ignored by the database itself
+(``INSERT ... ON CONFLICT DO NOTHING``, on SQLite and PostgreSQL alike).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session, col, select
+
+from kpitree.errors import UsageError
+from kpitree.state.models import OutboxMessage
+
+STATUSES = ("pending", "sending", "sent", "dead")
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """A message the alerting stage wants sent: one recipient on one channel."""
+
+    idempotency_key: str
+    message_key: str  # rows of one email share it, and go out in one SMTP transaction
+    tree_id: str
+    run_key: str
+    event_ids: tuple[int, ...]
+    channel: str
+    recipient: str
+    owner: str
+    role: str  # to | cc | digest
+    subject: str
+    body_text: str
+    body_html: str | None = None
+    slack_blocks: tuple[dict[str, Any], ...] | None = None
+    message_id: str | None = None
+    fallback: bool = False
+
+
+def idempotency_key(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def enqueue(connection: Connection, messages: Sequence[NewMessage], now: datetime) -> int:
+    """Insert the messages not already in the outbox; how many were new."""
+    if not messages:
+        return 0
+    rows = [_row(message, now) for message in messages]
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        statement: Any = postgresql.insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    elif dialect == "sqlite":
+        statement = sqlite.insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    else:  # pragma: no cover - the state database is SQLite or PostgreSQL
+        raise UsageError(f"the state database must be SQLite or PostgreSQL, not {dialect}")
+    # Counting RETURNING rows, not rowcount: psycopg reports -1 for a batched insert.
+    return len(connection.execute(statement.returning(table.c.id), rows).all())
+
+
+def _row(message: NewMessage, now: datetime) -> dict[str, Any]:
+    data = asdict(message)
+    data["event_ids"] = json.dumps(list(message.event_ids))
+    data["slack_blocks"] = json.dumps(list(message.slack_blocks)) if message.slack_blocks is not None else None
+    return {**data, "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now}
+
+
+def list_outbox(engine: Engine, status: str | None = None, tree_id: str | None = None) -> list[OutboxMessage]:
+    with Session(engine) as session:
+        query = select(OutboxMessage).order_by(col(OutboxMessage.id))
+        if status:
+            query = query.where(col(OutboxMessage.status) == status)
+        if tree_id:
+            query = query.where(col(OutboxMessage.tree_id) == tree_id)
+        return list(session.exec(query))
+
+
+def requeue(engine: Engine, row_id: int, now: datetime) -> OutboxMessage:
+    """Put a dead (or stuck) row back in the queue, due now. Sent rows stay sent."""
+    with Session(engine) as session:
+        row = session.get(OutboxMessage, row_id)
+        if row is None:
+            raise UsageError(f"no outbox row {row_id}", hint="see: kpitree alerts outbox")
+        if row.status == "sent":
+            raise UsageError(f"outbox row {row_id} was sent at {row.sent_at:%Y-%m-%d %H:%M} UTC; not sending it again")
+        session.execute(
+            sa.update(OutboxMessage)
+            .where(col(OutboxMessage.id) == row_id)
+            .values(status="pending", next_attempt_at=now, claim_token=None, claimed_at=None, attempts=0)
+        )
+        session.commit()
+        session.refresh(row)
+        return row
