@@ -139,7 +139,7 @@ def attribute_tree(
             reason=decomposition.reason,
             to_root=to_root.get(node_id),
             barely_moved=barely,
-            segments=segment_view(tree, node, before, after) if node.formula is not None else None,
+            segments=segment_view(tree, node, before, after),
             per=per_view(node, before, after),
         )
     path, offsetting = _largest_gap_path(tree, nodes)

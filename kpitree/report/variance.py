@@ -104,8 +104,8 @@ def _score_changes(report: VarianceReport, warehouse: Warehouse) -> dict[str, Sc
     if snapshot.compare_window is None:  # against a target: there is no earlier instant to age from
         return {}
     changes = {}
+    attribution = report.attribution.nodes
     for node in score_nodes(report.tree):
-        attribution = report.attribution.nodes
         before = state_of(node, {n: attribution[n].before for n in (node.id, *node.children)})
         after = state_of(node, {n: attribution[n].after for n in (node.id, *node.children)})
         changes[node.id] = score_change(
