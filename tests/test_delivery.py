@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from kpitree.delivery.channels import FileChannel, Outgoing
 from kpitree.delivery.email import SmtpChannel
 from kpitree.delivery.outbox import NewMessage, enqueue, idempotency_key, list_outbox, requeue
 from kpitree.delivery.settings import SlackSettings, SmtpSettings
@@ -272,3 +274,25 @@ def test_backoff_has_full_jitter_and_a_cap() -> None:
     assert max(tenth) <= 100
     assert min(tenth) < 20  # full jitter: anywhere from 0 to the ceiling, not ceiling +/- a little
     assert max(tenth) > 80
+
+
+def test_the_file_channel_keeps_every_message_readable(state: Engine, tmp_path: Path) -> None:
+    outbox = tmp_path / "outbox"
+    channels = {"email": FileChannel("email", outbox / "email"), "slack": FileChannel("slack", outbox / "slack")}
+    put(state, mail("f1", "lena@example.com"), mail("f1", "dana@example.com", role="cc"), post("f2", "#cs-ops"))
+    tally = deliver_due(state, channels, T0, rng=RNG)
+    assert tally.sent == 3
+    (eml,) = (outbox / "email").iterdir()
+    message = parsed(eml.read_bytes())
+    assert message["Message-ID"] == "<f1@kpitree.test>"
+    assert message["Cc"] == "dana@example.com"
+    assert message.get_content_type() == "multipart/alternative"
+    (posted,) = (outbox / "slack").iterdir()
+    assert json.loads(posted.read_text())["channel"] == "#cs-ops"
+    # A resend of the same message (a claim released after a crash) overwrites its file.
+    again = Outgoing(
+        channel="email", recipients=("lena@example.com",), subject="s", text="t", message_id="<f1@kpitree.test>"
+    )
+    channels["email"].send(again)
+    channels["email"].send(again)
+    assert len(list((outbox / "email").iterdir())) == 2  # the first send's file, and this message's one

@@ -22,8 +22,6 @@ from sqlmodel import Session, col, select
 from kpitree.errors import UsageError
 from kpitree.state.models import OutboxMessage
 
-STATUSES = ("pending", "sending", "sent", "dead")
-
 
 @dataclass(frozen=True)
 class NewMessage:
