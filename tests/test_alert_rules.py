@@ -81,10 +81,15 @@ def test_change_in_percent_does_not_depend_on_the_unit(value: float, compare: fl
     assert rules.change(rule, value, compare).holds == rules.change(rule, value * scale, compare * scale).holds
 
 
+# Values on a 0.01 grid: a shift of 1 swallows a value like 1e-138 in floating point, which changes
+# the median for a reason that has nothing to do with the statistic.
+CENTS = st.integers(-1_000_000, 1_000_000).map(lambda cents: cents / 100)
+
+
 @given(
-    history=st.lists(st.floats(-1e4, 1e4), min_size=8, max_size=12),
-    current=st.floats(-1e4, 1e4),
-    shift=st.floats(-1e4, 1e4),
+    history=st.lists(CENTS, min_size=8, max_size=12),
+    current=CENTS,
+    shift=CENTS,
     scale=st.floats(0.01, 100),
 )
 def test_the_anomaly_z_score_ignores_shifts_and_scales(

@@ -94,7 +94,7 @@ def score_states(
     contacts: dict[int, list[ScoreState]] = defaultdict(list)
     with warehouse.connect() as connection:
         for row in connection.execute(statement).mappings():
-            contacts[row["idx"]].append(_contact_state(tree, node, row))
+            contacts[row["idx"]].append(state_from_row(tree, node, row))
     if subject.roll_up is None:
         return [contacts[p.index][0] if contacts[p.index] else UNSCORED for p in points]
     return [roll_up_state(contacts[p.index], subject.roll_up) for p in points]
@@ -130,7 +130,8 @@ def state_of(node: Node, values: Mapping[str, float | None]) -> ScoreState:
     return ScoreState(score, {t: values.get(t) or 0.0 for t in node.children})
 
 
-def _contact_state(tree: MetricTree, node: Node, row: RowMapping) -> ScoreState:
+def state_from_row(tree: MetricTree, node: Node, row: RowMapping) -> ScoreState:
+    """One contact's state from a :func:`~kpitree.compute.scores.score_rows` row."""
     by_type = {
         type_id: sum(float(row[signal_label(s)] or 0.0) for s in tree.nodes[type_id].children)
         for type_id in node.children

@@ -9,6 +9,7 @@ Slack 404 or ``channel_not_found``), which sends the row to the dead letters wit
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -84,6 +85,8 @@ class FileChannel:
 
 def _file_stem(message: Outgoing) -> str:
     """One file per message and recipient set, so a resend overwrites rather than duplicates."""
-    ident = (message.message_id or message.subject or message.text[:40]).strip("<>")
+    ident = (
+        message.message_id or hashlib.sha256(f"{message.subject}\n{message.text}".encode()).hexdigest()[:24]
+    ).strip("<>")
     safe = "".join(c if c.isalnum() or c in "-_.@" else "_" for c in f"{ident}-{'+'.join(message.recipients)}")
     return safe[:180]

@@ -7,7 +7,7 @@ docs/report-json.md) and extends the compute JSON.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -72,13 +72,17 @@ def build_report(
     comparison: Comparison,
     segment: SegmentFilter | None = None,
     trend_periods: int = TREND_PERIODS,
+    also: Sequence[Period] = (),
 ) -> VarianceReport:
+    """``also``: more periods to compute in the same statements (alert rules comparing a year
+    back); their values are in the report's ``computation``."""
     calendar = tree_calendar(tree)
     compare_period = calendar.compare_period(period, comparison)
     compared = [period] if compare_period is None else [period, compare_period]
     past = [calendar.shift(period, -steps) for steps in range(trend_periods - 1, -1, -1)] if trend_periods > 1 else []
     # One computation for the report and its trend: the periods they share are computed once.
-    computation = compute_periods(tree, [*compared, *(p for p in past if p not in compared)], warehouse, segment)
+    wanted = list(dict.fromkeys([*compared, *past, *also]))
+    computation = compute_periods(tree, wanted, warehouse, segment)
     by_period = {values.window.period: values for values in computation.periods}
     snapshot = snapshot_of(replace(computation, periods=computation.periods[: len(compared)]), comparison)
     trend = None

@@ -52,6 +52,7 @@ class IssueCode(enum.StrEnum):
     SPLIT_NOT_ADDITIVE = "split_not_additive"
     TARGET_EMPTY = "target_empty"
     TARGET_MIXED = "target_mixed"
+    TEMPLATE = "template"
     UNKNOWN_ALERT_RULE = "unknown_alert_rule"
     UNKNOWN_BAND = "unknown_band"
     UNKNOWN_COLUMN = "unknown_column"

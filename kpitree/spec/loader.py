@@ -14,6 +14,7 @@ from pathlib import Path
 from kpitree.errors import TreeInvalid, TreeNotFound
 from kpitree.spec.check_graph import check_graph, check_ids, check_owners
 from kpitree.spec.check_nodes import check_nodes
+from kpitree.spec.check_templates import check_templates
 from kpitree.spec.check_tree import check_settings, check_sources, check_team_members
 from kpitree.spec.compile import compile_tree
 from kpitree.spec.declarations import declarations, edges, raw_node_ids, raw_owner_ids
@@ -77,7 +78,11 @@ def load_tree(path: Path) -> LoadResult:
     issues = tuple(sort_issues(_dedupe(sink.issues)))
     if draft is None or sink.has_errors:
         return LoadResult(file, None, issues)
-    return LoadResult(file, compile_tree(draft, decls, links, path, text), issues)
+    tree = compile_tree(draft, decls, links, path, text)
+    check_templates(tree, sink)
+    if sink.has_errors:
+        return LoadResult(file, None, tuple(sort_issues(_dedupe(sink.issues))))
+    return LoadResult(file, tree, issues)
 
 
 def _dedupe(issues: Iterable[ValidationIssue]) -> list[ValidationIssue]:

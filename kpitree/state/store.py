@@ -48,52 +48,10 @@ class StateStore:
 
     def record_snapshot(self, snapshot: Snapshot, started_at: datetime | None = None) -> int:
         """Store a run and its period's values; values of an earlier run of that period are replaced."""
-        tree, period = snapshot.tree, snapshot.period
-        segment = snapshot.segment.key()
-        now = datetime.now(UTC)
         with Session(self.engine) as session:
-            run = ComputeRun(
-                tree_id=tree.id,
-                tree_version=tree.version,
-                period_label=tree_calendar(tree).label(period),
-                period_start=period.start,
-                period_end=period.end,
-                grain=period.grain.value,
-                segment=segment,
-                comparison=snapshot.comparison.value if snapshot.comparison else None,
-                warehouse=snapshot.warehouse,
-                started_at=started_at or now,
-                finished_at=now,
-                nodes=len(snapshot.results),
-            )
-            session.add(run)
-            session.flush()
-            assert run.id is not None
-            session.exec(
-                delete(NodeValueRecord).where(
-                    col(NodeValueRecord.tree_id) == tree.id,
-                    col(NodeValueRecord.segment) == segment,
-                    col(NodeValueRecord.period_start) == period.start,
-                    col(NodeValueRecord.period_end) == period.end,
-                )
-            )
-            session.add_all(
-                NodeValueRecord(
-                    tree_id=tree.id,
-                    segment=segment,
-                    period_start=period.start,
-                    period_end=period.end,
-                    grain=period.grain.value,
-                    node_id=result.node.id,
-                    value=result.current.value,
-                    reason=result.current.reason,
-                    run_id=run.id,
-                    tree_version=tree.version,
-                )
-                for result in snapshot.results
-            )
+            run_id = write_snapshot(session, snapshot, started_at)
             session.commit()
-            return run.id
+            return run_id
 
     def runs(self, tree_id: str) -> list[ComputeRun]:
         with Session(self.engine) as session:
@@ -109,3 +67,52 @@ class StateStore:
                 .order_by(col(NodeValueRecord.period_start), col(NodeValueRecord.id))
             )
             return list(session.exec(query))
+
+
+def write_snapshot(session: Session, snapshot: Snapshot, started_at: datetime | None = None) -> int:
+    """Add a run and its period's values to ``session`` (the caller commits, with whatever else
+    belongs to the same run); values of an earlier run of that period are replaced."""
+    tree, period = snapshot.tree, snapshot.period
+    segment = snapshot.segment.key()
+    now = datetime.now(UTC)
+    run = ComputeRun(
+        tree_id=tree.id,
+        tree_version=tree.version,
+        period_label=tree_calendar(tree).label(period),
+        period_start=period.start,
+        period_end=period.end,
+        grain=period.grain.value,
+        segment=segment,
+        comparison=snapshot.comparison.value if snapshot.comparison else None,
+        warehouse=snapshot.warehouse,
+        started_at=started_at or now,
+        finished_at=now,
+        nodes=len(snapshot.results),
+    )
+    session.add(run)
+    session.flush()
+    assert run.id is not None
+    session.exec(
+        delete(NodeValueRecord).where(
+            col(NodeValueRecord.tree_id) == tree.id,
+            col(NodeValueRecord.segment) == segment,
+            col(NodeValueRecord.period_start) == period.start,
+            col(NodeValueRecord.period_end) == period.end,
+        )
+    )
+    session.add_all(
+        NodeValueRecord(
+            tree_id=tree.id,
+            segment=segment,
+            period_start=period.start,
+            period_end=period.end,
+            grain=period.grain.value,
+            node_id=result.node.id,
+            value=result.current.value,
+            reason=result.current.reason,
+            run_id=run.id,
+            tree_version=tree.version,
+        )
+        for result in snapshot.results
+    )
+    return run.id

@@ -1,0 +1,111 @@
+"""Evaluate every alert rule of a tree on one attributed period.
+
+The input is the variance report the run already built (the period against the previous one, its
+attribution, and the trend that slide and anomaly rules read), so evaluating rules computes
+nothing again; only per-entity band crossings query the warehouse, for the entities' scores.
+
+Each rule gives a :class:`Finding` whether or not it holds: an alert that stops holding is
+resolved by the lifecycle, which needs to see it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+
+from kpitree.alert import rules
+from kpitree.alert.entities import EntityCrossing, entity_findings
+from kpitree.alert.routing import largest_gap_branch
+from kpitree.alert.rules import Condition
+from kpitree.report.variance import VarianceReport
+from kpitree.spec.models import AlertRuleSpec
+from kpitree.spec.models.alerts import (
+    AnomalyRule,
+    BandRule,
+    ChangeRule,
+    EntityBandRule,
+    SlideRule,
+    ThresholdRule,
+)
+from kpitree.tree import MetricTree
+from kpitree.warehouse import Warehouse
+
+
+@dataclass(frozen=True)
+class Finding:
+    node_id: str
+    rule: AlertRuleSpec
+    condition: Condition
+    branch: str  # the node whose owners hear about it: the largest-gap branch, or the type that fell
+    entity: str = ""  # '' for the node as a whole
+    crossing: EntityCrossing | None = None
+
+
+def history_needed(tree: MetricTree) -> int:
+    """Periods (the current one included) that slide and anomaly rules read."""
+    needed = 1
+    for node in tree.nodes.values():
+        for rule in node.alerts:
+            if isinstance(rule, SlideRule):
+                needed = max(needed, rule.periods + 1)
+            elif isinstance(rule, AnomalyRule):
+                needed = max(needed, rule.trailing + 1)
+    return needed
+
+
+def wants_year_ago(tree: MetricTree) -> bool:
+    return any(isinstance(r, ChangeRule) and r.compare == "yoy" for n in tree.nodes.values() for r in n.alerts)
+
+
+def evaluate(
+    report: VarianceReport,
+    warehouse: Warehouse,
+    year_ago: Mapping[str, float | None] | None = None,
+    firing_entities: Mapping[tuple[str, str], Collection[str]] | None = None,
+) -> list[Finding]:
+    """Every rule of every node of the report's tree, in tree order.
+
+    ``year_ago`` holds node values a year before (for ``compare: yoy`` change rules);
+    ``firing_entities`` the entities already firing per (node, rule), which a run may resolve.
+    """
+    tree = report.tree
+    snapshot = report.snapshot
+    findings: list[Finding] = []
+    for node_id, node in tree.nodes.items():
+        if not node.alerts:
+            continue
+        result = snapshot.result(node_id)
+        value = result.current.value
+        history: Sequence[float | None] = report.trend.values[node_id] if report.trend else (value,)
+        branch = largest_gap_branch(tree, report.attribution, node_id)
+        for rule in node.alerts:
+            if isinstance(rule, EntityBandRule):
+                if snapshot.compare_window is None:
+                    continue
+                firing = (firing_entities or {}).get((node_id, rule.id), ())
+                for found in entity_findings(
+                    tree, node, rule, snapshot.window, snapshot.compare_window, warehouse, snapshot.segment, firing
+                ):
+                    crossing = found.crossing
+                    findings.append(
+                        Finding(
+                            node_id, rule, found.condition, crossing.fell_most or node_id, crossing.entity, crossing
+                        )
+                    )
+                continue
+            if isinstance(rule, ThresholdRule):
+                condition = rules.threshold(rule, value)
+            elif isinstance(rule, BandRule):
+                status = result.target if rule.against == "target" else result.benchmark
+                condition = rules.band(status.status if status else None, status.name if status else "", value)
+            elif isinstance(rule, ChangeRule):
+                compare = result.compare.value if result.compare else None
+                if rule.compare == "yoy":
+                    compare = (year_ago or {}).get(node_id)
+                condition = rules.change(rule, value, compare)
+            elif isinstance(rule, SlideRule):
+                condition = rules.slide(rule, history, node.direction)
+            else:
+                condition = rules.anomaly(rule, history)
+            findings.append(Finding(node_id, rule, condition, branch))
+    return findings

@@ -1,0 +1,188 @@
+"""From the run's notified alerts to outbox messages: grouped, rendered, keyed.
+
+Grouping, per run and channel:
+
+- **Email**: the alerts whose Responsible recipients are the same go in one email, To them, with
+  the Accountable owners of those alerts in Cc. With one Responsible owner per branch (the usual
+  case) that is one email per owner per run, however many of their branches or entities fired.
+- **Slack**: one post per recipient (a member or a channel) per run, listing every alert they are
+  Responsible or Accountable for; Slack has no Cc.
+- **Digest**: Informed owners get one message per channel listing the alerts they are informed
+  of: per run, or once a day (``alerting.digest: daily``), merged across the day's runs.
+
+Every row has an idempotency key from the run, the channel, the address, the role and the
+alerts told, so writing the same run twice adds nothing; an email's rows share a Message-ID.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kpitree.alert.routing import Recipient, Role, Route
+from kpitree.alert.templates import AlertTemplates, RenderedMessage
+from kpitree.alert.views import AlertView, sample_view
+from kpitree.delivery.outbox import NewMessage, idempotency_key
+from kpitree.tree import MetricTree
+
+
+@dataclass(frozen=True)
+class Notice:
+    """An alert event to be told, and who to tell."""
+
+    event_id: int
+    fingerprint: str
+    kind: str
+    view: AlertView
+    route: Route
+
+    @property
+    def token(self) -> str:
+        return f"{self.fingerprint}:{self.kind}"
+
+
+@dataclass(frozen=True)
+class MessagePlan:
+    """Where the messages of one run go and what they tell, before rendering."""
+
+    tree: MetricTree
+    period: str
+    run_key: str
+    report_command: str
+
+
+def message_context(plan: MessagePlan, names: Sequence[str], role: Role, views: Sequence[AlertView]) -> dict[str, Any]:
+    """The variables every alert template gets (see docs/alerts.md)."""
+    return {
+        "tree": {"id": plan.tree.id, "title": plan.tree.title},
+        "period": plan.period,
+        "recipient": {"name": " and ".join(dict.fromkeys(names)) or "team", "role": role.value},
+        "digest": role is Role.DIGEST,
+        "alerts": list(views),
+        "report_command": plan.report_command,
+    }
+
+
+def sample_contexts(tree: MetricTree) -> list[dict[str, Any]]:
+    """Contexts exercising every branch of the shipped templates: each role, with and without an
+    entity crossing. Templates are checked on them when a tree loads."""
+    plan = MessagePlan(tree, "2026-10", "sample", f"kpitree report {tree.id}")
+    with_crossing = sample_view(tree)
+    without = {**with_crossing, "crossing": None, "entity": "", "flags": ["sample flag: no email address"]}
+    return [
+        message_context(plan, ["Sample Owner"], role, views)
+        for role in Role
+        for views in ([with_crossing], [without, with_crossing])
+    ]
+
+
+def build_messages(plan: MessagePlan, notices: Sequence[Notice], templates: AlertTemplates) -> list[NewMessage]:
+    """The run's messages to its Responsible and Accountable recipients (digests are separate)."""
+    messages: list[NewMessage] = []
+    messages += _emails(plan, notices, templates)
+    messages += _slack_posts(plan, notices, templates)
+    return messages
+
+
+def digest_messages(plan: MessagePlan, notices: Sequence[Notice], templates: AlertTemplates) -> list[NewMessage]:
+    """One digest per Informed recipient and channel, listing the alerts they are informed of."""
+    by_recipient: dict[tuple[str, str], list[Notice]] = defaultdict(list)
+    who: dict[tuple[str, str], Recipient] = {}
+    for notice in notices:
+        for recipient in notice.route.for_role(Role.DIGEST):
+            key = (recipient.channel, recipient.address)
+            by_recipient[key].append(notice)
+            who[key] = recipient
+    messages = []
+    for (channel, address), told in by_recipient.items():
+        recipient = who[(channel, address)]
+        rendered = templates.render(message_context(plan, [recipient.name], Role.DIGEST, [n.view for n in told]))
+        row_key = _key(plan, channel, address, Role.DIGEST, told)
+        messages.append(_message(plan, row_key, row_key, recipient, rendered, told, channel))
+    return messages
+
+
+def _emails(plan: MessagePlan, notices: Sequence[Notice], templates: AlertTemplates) -> list[NewMessage]:
+    groups: dict[tuple[str, ...], list[Notice]] = defaultdict(list)
+    for notice in notices:
+        to = tuple(sorted({r.address for r in notice.route.for_role(Role.TO) if r.channel == "email"}))
+        cc = {r.address for r in notice.route.for_role(Role.CC) if r.channel == "email"}
+        if to or cc:
+            groups[to].append(notice)
+    messages = []
+    for to, told in groups.items():
+        recipients = {r.address: r for n in told for r in n.route.recipients if r.channel == "email"}
+        to_rows = [recipients[a] for a in to]
+        cc_rows = sorted(
+            {
+                r.address: r
+                for n in told
+                for r in n.route.for_role(Role.CC)
+                if r.channel == "email" and r.address not in to
+            }.values(),
+            key=lambda r: r.address,
+        )
+        lead = to_rows or cc_rows
+        rendered = templates.render(message_context(plan, [r.name for r in lead], lead[0].role, [n.view for n in told]))
+        message_key = idempotency_key(
+            plan.run_key, "email", *to, *(r.address for r in cc_rows), *sorted(n.token for n in told)
+        )
+        for recipient in [*to_rows, *cc_rows]:
+            key = _key(plan, "email", recipient.address, recipient.role, told)
+            messages.append(_message(plan, key, message_key, recipient, rendered, told, "email"))
+    return messages
+
+
+def _slack_posts(plan: MessagePlan, notices: Sequence[Notice], templates: AlertTemplates) -> list[NewMessage]:
+    by_address: dict[str, list[Notice]] = defaultdict(list)
+    who: dict[str, Recipient] = {}
+    for notice in notices:
+        for recipient in notice.route.recipients:
+            if recipient.channel == "slack" and recipient.role in (Role.TO, Role.CC):
+                if notice not in by_address[recipient.address]:
+                    by_address[recipient.address].append(notice)
+                if recipient.address not in who or recipient.role is Role.TO:
+                    who[recipient.address] = recipient
+    messages = []
+    for address, told in by_address.items():
+        recipient = who[address]
+        rendered = templates.render(message_context(plan, [recipient.name], recipient.role, [n.view for n in told]))
+        key = _key(plan, "slack", address, recipient.role, told)
+        messages.append(_message(plan, key, key, recipient, rendered, told, "slack"))
+    return messages
+
+
+def _key(plan: MessagePlan, channel: str, address: str, role: Role, told: Sequence[Notice]) -> str:
+    return idempotency_key(plan.run_key, channel, address, role.value, *sorted(n.token for n in told))
+
+
+def _message(
+    plan: MessagePlan,
+    key: str,
+    message_key: str,
+    recipient: Recipient,
+    rendered: RenderedMessage,
+    told: Sequence[Notice],
+    channel: str,
+) -> NewMessage:
+    email = channel == "email"
+    return NewMessage(
+        idempotency_key=key,
+        message_key=message_key,
+        tree_id=plan.tree.id,
+        run_key=plan.run_key,
+        event_ids=tuple(n.event_id for n in told),
+        channel=channel,
+        recipient=recipient.address,
+        owner=recipient.owner,
+        role=recipient.role.value,
+        subject=rendered.subject,
+        body_text=rendered.text if email else rendered.slack_text,
+        body_html=rendered.html if email else None,
+        slack_blocks=None if email else rendered.blocks,
+        message_id=f"<{hashlib.sha256(message_key.encode()).hexdigest()[:40]}@kpitree>" if email else None,
+        fallback=recipient.is_fallback,
+    )

@@ -1,0 +1,180 @@
+"""Alert messages from Jinja2 templates: email subject, text and HTML, and Slack Block Kit.
+
+The shipped templates are in ``templates/alerts/``; a tree's ``alerting.templates`` directory
+overrides any of them by file name. Templates are strict (an unknown variable is an error, not an
+empty string) and are checked when the tree loads, by rendering them on sample alerts, so a typo
+fails ``kpitree check`` rather than the 7 a.m. run.
+
+Escaping is per medium: HTML is autoescaped; Slack text goes through the ``mrkdwn`` filter, which
+escapes only ``&``, ``<`` and ``>`` (as Slack asks), and ``tojson`` for the JSON around it. The
+Block Kit limits are enforced after rendering: section text is cut at 3,000 characters and a
+message at 50 blocks, each with a note saying so, and a plain ``text`` fallback is always set.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from kpitree.resources import shipped_dir
+from kpitree.tree import MetricTree
+
+SUBJECT = "subject.txt.j2"
+TEXT = "body.txt.j2"
+HTML = "body.html.j2"
+SLACK = "slack.json.j2"
+TEMPLATE_NAMES = (SUBJECT, TEXT, HTML, SLACK)
+
+SECTION_TEXT_LIMIT = 3000
+HEADER_TEXT_LIMIT = 150
+BLOCK_LIMIT = 50
+TRUNCATED = "... (cut to fit Slack; the email and `kpitree report` have it all)"
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    subject: str
+    text: str
+    html: str
+    blocks: tuple[dict[str, Any], ...]
+    slack_text: str  # the notification and accessibility fallback Slack shows with the blocks
+
+
+@dataclass(frozen=True)
+class TemplateProblem:
+    file: str
+    line: int
+    message: str
+
+
+class TemplateError(Exception):
+    """A template failed to render; carries where."""
+
+    def __init__(self, problem: TemplateProblem) -> None:
+        super().__init__(f"{problem.file}:{problem.line}: {problem.message}")
+        self.problem = problem
+
+
+def template_dir(tree: MetricTree) -> Path | None:
+    """The tree's override directory (``alerting.templates``, relative to the tree file)."""
+    if tree.alerting.templates is None:
+        return None
+    return (tree.path.parent / tree.alerting.templates).resolve()
+
+
+def mrkdwn(value: object) -> str:
+    """Slack's escaping: ``&``, ``<`` and ``>`` only (``<`` starts a link or mention)."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class AlertTemplates:
+    def __init__(self, override_dir: Path | None = None) -> None:
+        search = [str(override_dir)] if override_dir is not None else []
+        search.append(str(shipped_dir("templates") / "alerts"))
+        self.search_path = tuple(search)
+        self.environment = Environment(
+            loader=ChoiceLoader([FileSystemLoader(path) for path in search]),
+            autoescape=select_autoescape(["html", "html.j2"], default_for_string=False, default=False),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        self.environment.filters["mrkdwn"] = mrkdwn
+
+    def render(self, context: Mapping[str, Any]) -> RenderedMessage:
+        subject = " ".join(self._render(SUBJECT, context).split())  # one line, whatever a title holds
+        return RenderedMessage(
+            subject,
+            self._render(TEXT, context),
+            self._render(HTML, context),
+            fit_blocks(self._blocks(context)),
+            slack_fallback(subject, context),
+        )
+
+    def problems(self, contexts: Sequence[Mapping[str, Any]]) -> list[TemplateProblem]:
+        """Every template that fails to parse or to render one of ``contexts``; one problem per file."""
+        found: list[TemplateProblem] = []
+        for name in TEMPLATE_NAMES:
+            try:
+                self.environment.get_template(name)
+                for context in contexts:
+                    self._blocks(context) if name == SLACK else self._render(name, context)
+            except jinja2.TemplateNotFound:
+                found.append(TemplateProblem(self.search_path[0], 1, f"template {name} is missing"))
+            except jinja2.TemplateSyntaxError as exc:
+                found.append(TemplateProblem(self._file(name), exc.lineno, f"syntax error: {exc.message}"))
+            except TemplateError as exc:
+                found.append(exc.problem)
+        return found
+
+    def _blocks(self, context: Mapping[str, Any]) -> list[Any]:
+        raw = self._render(SLACK, context)
+        try:
+            blocks = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            problem = TemplateProblem(self._file(SLACK), exc.lineno, f"does not render to JSON: {exc.msg}")
+            raise TemplateError(problem) from None
+        if not isinstance(blocks, list):
+            raise TemplateError(TemplateProblem(self._file(SLACK), 1, "must render to a JSON list of blocks"))
+        return blocks
+
+    def _render(self, name: str, context: Mapping[str, Any]) -> str:
+        try:
+            return self.environment.get_template(name).render(**context)
+        except jinja2.TemplateSyntaxError as exc:
+            raise TemplateError(TemplateProblem(self._file(name), exc.lineno, f"syntax error: {exc.message}")) from None
+        except jinja2.TemplateError as exc:  # UndefinedError and the like: find the template's line
+            raise TemplateError(TemplateProblem(self._file(name), _template_line(exc, name), str(exc))) from None
+
+    def _file(self, name: str) -> str:
+        for directory in self.search_path:
+            candidate = Path(directory) / name
+            if candidate.is_file():
+                return str(candidate)
+        return name
+
+
+def _template_line(exc: BaseException, name: str) -> int:
+    """Jinja rewrites tracebacks so that template frames carry the template's file and line."""
+    lines = [frame.lineno for frame in traceback.extract_tb(exc.__traceback__) if frame.filename.endswith(name)]
+    return (lines[-1] or 1) if lines else 1
+
+
+def fit_blocks(blocks: Sequence[Any]) -> tuple[dict[str, Any], ...]:
+    """Cut over-long texts and block lists to Slack's limits, saying where something was cut."""
+    fitted: list[dict[str, Any]] = []
+    for block in blocks:
+        block = dict(block)
+        text = block.get("text")
+        if isinstance(text, dict) and isinstance(text.get("text"), str):
+            limit = HEADER_TEXT_LIMIT if block.get("type") == "header" else SECTION_TEXT_LIMIT
+            if len(text["text"]) > limit:
+                cut = "..." if block.get("type") == "header" else TRUNCATED
+                block["text"] = {**text, "text": text["text"][: limit - len(cut)] + cut}
+        fitted.append(block)
+    if len(fitted) > BLOCK_LIMIT:
+        hidden = len(fitted) - (BLOCK_LIMIT - 1)
+        note: dict[str, Any] = {
+            "type": "context",
+            "elements": [
+                {"type": "mrkdwn", "text": f"{hidden} more blocks not shown: see the email or `kpitree report`"}
+            ],
+        }
+        fitted = [*fitted[: BLOCK_LIMIT - 1], note]
+    return tuple(fitted)
+
+
+def slack_fallback(subject: str, context: Mapping[str, Any]) -> str:
+    alerts = context.get("alerts") or []
+    lines = [subject, *(f"- {alert['node']['title']}: {alert['summary']}" for alert in alerts[:10])]
+    if len(alerts) > 10:
+        lines.append(f"... and {len(alerts) - 10} more")
+    return mrkdwn("\n".join(lines))[:SECTION_TEXT_LIMIT]

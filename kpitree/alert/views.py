@@ -1,0 +1,127 @@
+"""What a message says about one alert, as plain data: stored with the alert's event (so the audit
+trail and a later digest show what was known then) and handed to the templates.
+
+Numbers are formatted here, once, so the email, the Slack post and the digest agree.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from kpitree.alert.evaluate import Finding
+from kpitree.alert.routing import Route
+from kpitree.render.snapshot_data import fmt
+from kpitree.report.variance import VarianceReport, owner_name
+from kpitree.tree import MetricTree
+
+AlertView = dict[str, Any]
+
+
+def alert_view(report: VarianceReport, finding: Finding, kind: str, route: Route) -> AlertView:
+    tree = report.tree
+    node = tree.node(finding.node_id)
+    attributed = report.attribution.nodes[finding.node_id]
+    branch = tree.node(route.branch)
+    branch_attribution = report.attribution.nodes[route.branch]
+    owners = branch.owners
+    view: AlertView = {
+        "kind": kind,
+        "severity": finding.rule.severity,
+        "rule": finding.rule.id,
+        "rule_kind": finding.rule.rule,
+        "description": finding.rule.description,
+        "node": {"id": node.id, "title": node.title, "unit": node.unit},
+        "entity": finding.entity,
+        "summary": finding.condition.summary,
+        "movement": movement(attributed.before, attributed.after, node.unit),
+        "branch": {
+            "id": branch.id,
+            "title": branch.title,
+            "is_node": branch.id == node.id,
+            "movement": movement(branch_attribution.before, branch_attribution.after, branch.unit),
+            "owner": ", ".join(owner_name(tree, o) for o in owners.responsible) or None,
+        },
+        "responsible": [_name(tree, route, o) for o in owners.responsible],
+        "accountable": _name(tree, route, owners.accountable) if owners.accountable else None,
+        "consulted": list(route.consulted),
+        "informed": [owner_name(tree, o) for o in owners.informed],
+        "flags": list(route.flags),
+        "crossing": None,
+    }
+    crossing = finding.crossing
+    if crossing is not None:
+        # About one entity: its own score moved, and its branch is the type that fell for it.
+        view["movement"] = movement(crossing.score_before, crossing.score_after, node.unit)
+        view["branch"]["movement"] = {"text": f"{crossing.moved_by:+.1f} points for {crossing.kind} {crossing.entity}"}
+        view["branch"]["is_node"] = crossing.fell_most is None
+        view["crossing"] = {
+            "entity": crossing.entity,
+            "kind": crossing.kind,
+            "band_before": crossing.band_before,
+            "band_after": crossing.band_after,
+            "score_before": fmt(crossing.score_before),
+            "score_after": fmt(crossing.score_after),
+            "fell_most": tree.node(crossing.fell_most).title if crossing.fell_most else None,
+            "moved_by": f"{crossing.moved_by:+.1f}",
+        }
+    return view
+
+
+def movement(before: float | None, after: float | None, unit: str) -> dict[str, Any]:
+    """Before, after, change and percent change, formatted; ``text`` says it in one phrase."""
+    delta = None if before is None or after is None else after - before
+    pct = None
+    if delta is not None and before:
+        pct = delta / abs(before) * 100
+    text = f"{fmt(before)} -> {fmt(after)} {unit}".strip()
+    if delta is not None:
+        text += f" ({'+' if delta >= 0 else ''}{fmt(delta)}"
+        text += f", {pct:+.1f}%)" if pct is not None and math.isfinite(pct) else ")"
+    return {"before": fmt(before), "after": fmt(after), "delta": fmt(delta), "pct": pct, "text": text}
+
+
+def _name(tree: MetricTree, route: Route, owner: str) -> str:
+    """An entity owner is named by whom it resolved to for this alert."""
+    if owner.startswith("entity:"):
+        resolved = [r.name for r in route.recipients if not r.is_fallback and r.role.value in ("to", "cc")]
+        return resolved[0] if resolved else owner_name(tree, owner)
+    return owner_name(tree, owner)
+
+
+def sample_view(tree: MetricTree) -> AlertView:
+    """A made-up alert on the tree's KPI: what ``alerts test-send`` sends and templates are checked with."""
+    root = tree.node(tree.root)
+    return {
+        "kind": "firing",
+        "severity": "warning",
+        "rule": "sample",
+        "rule_kind": "change",
+        "description": "A sample alert from kpitree alerts test-send.",
+        "node": {"id": root.id, "title": root.title, "unit": root.unit},
+        "entity": "",
+        "summary": "fell 12% (5.00 -> 4.40): past 10% and 0.5 (sample)",
+        "movement": movement(5.0, 4.4, root.unit),
+        "branch": {
+            "id": root.id,
+            "title": root.title,
+            "is_node": True,
+            "movement": movement(5.0, 4.4, root.unit),
+            "owner": ", ".join(owner_name(tree, o) for o in root.owners.responsible) or None,
+        },
+        "responsible": [owner_name(tree, o) for o in root.owners.responsible],
+        "accountable": owner_name(tree, root.owners.accountable) if root.owners.accountable else None,
+        "consulted": [owner_name(tree, o) for o in root.owners.consulted],
+        "informed": [owner_name(tree, o) for o in root.owners.informed],
+        "flags": [],
+        "crossing": {
+            "entity": "sample-contact",
+            "kind": "contact",
+            "band_before": "Engaged",
+            "band_after": "At risk",
+            "score_before": "62",
+            "score_after": "41",
+            "fell_most": "Product usage",
+            "moved_by": "-15.0",
+        },
+    }

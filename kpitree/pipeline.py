@@ -1,0 +1,198 @@
+"""One run of a tree: compute -> attribute -> evaluate alert rules -> commit -> deliver.
+
+``kpitree run`` starts it by hand and the scheduler starts the same code. The run's results (the
+period's node values), the alerts' new states, the events (the audit trail) and the outbox rows
+are committed in **one transaction**: a run killed halfway leaves nothing behind, and a message
+is queued if and only if the results that explain it are stored. Delivery happens after the
+commit, from the outbox, so a crash after the commit loses nothing (the next delivery sends it).
+
+A run has a key (tree, period, segment, and the scheduled time, or ``manual``). Running the same
+period again recomputes and stores the values, but the lifecycle finds every alert already told,
+and the outbox's idempotency keys refuse any message already queued: nothing new is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from sqlmodel import Session
+
+from kpitree.alert.evaluate import Finding, evaluate, history_needed, wants_year_ago
+from kpitree.alert.lifecycle import decide, fingerprint, suppression
+from kpitree.alert.messages import MessagePlan, Notice, build_messages, digest_messages
+from kpitree.alert.routing import route
+from kpitree.alert.templates import AlertTemplates, template_dir
+from kpitree.alert.views import alert_view
+from kpitree.compute.batch import SegmentFilter
+from kpitree.compute.engine import tree_calendar
+from kpitree.delivery.channels import Channel
+from kpitree.delivery.outbox import enqueue
+from kpitree.delivery.worker import DeliveryTally, RetryPolicy, deliver_due
+from kpitree.periods import Comparison, Period
+from kpitree.report.variance import TREND_PERIODS, VarianceReport, build_report
+from kpitree.state.alerts import AlertKey, active_silences, alert_memory, record_event, save_decision
+from kpitree.state.store import StateStore, write_snapshot
+from kpitree.tree import MetricTree
+from kpitree.warehouse import Warehouse
+
+
+@dataclass(frozen=True)
+class EventSummary:
+    node_id: str
+    rule_id: str
+    entity: str
+    kind: str
+    notified: bool
+    suppressed_by: str | None
+    summary: str
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_key: str
+    run_id: int
+    report: VarianceReport
+    findings: int  # rules evaluated (entities counted one by one)
+    firing: int  # of those, holding now
+    events: tuple[EventSummary, ...]
+    queued: int  # new outbox rows
+    delivered: DeliveryTally | None = None  # None when delivery was left to a worker
+    flags: tuple[str, ...] = field(default_factory=tuple)
+
+
+def run_key(tree: MetricTree, period: Period, segment: SegmentFilter, scheduled_for: datetime | None) -> str:
+    when = scheduled_for.astimezone(UTC).isoformat() if scheduled_for else "manual"
+    return f"{tree.id}/{tree_calendar(tree).label(period)}/{segment.key() or 'all'}/{when}"
+
+
+def run_tree(
+    tree: MetricTree,
+    period: Period,
+    warehouse: Warehouse,
+    store: StateStore,
+    *,
+    now: datetime | None = None,
+    segment: SegmentFilter | None = None,
+    scheduled_for: datetime | None = None,
+    channels: Mapping[str, Channel] | None = None,
+    notify: bool = True,
+    policy: RetryPolicy | None = None,
+) -> RunOutcome:
+    """Run the pipeline once for ``period``. With ``channels``, deliver what is due afterwards.
+
+    ``notify=False`` records the results and the alerts' states without queuing messages (the
+    scheduler's catch-up of older periods, so owners hear about the latest one only).
+    """
+    now = now or datetime.now(UTC)
+    segment = segment or SegmentFilter()
+    started = now
+    also = [tree_calendar(tree).compare_period(period, Comparison.YOY)] if wants_year_ago(tree) else []
+    report = build_report(
+        tree,
+        period,
+        warehouse,
+        Comparison.PREVIOUS,
+        segment,
+        trend_periods=max(TREND_PERIODS, history_needed(tree)),
+        also=[p for p in also if p is not None],
+    )
+    year_ago = _values_of(report, also[0]) if also and also[0] is not None else {}
+    memory = alert_memory(store.engine, tree.id)
+    findings = evaluate(report, warehouse, year_ago, memory.firing_entities)
+    silences = active_silences(store.engine, now)
+    key = run_key(tree, period, segment, scheduled_for)
+    label = tree_calendar(tree).label(period)
+    templates = AlertTemplates(template_dir(tree))
+    events: list[EventSummary] = []
+    notices: list[Notice] = []
+    flags: list[str] = []
+    with Session(store.engine) as session:
+        run_id = write_snapshot(session, report.snapshot, started)
+        for finding in findings:
+            alert = _alert_key(tree, finding)
+            held = suppression(
+                silences, tree.alerting.maintenance, (tree.id, alert.node_id, alert.rule_id, alert.entity), now
+            )
+            decision = decide(finding.rule, finding.condition, memory.remembered.get(alert.fingerprint), now, held)
+            if decision.notify and not notify:
+                decision = replace(decision, notify=False, suppressed_by="catch-up: not the latest period")
+            save_decision(session, alert, decision, now, label)
+            if decision.kind is None:
+                continue
+            values = finding.crossing.owner_values if finding.crossing else None
+            routed = route(tree, finding.branch, finding.rule.channels, values)
+            view = alert_view(report, finding, decision.kind.value, routed)
+            event_id, new = record_event(
+                session, alert, decision.kind.value, key, label, now, decision.suppressed_by, view
+            )
+            events.append(
+                EventSummary(
+                    alert.node_id,
+                    alert.rule_id,
+                    alert.entity,
+                    decision.kind.value,
+                    decision.notify and new,
+                    decision.suppressed_by,
+                    finding.condition.summary,
+                )
+            )
+            if decision.notify and new:
+                notices.append(Notice(event_id, alert.fingerprint, decision.kind.value, view, routed))
+                flags.extend(routed.flags)
+        plan = MessagePlan(tree, label, key, f"kpitree report {tree.id} --period {label}")
+        messages = build_messages(plan, notices, templates) + digest_messages(plan, notices, templates)
+        queued = enqueue(session.connection(), messages, now)
+        session.commit()
+    delivered = deliver_due(store.engine, channels, now, policy) if channels is not None else None
+    return RunOutcome(
+        key,
+        run_id,
+        report,
+        len(findings),
+        sum(1 for f in findings if f.condition.holds),
+        tuple(events),
+        queued,
+        delivered,
+        tuple(dict.fromkeys(flags)),
+    )
+
+
+def _alert_key(tree: MetricTree, finding: Finding) -> AlertKey:
+    return AlertKey(
+        fingerprint(tree.id, finding.node_id, finding.rule.id, finding.entity),
+        tree.id,
+        finding.node_id,
+        finding.rule.id,
+        finding.entity,
+    )
+
+
+def _values_of(report: VarianceReport, period: Period) -> dict[str, float | None]:
+    assert report.computation is not None
+    for values in report.computation.periods:
+        if values.window.period == period:
+            return {node_id: value.value for node_id, value in values.values.items()}
+    return {}
+
+
+def outcome_lines(outcome: RunOutcome) -> Sequence[str]:
+    """The run in a few lines, for the terminal and the log."""
+    told = [e for e in outcome.events if e.notified]
+    held = [e for e in outcome.events if e.suppressed_by]
+    lines = [
+        f"run {outcome.run_key}: {len(outcome.report.snapshot.results)} nodes computed, "
+        f"{outcome.findings} rule checks, {outcome.firing} holding, {len(outcome.events)} events "
+        f"({len(told)} to notify, {len(held)} held back), {outcome.queued} messages queued"
+    ]
+    for event in outcome.events:
+        entity = f" [{event.entity}]" if event.entity else ""
+        note = f" (held: {event.suppressed_by})" if event.suppressed_by else ""
+        lines.append(f"  {event.kind:<8} {event.node_id}/{event.rule_id}{entity}: {event.summary}{note}")
+    for flag in outcome.flags:
+        lines.append(f"  flagged: {flag}")
+    if outcome.delivered is not None:
+        d = outcome.delivered
+        lines.append(f"delivery: {d.sent} sent, {d.retrying} to retry, {d.dead} dead")
+    return lines
