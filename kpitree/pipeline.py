@@ -6,9 +6,10 @@ are committed in **one transaction**: a run killed halfway leaves nothing behind
 is queued if and only if the results that explain it are stored. Delivery happens after the
 commit, from the outbox, so a crash after the commit loses nothing (the next delivery sends it).
 
-A run has a key (tree, period, segment, and the scheduled time, or ``manual``). Running the same
-period again recomputes and stores the values, but the lifecycle finds every alert already told,
-and the outbox's idempotency keys refuse any message already queued: nothing new is sent.
+A run has a key (tree, period, segment, and the scheduled time, or when a run by hand ran). Running
+the same period again recomputes and stores the values, but the lifecycle finds every alert already
+told, so nothing new is sent; a scheduled run fired twice writes the same event and outbox keys,
+which the database refuses the second time.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from kpitree.state.store import StateStore, write_snapshot
 from kpitree.tree import MetricTree
 from kpitree.warehouse import Warehouse
 
+EVENTS_SHOWN = 12  # per run in the terminal; the outbox and the events table have them all
+
 
 @dataclass(frozen=True)
 class EventSummary:
@@ -62,8 +65,13 @@ class RunOutcome:
     flags: tuple[str, ...] = field(default_factory=tuple)
 
 
-def run_key(tree: MetricTree, period: Period, segment: SegmentFilter, scheduled_for: datetime | None) -> str:
-    when = scheduled_for.astimezone(UTC).isoformat() if scheduled_for else "manual"
+def run_key(
+    tree: MetricTree, period: Period, segment: SegmentFilter, scheduled_for: datetime | None, now: datetime
+) -> str:
+    """A scheduled run is keyed by its fire time, so two schedulers firing the same job write the
+    same events and messages once. A run by hand is keyed by when it ran: what it may notify is
+    decided by the alerts' states, which a re-run of the same period finds already told."""
+    when = scheduled_for.astimezone(UTC).isoformat() if scheduled_for else f"manual@{now.astimezone(UTC).isoformat()}"
     return f"{tree.id}/{tree_calendar(tree).label(period)}/{segment.key() or 'all'}/{when}"
 
 
@@ -102,7 +110,7 @@ def run_tree(
     memory = alert_memory(store.engine, tree.id)
     findings = evaluate(report, warehouse, year_ago, memory.firing_entities)
     silences = active_silences(store.engine, now)
-    key = run_key(tree, period, segment, scheduled_for)
+    key = run_key(tree, period, segment, scheduled_for, now)
     label = tree_calendar(tree).label(period)
     templates = AlertTemplates(template_dir(tree))
     events: list[EventSummary] = []
@@ -186,11 +194,14 @@ def outcome_lines(outcome: RunOutcome) -> Sequence[str]:
         f"{outcome.findings} rule checks, {outcome.firing} holding, {len(outcome.events)} events "
         f"({len(told)} to notify, {len(held)} held back), {outcome.queued} messages queued"
     ]
-    for event in outcome.events:
+    shown = outcome.events[:EVENTS_SHOWN]
+    for event in shown:
         entity = f" [{event.entity}]" if event.entity else ""
         note = f" (held: {event.suppressed_by})" if event.suppressed_by else ""
         lines.append(f"  {event.kind:<8} {event.node_id}/{event.rule_id}{entity}: {event.summary}{note}")
-    for flag in outcome.flags:
+    if len(outcome.events) > len(shown):
+        lines.append(f"  ... and {len(outcome.events) - len(shown)} more events (see: kpitree alerts outbox)")
+    for flag in outcome.flags[:EVENTS_SHOWN]:
         lines.append(f"  flagged: {flag}")
     if outcome.delivered is not None:
         d = outcome.delivered

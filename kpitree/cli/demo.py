@@ -3,7 +3,9 @@
 Generates the sample warehouse (DuckDB) in ``.kpitree/demo/``, computes both shipped trees for the
 sample's last month (and last week) against the period before, records the runs in the demo's
 state database, proves every parent = f(children) on the data, and writes the attributed variance
-report of each tree (HTML and Markdown) to ``.kpitree/demo/reports/``.
+report of each tree (HTML and Markdown) to ``.kpitree/demo/reports/``. Each tree is one pipeline
+run (:func:`kpitree.pipeline.run_tree`): its alerts go through the outbox to files in
+``.kpitree/demo/outbox/`` (.eml for email, .json for Slack), as a dry run of real delivery.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ import click
 from kpitree.cli.output import console
 from kpitree.compute.check import check_computation
 from kpitree.compute.engine import tree_calendar
+from kpitree.delivery.channels import FileChannel
 from kpitree.errors import TreeInvalid
-from kpitree.periods import Comparison, Grain, Period
+from kpitree.periods import Grain, Period
+from kpitree.pipeline import outcome_lines, run_tree
 from kpitree.render.snapshot_output import snapshot_table
 from kpitree.report.render import report_html, report_markdown
 from kpitree.report.rows import headline
-from kpitree.report.variance import build_report
 from kpitree.resources import shipped_trees_dir
 from kpitree.sample import SampleSpec, write_sample
 from kpitree.spec.loader import load_tree, tree_files
@@ -51,6 +54,8 @@ def demo(demo_dir: Path, size: int) -> None:
         f"Sample warehouse {warehouse.display_url}: " + ", ".join(f"{rows:,} {table}" for table, rows in counts.items())
     )
     store = StateStore.open(f"sqlite:///{demo_dir / 'state.db'}")
+    outbox = demo_dir / "outbox"
+    channels = {"email": FileChannel("email", outbox), "slack": FileChannel("slack", outbox)}
     reports: list[Path] = []
     try:
         for path in tree_files((shipped_trees_dir(),)):
@@ -59,10 +64,11 @@ def demo(demo_dir: Path, size: int) -> None:
                 raise TreeInvalid(result.issues)
             tree = result.tree
             period = _last_full_period(tree, spec)
-            # One computation (the period, the one before, and the trend's) serves the snapshot, the
-            # attributed report and the consistency check.
-            report = build_report(tree, period, warehouse, Comparison.PREVIOUS)
-            store.record_snapshot(report.snapshot)
+            # One run: the computation (the period, the one before, and the trend's) serves the
+            # snapshot, the attributed report, the alert rules and the consistency check; alerts go
+            # through the outbox to files in the demo's outbox directory.
+            outcome = run_tree(tree, period, warehouse, store, channels=channels)
+            report = outcome.report
             out.print()
             out.print(snapshot_table(report.snapshot))
             assert report.computation is not None
@@ -71,6 +77,8 @@ def demo(demo_dir: Path, size: int) -> None:
             verdict = "all hold" if check.ok else f"{len(check.failures)} FAIL (run kpitree check)"
             out.print(f"consistency: {checked} parent = f(children) identities checked, {verdict}")
             out.print(headline(report))
+            for line in outcome_lines(outcome):
+                out.print(line, highlight=False, markup=False)
             for suffix, render in (("html", report_html), ("md", report_markdown)):
                 written = demo_dir / "reports" / f"{tree.id}.{suffix}"
                 written.parent.mkdir(parents=True, exist_ok=True)
@@ -80,7 +88,10 @@ def demo(demo_dir: Path, size: int) -> None:
         warehouse.dispose()
     out.print()
     out.print("Attributed variance reports: " + ", ".join(str(path) for path in reports))
-    out.print(f"Runs recorded in {demo_dir / 'state.db'}. Try: kpitree compute activity_volume_per_contact")
+    out.print(f"Alerts delivered as files (.eml for email, .json for Slack) to {outbox}")
+    state_url = f"sqlite:///{demo_dir / 'state.db'}"
+    out.print(f"Runs recorded in {demo_dir / 'state.db'}. Try: kpitree alerts outbox --state-db {state_url}")
+    out.print("  or: kpitree compute activity_volume_per_contact")
     out.print(f"  --period {spec.end} --warehouse duckdb:///{demo_dir / 'warehouse.duckdb'} --where segment=SMB")
 
 

@@ -35,6 +35,9 @@ COMMANDS = {
     "sample-data": "kpitree.cli.data_commands:sample_data",
     "load": "kpitree.cli.data_commands:load",
     "demo": "kpitree.cli.demo:demo",
+    "run": "kpitree.cli.alert_commands:run",
+    "alerts": "kpitree.cli.alert_commands:alerts",
+    "silence": "kpitree.cli.silence_commands:silence",
 }
 
 
