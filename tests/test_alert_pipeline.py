@@ -65,7 +65,8 @@ def parsed(mail: ReceivedMail) -> EmailMessage:
 def parts(message: EmailMessage) -> tuple[str, str]:
     text = message.get_body(("plain",))
     html = message.get_body(("html",))
-    assert text is not None and html is not None
+    assert text is not None
+    assert html is not None
     return str(text.get_content()), str(html.get_content())
 
 
@@ -103,13 +104,15 @@ def test_too_few_touches_is_routed_to_the_largest_gap_branch(
     port = free_port()
     with smtp_server(port, MailHandler()) as server, slack_server() as slack, freeze_time(T0):
         outcome = run(tree, store, url, "2026-08", loopback_channels(port, slack.url))
-    assert outcome.delivered is not None and outcome.delivered.dead == 0
+    assert outcome.delivered is not None
+    assert outcome.delivered.dead == 0
     recipients = sorted(r for m in server.received for r in m.recipients)
     # Lena gets one email for both alerts (grouped per recipient), Dana in copy, the leaders' digest.
     assert recipients == ["dana@example.com", "leaders@example.com", "lena@example.com"]
     lena = next(parsed(m) for m in server.received if "lena@example.com" in m.recipients)
     text, _html = parts(lena)
-    assert "too_few" in text and "call_drop" in text
+    assert "too_few" in text
+    assert "call_drop" in text
     digest = next(parsed(m) for m in server.received if "leaders@example.com" in m.recipients)
     assert "digest" in str(digest["Subject"])
     # Slack: call_drop is email-only, too_few goes to Lena's and Dana's Slack ids, escaped for mrkdwn.
@@ -146,8 +149,10 @@ def test_three_runs_notify_once_then_repeat_then_resolve_once(
         with freeze_time(T0 + timedelta(days=36)):
             rerun = run(tree, store, url, "2026-11", loopback_channels(port))
     assert [e.kind for e in resolved.events if e.rule_id == "too_few"] == ["resolved"]
-    assert again.events == () and again.queued == 0
-    assert rerun.queued == 0 and len(server.received) == sent_before
+    assert again.events == ()
+    assert again.queued == 0
+    assert rerun.queued == 0
+    assert len(server.received) == sent_before
     subjects = [str(parsed(m)["Subject"]) for m in server.received if "lena@example.com" in m.recipients]
     assert sum("resolved" in s for s in subjects) == 1
 
@@ -198,7 +203,8 @@ def test_a_maintenance_window_holds_back(store: StateStore, tmp_path: Path) -> N
     with freeze_time(T0):
         outcome = run(tree, store, url, "2026-08", None)
     assert {e.suppressed_by for e in outcome.events} == {"maintenance:cutover"}
-    assert outcome.queued == 0 and list_outbox(store.engine) == []
+    assert outcome.queued == 0
+    assert list_outbox(store.engine) == []
 
 
 def test_results_events_and_outbox_commit_together(tree: MetricTree, store: StateStore, tmp_path: Path) -> None:
@@ -212,4 +218,5 @@ def test_results_events_and_outbox_commit_together(tree: MetricTree, store: Stat
         values = session.execute(sa.text("SELECT count(*) FROM node_value WHERE run_id = :r"), {"r": outcome.run_id})
         assert values.scalar_one() == len(tree.nodes)
     told = {i for row in list_outbox(store.engine) for i in json.loads(row.event_ids)}
-    assert told and told <= event_ids
+    assert told
+    assert told <= event_ids
