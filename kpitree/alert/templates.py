@@ -174,7 +174,7 @@ def fit_blocks(blocks: Sequence[Any]) -> tuple[dict[str, Any], ...]:
 
 def slack_fallback(subject: str, context: Mapping[str, Any]) -> str:
     alerts = context.get("alerts") or []
-    lines = [subject, *(f"- {alert['node']['title']}: {alert['summary']}" for alert in alerts[:10])]
+    lines = [subject, *(f"- {alert['node']['title']}: {str(alert['summary'])[:200]}" for alert in alerts[:10])]
     if len(alerts) > 10:
         lines.append(f"... and {len(alerts) - 10} more")
     return mrkdwn("\n".join(lines))[:SECTION_TEXT_LIMIT]
