@@ -16,24 +16,32 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
 from kpitree.alert.evaluate import Finding, evaluate, history_needed, wants_year_ago
 from kpitree.alert.lifecycle import decide, fingerprint, suppression
-from kpitree.alert.messages import MessagePlan, Notice, build_messages, digest_messages
-from kpitree.alert.routing import route
+from kpitree.alert.messages import MessagePlan, Notice, build_messages, digest_key, digest_messages
+from kpitree.alert.routing import Role, route
 from kpitree.alert.templates import AlertTemplates, template_dir
 from kpitree.alert.views import alert_view
 from kpitree.compute.batch import SegmentFilter
 from kpitree.compute.engine import tree_calendar
 from kpitree.delivery.channels import Channel
-from kpitree.delivery.outbox import enqueue
+from kpitree.delivery.outbox import NewMessage, enqueue
 from kpitree.delivery.worker import DeliveryTally, RetryPolicy, deliver_due
 from kpitree.periods import Comparison, Period
 from kpitree.report.variance import TREND_PERIODS, VarianceReport, build_report
-from kpitree.state.alerts import AlertKey, active_silences, alert_memory, record_event, save_decision
+from kpitree.state.alerts import (
+    AlertKey,
+    active_silences,
+    alert_memory,
+    record_event,
+    save_decision,
+    take_pending_digests,
+)
 from kpitree.state.store import StateStore, write_snapshot
 from kpitree.tree import MetricTree
 from kpitree.warehouse import Warehouse
@@ -150,7 +158,7 @@ def run_tree(
                 notices.append(Notice(event_id, alert.fingerprint, decision.kind.value, view, routed))
                 flags.extend(routed.flags)
         plan = MessagePlan(tree, label, key, f"kpitree report {tree.id} --period {label}")
-        messages = build_messages(plan, notices, templates) + digest_messages(plan, notices, templates)
+        messages = build_messages(plan, notices, templates) + _digests(session, plan, notices, templates, now)
         queued = enqueue(session.connection(), messages, now)
         session.commit()
     delivered = deliver_due(store.engine, channels, now, policy) if channels is not None else None
@@ -165,6 +173,25 @@ def run_tree(
         delivered,
         tuple(dict.fromkeys(flags)),
     )
+
+
+def _digests(
+    session: Session, plan: MessagePlan, notices: list[Notice], templates: AlertTemplates, now: datetime
+) -> list[NewMessage]:
+    """Per run, or (``alerting.digest: daily``) one per recipient and local day, due at its end,
+    replacing the day's earlier digest still waiting."""
+    tree = plan.tree
+    if tree.alerting.digest == "run":
+        return digest_messages(plan, notices, templates)
+    zone = ZoneInfo(tree.timezone)
+    day = now.astimezone(zone).date()
+    due = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone).astimezone(UTC)
+    keys = [
+        digest_key(plan, day.isoformat(), r.channel, r.address) for n in notices for r in n.route.for_role(Role.DIGEST)
+    ]
+    earlier = take_pending_digests(session, keys)
+    digests = digest_messages(plan, notices, templates, day.isoformat(), earlier)
+    return [replace(message, not_before=due) for message in digests]
 
 
 def _alert_key(tree: MetricTree, finding: Finding) -> AlertKey:

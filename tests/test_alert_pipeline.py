@@ -20,13 +20,15 @@ from sqlmodel import Session, select
 from kpitree.compute.engine import tree_calendar
 from kpitree.delivery.channels import Channel
 from kpitree.delivery.outbox import list_outbox
+from kpitree.delivery.worker import deliver_due
 from kpitree.pipeline import RunOutcome, run_tree
+from kpitree.spec.loader import load_tree_or_raise
 from kpitree.state.alerts import events
 from kpitree.state.models import AlertEvent, Silence
 from kpitree.state.store import StateStore
 from kpitree.tree import MetricTree
 from kpitree.warehouse import open_warehouse
-from tests.alerting_world import QUIET, alerting_tree, loopback_channels, write_touches
+from tests.alerting_world import FIXTURE, QUIET, alerting_tree, loopback_channels, write_touches
 from tests.engines import state_url
 from tests.loopback import MailHandler, ReceivedMail, free_port, slack_server, smtp_server
 
@@ -196,8 +198,6 @@ def test_a_maintenance_window_holds_back(store: StateStore, tmp_path: Path) -> N
     )
     path = tmp_path / "alerting.yaml"
     path.write_text(text.replace("  fallback_receiver: ops\n", maintenance))
-    from kpitree.spec.loader import load_tree_or_raise
-
     tree = load_tree_or_raise(path)
     url = write_touches(tmp_path / "w.duckdb", {**QUIET, "2026-08": (8, 10)})
     with freeze_time(T0):
@@ -220,3 +220,30 @@ def test_results_events_and_outbox_commit_together(tree: MetricTree, store: Stat
     told = {i for row in list_outbox(store.engine) for i in json.loads(row.event_ids)}
     assert told
     assert told <= event_ids
+
+
+def test_a_daily_digest_collects_the_days_runs_and_goes_out_at_its_end(store: StateStore, tmp_path: Path) -> None:
+    path = tmp_path / "alerting.yaml"
+    path.write_text(
+        FIXTURE.read_text().replace("  fallback_receiver: ops\n", "  fallback_receiver: ops\n  digest: daily\n")
+    )
+    tree = load_tree_or_raise(path)
+    url = write_touches(tmp_path / "w.duckdb", {**QUIET, "2026-08": (8, 10), "2026-09": (20, 10)})
+    port = free_port()
+    with smtp_server(port, MailHandler()) as server:
+        with freeze_time(T0):  # 07:00: both rules fire
+            run(tree, store, url, "2026-08", loopback_channels(port))
+        with freeze_time(T0 + timedelta(hours=8)):  # 15:00: calls are back, both resolve
+            run(tree, store, url, "2026-09", loopback_channels(port))
+        digests = [r for r in list_outbox(store.engine) if r.role == "digest" and r.channel == "email"]
+        assert len(digests) == 1
+        (digest,) = digests
+        assert digest.status == "pending"
+        assert len(json.loads(digest.event_ids)) == 4
+        assert digest.next_attempt_at == datetime(2026, 8, 4, tzinfo=UTC)
+        assert all("leaders@example.com" not in m.recipients for m in server.received)
+        deliver_due(store.engine, loopback_channels(port), datetime(2026, 8, 4, tzinfo=UTC))
+    (mail,) = [m for m in server.received if "leaders@example.com" in m.recipients]
+    text, _html = parts(parsed(mail))
+    assert text.count("FIRING:") == 2
+    assert text.count("RESOLVED:") == 2

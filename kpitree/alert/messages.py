@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kpitree.alert.routing import Recipient, Role, Route
@@ -87,8 +87,30 @@ def build_messages(plan: MessagePlan, notices: Sequence[Notice], templates: Aler
     return messages
 
 
-def digest_messages(plan: MessagePlan, notices: Sequence[Notice], templates: AlertTemplates) -> list[NewMessage]:
-    """One digest per Informed recipient and channel, listing the alerts they are informed of."""
+@dataclass(frozen=True)
+class EarlierDigest:
+    """A daily digest already queued today, which this run's digest replaces and extends."""
+
+    event_ids: tuple[int, ...]
+    views: tuple[AlertView, ...]
+
+
+def digest_key(plan: MessagePlan, day: str, channel: str, address: str) -> str:
+    return idempotency_key("digest", plan.tree.id, day, channel, address)
+
+
+def digest_messages(
+    plan: MessagePlan,
+    notices: Sequence[Notice],
+    templates: AlertTemplates,
+    day: str | None = None,
+    earlier: Mapping[str, EarlierDigest] | None = None,
+) -> list[NewMessage]:
+    """One digest per Informed recipient and channel, listing the alerts they are informed of.
+
+    With ``day`` (``alerting.digest: daily``) the digest is keyed by the day instead of the run,
+    and lists the ``earlier`` digest's alerts too: the caller replaces that pending row with it.
+    """
     by_recipient: dict[tuple[str, str], list[Notice]] = defaultdict(list)
     who: dict[tuple[str, str], Recipient] = {}
     for notice in notices:
@@ -99,9 +121,16 @@ def digest_messages(plan: MessagePlan, notices: Sequence[Notice], templates: Ale
     messages = []
     for (channel, address), told in by_recipient.items():
         recipient = who[(channel, address)]
-        rendered = templates.render(message_context(plan, [recipient.name], Role.DIGEST, [n.view for n in told]))
-        row_key = _key(plan, channel, address, Role.DIGEST, told)
-        messages.append(_message(plan, row_key, row_key, recipient, rendered, told, channel))
+        message_key = _key(plan, channel, address, Role.DIGEST, told)
+        before = EarlierDigest((), ())
+        if day is not None:
+            message_key = digest_key(plan, day, channel, address)
+            before = (earlier or {}).get(message_key, before)
+        views = [*before.views, *(n.view for n in told)]
+        rendered = templates.render(message_context(plan, [recipient.name], Role.DIGEST, views))
+        row_key = idempotency_key(message_key, *map(str, before.event_ids), *sorted(n.token for n in told))
+        message = _message(plan, row_key, message_key, recipient, rendered, told, channel)
+        messages.append(replace(message, event_ids=(*before.event_ids, *message.event_ids)))
     return messages
 
 

@@ -42,6 +42,7 @@ class NewMessage:
     slack_blocks: tuple[dict[str, Any], ...] | None = None
     message_id: str | None = None
     fallback: bool = False
+    not_before: datetime | None = None  # first attempt (a daily digest waits for the day's end)
 
 
 def idempotency_key(*parts: str) -> str:
@@ -69,7 +70,8 @@ def _row(message: NewMessage, now: datetime) -> dict[str, Any]:
     data = asdict(message)
     data["event_ids"] = json.dumps(list(message.event_ids))
     data["slack_blocks"] = json.dumps(list(message.slack_blocks)) if message.slack_blocks is not None else None
-    return {**data, "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now}
+    due = data.pop("not_before") or now
+    return {**data, "status": "pending", "attempts": 0, "next_attempt_at": due, "created_at": now}
 
 
 def list_outbox(engine: Engine, status: str | None = None, tree_id: str | None = None) -> list[OutboxMessage]:

@@ -17,8 +17,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from kpitree.alert.lifecycle import Decision, Remembered, SilenceRule
+from kpitree.alert.messages import EarlierDigest
 from kpitree.errors import UsageError
-from kpitree.state.models import AlertEvent, AlertState, Silence
+from kpitree.state.models import AlertEvent, AlertState, OutboxMessage, Silence
 
 
 @dataclass(frozen=True)
@@ -172,3 +173,23 @@ def expire_silence(engine: Engine, silence_id: int, now: datetime) -> Silence:
         session.commit()
         session.refresh(silence)
         return silence
+
+
+def take_pending_digests(session: Session, message_keys: Sequence[str]) -> dict[str, EarlierDigest]:
+    """Today's daily digests still waiting, removed from the outbox so that this run's digest,
+    which lists their alerts too, replaces them (in the run's transaction)."""
+    if not message_keys:
+        return {}
+    rows = session.exec(
+        select(OutboxMessage).where(
+            col(OutboxMessage.message_key).in_(message_keys), col(OutboxMessage.status) == "pending"
+        )
+    ).all()
+    found: dict[str, EarlierDigest] = {}
+    for row in rows:
+        ids = tuple(int(i) for i in json.loads(row.event_ids))
+        facts = session.exec(select(AlertEvent).where(col(AlertEvent.id).in_(ids)).order_by(col(AlertEvent.id)))
+        found[row.message_key] = EarlierDigest(ids, tuple(json.loads(event.facts) for event in facts))
+        session.delete(row)
+    session.flush()
+    return found
