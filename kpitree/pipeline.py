@@ -103,8 +103,8 @@ def run_tree(
     """
     now = now or datetime.now(UTC)
     segment = segment or SegmentFilter()
-    started = now
-    also = [tree_calendar(tree).compare_period(period, Comparison.YOY)] if wants_year_ago(tree) else []
+    calendar = tree_calendar(tree)
+    year_ago_period = calendar.compare_period(period, Comparison.YOY) if wants_year_ago(tree) else None
     report = build_report(
         tree,
         period,
@@ -112,20 +112,20 @@ def run_tree(
         Comparison.PREVIOUS,
         segment,
         trend_periods=max(TREND_PERIODS, history_needed(tree)),
-        also=[p for p in also if p is not None],
+        also=[year_ago_period] if year_ago_period else [],
     )
-    year_ago = _values_of(report, also[0]) if also and also[0] is not None else {}
+    year_ago = _values_of(report, year_ago_period) if year_ago_period else {}
     memory = alert_memory(store.engine, tree.id)
     findings = evaluate(report, warehouse, year_ago, memory.firing_entities)
     silences = active_silences(store.engine, now)
     key = run_key(tree, period, segment, scheduled_for, now)
-    label = tree_calendar(tree).label(period)
+    label = calendar.label(period)
     templates = AlertTemplates(template_dir(tree))
     events: list[EventSummary] = []
     notices: list[Notice] = []
     flags: list[str] = []
     with Session(store.engine) as session:
-        run_id = write_snapshot(session, report.snapshot, started)
+        run_id = write_snapshot(session, report.snapshot, now)
         for finding in findings:
             alert = _alert_key(tree, finding)
             held = suppression(

@@ -80,6 +80,8 @@ def test_crossings_are_grouped_per_owner_and_routed_by_the_type_that_fell(wareho
     assert "con-c" not in csm_text
     assert "Engaged (60) -> At risk (30)" in csm_text
     assert "Human interactions fell most" in csm_text
+    # Named as resolved for this entity, not as "each entity's csm_email", nor as the Accountable.
+    assert "Responsible: csm.one@example.com; Accountable: Amara Mensah" in csm_text
     marketing = emails["marketing@example.com"]
     assert marketing["Cc"] == "jonas.weber@example.com"
     marketing_text, _ = parts(marketing)
@@ -93,5 +95,6 @@ def test_crossings_are_grouped_per_owner_and_routed_by_the_type_that_fell(wareho
     fallback_text, _ = parts(emails["cs-ops@example.com"])
     assert "mean_score_drop" in fallback_text
     assert "FLAGGED: entity:csm_email has no value" in fallback_text
+    assert "Responsible: each entity's csm_email; Accountable: Amara Mensah" in fallback_text
     rows = [r for r in list_outbox(store.engine) if r.recipient == "cs-ops@example.com" and r.channel == "email"]
     assert [r.fallback for r in rows] == [True]

@@ -54,6 +54,7 @@ class Route:
     recipients: tuple[Recipient, ...]
     consulted: tuple[str, ...]  # names, for the text
     flags: tuple[str, ...]  # why a fallback was used, in words
+    names: Mapping[str, str]  # each RACI owner of the branch -> its name, entity owners as resolved here
 
     def for_role(self, role: Role) -> tuple[Recipient, ...]:
         return tuple(r for r in self.recipients if r.role is role)
@@ -110,8 +111,15 @@ def route(
     if not owners.responsible and owners.accountable is None:
         resolver.flags.append(f"{node.title} has no Responsible or Accountable owner")
         resolver.add_fallback(Role.TO, "(no owner)")
-    consulted = tuple(resolver.name_of(owner) for owner in owners.consulted)
-    return Route(branch, tuple(dict.fromkeys(resolver.recipients)), consulted, tuple(dict.fromkeys(resolver.flags)))
+    every = [*owners.responsible, *([owners.accountable] if owners.accountable else []), *owners.consulted]
+    names = {owner: resolver.name_of(owner) for owner in [*every, *owners.informed]}
+    return Route(
+        branch,
+        tuple(dict.fromkeys(resolver.recipients)),
+        tuple(names[owner] for owner in owners.consulted),
+        tuple(dict.fromkeys(resolver.flags)),
+        names,
+    )
 
 
 class _Resolver:

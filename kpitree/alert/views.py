@@ -40,12 +40,12 @@ def alert_view(report: VarianceReport, finding: Finding, kind: str, route: Route
             "title": branch.title,
             "is_node": branch.id == node.id,
             "movement": movement(branch_attribution.before, branch_attribution.after, branch.unit),
-            "owner": ", ".join(owner_name(tree, o) for o in owners.responsible) or None,
+            "owner": ", ".join(route.names[o] for o in owners.responsible) or None,
         },
-        "responsible": [_name(tree, route, o) for o in owners.responsible],
-        "accountable": _name(tree, route, owners.accountable) if owners.accountable else None,
+        "responsible": [route.names[o] for o in owners.responsible],
+        "accountable": route.names[owners.accountable] if owners.accountable else None,
         "consulted": list(route.consulted),
-        "informed": [owner_name(tree, o) for o in owners.informed],
+        "informed": [route.names[o] for o in owners.informed],
         "flags": list(route.flags),
         "crossing": None,
     }
@@ -79,14 +79,6 @@ def movement(before: float | None, after: float | None, unit: str) -> dict[str, 
         text += f" ({'+' if delta >= 0 else ''}{fmt(delta)}"
         text += f", {pct:+.1f}%)" if pct is not None and math.isfinite(pct) else ")"
     return {"before": fmt(before), "after": fmt(after), "delta": fmt(delta), "pct": pct, "text": text}
-
-
-def _name(tree: MetricTree, route: Route, owner: str) -> str:
-    """An entity owner is named by whom it resolved to for this alert."""
-    if owner.startswith("entity:"):
-        resolved = [r.name for r in route.recipients if not r.is_fallback and r.role.value in ("to", "cc")]
-        return resolved[0] if resolved else owner_name(tree, owner)
-    return owner_name(tree, owner)
 
 
 def sample_view(tree: MetricTree) -> AlertView:
