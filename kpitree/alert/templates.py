@@ -106,7 +106,10 @@ class AlertTemplates:
             try:
                 self.environment.get_template(name)
                 for context in contexts:
-                    self._blocks(context) if name == SLACK else self._render(name, context)
+                    if name == SLACK:
+                        self._blocks(context)  # the Slack template must also render to JSON
+                    else:
+                        self._render(name, context)
             except jinja2.TemplateNotFound:
                 found.append(TemplateProblem(self.search_path[0], 1, f"template {name} is missing"))
             except jinja2.TemplateSyntaxError as exc:
