@@ -79,7 +79,9 @@ def test_a_dead_letter_is_listed_with_its_reason_and_retried(runner: CliRunner, 
             ["run", str(FIXTURE), "--period", "2026-08", "--warehouse", warehouse, "--state-db", state, "--no-deliver"],
         )
         assert queued.exit_code == 0, queued.output
-        delivered = runner.invoke(cli, ["alerts", "deliver", "--state-db", state], env=env)
+        delivered = runner.invoke(
+            cli, ["alerts", "deliver", "--state-db", state, "--outbox-dir", str(tmp_path / "out")], env=env
+        )
         assert delivered.exit_code == 0, delivered.output
         assert " dead" in delivered.output
     dead = runner.invoke(cli, ["alerts", "outbox", "--status", "dead", "--state-db", state])
