@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -169,7 +168,8 @@ def expire_silence(engine: Engine, silence_id: int, now: datetime) -> Silence:
         silence = session.get(Silence, silence_id)
         if silence is None:
             raise UsageError(f"no silence {silence_id}", hint="see: kpitree silence list")
-        session.execute(sa.update(Silence).where(col(Silence.id) == silence_id).values(expired_at=now))
+        silence.expired_at = now
+        session.add(silence)
         session.commit()
         session.refresh(silence)
         return silence
