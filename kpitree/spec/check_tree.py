@@ -7,8 +7,7 @@ import zoneinfo
 from collections.abc import Collection
 from pathlib import PurePath
 
-from apscheduler.triggers.cron import CronTrigger
-
+from kpitree.crontab import crontab_trigger
 from kpitree.spec.columns import available_columns, own_columns
 from kpitree.spec.edge import Draft
 from kpitree.spec.issues import IssueCode
@@ -47,9 +46,7 @@ def check_settings(draft: Draft, sink: IssueSink) -> None:
         # A bad zone is reported above; the cron expression is still checked, against UTC.
         zone_ok = not (schedule_hint if spec.schedule.timezone else hint)
         try:
-            CronTrigger.from_crontab(
-                spec.schedule.cron, timezone=(spec.schedule.timezone or spec.timezone) if zone_ok else "UTC"
-            )
+            crontab_trigger(spec.schedule.cron, (spec.schedule.timezone or spec.timezone) if zone_ok else "UTC")
         except ValueError as exc:
             sink.error(
                 ("schedule", "cron"),
