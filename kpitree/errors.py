@@ -10,6 +10,8 @@ bug in kpitree (print a traceback and ask for a report)::
     │   ├── UsageError            a command-line value that cannot be used (bad period, bad --where)
     │   ├── WarehouseError        the warehouse cannot be reached, or lacks a table or column a tree reads
     │   └── DataRejected          a file to load has rows that fail the data contract's types
+    ├── RunSuperseded             a pipeline run's attempt lost its claim to another scheduler; its
+    │                             transaction was rolled back (not a mistake, not a bug)
     └── InternalError             kpitree broke an invariant of its own; never the user's fault
 
 Validation problems are *collected*, not raised one by one: see ``kpitree.spec.issues``.
@@ -59,6 +61,11 @@ class WarehouseError(UserError):
 
 class DataRejected(UserError):
     """Rows of a file could not be read as the table's types; nothing was loaded."""
+
+
+class RunSuperseded(KpitreeError):
+    """Another scheduler claimed this run (this one lost its lease, e.g. it was paused): the attempt
+    rolled back instead of committing over its successor's."""
 
 
 class InternalError(KpitreeError):

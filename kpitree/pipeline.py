@@ -6,17 +6,21 @@ are committed in **one transaction**: a run killed halfway leaves nothing behind
 is queued if and only if the results that explain it are stored. Delivery happens after the
 commit, from the outbox, so a crash after the commit loses nothing (the next delivery sends it).
 
-A run has a key (tree, period, segment, and the scheduled time, or when a run by hand ran). Running
-the same period again recomputes and stores the values, but the lifecycle finds every alert already
-told, so nothing new is sent; a scheduled run fired twice writes the same event and outbox keys,
-which the database refuses the second time.
+A run has a key (tree, period, segment, and the scheduled time, or when a run by hand ran) and a row
+in the run ledger (:mod:`kpitree.state.runs`), which turns ``succeeded`` in that same transaction.
+Running the same period again recomputes and stores the values, but the lifecycle finds every alert
+already told, so nothing new is sent; a scheduled run taken up twice is claimed once by the ledger,
+and would write the same event and outbox keys, which the database refuses the second time.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
+from datetime import time as clock_time
+from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
@@ -42,11 +46,13 @@ from kpitree.state.alerts import (
     save_decision,
     take_pending_digests,
 )
+from kpitree.state.runs import RunRequest, RunTally, RunTicket, begin_run, fail_run, finish_run
 from kpitree.state.store import StateStore, write_snapshot
 from kpitree.tree import MetricTree
 from kpitree.warehouse import Warehouse
 
 EVENTS_SHOWN = 12  # per run in the terminal; the outbox and the events table have them all
+CATCH_UP_HOLD = "catch-up: not the latest period"
 
 
 @dataclass(frozen=True)
@@ -76,11 +82,37 @@ class RunOutcome:
 def run_key(
     tree: MetricTree, period: Period, segment: SegmentFilter, scheduled_for: datetime | None, now: datetime
 ) -> str:
-    """A scheduled run is keyed by its fire time, so two schedulers firing the same job write the
-    same events and messages once. A run by hand is keyed by when it ran: what it may notify is
-    decided by the alerts' states, which a re-run of the same period finds already told."""
-    when = scheduled_for.astimezone(UTC).isoformat() if scheduled_for else f"manual@{now.astimezone(UTC).isoformat()}"
+    """A scheduled run is keyed by its fire time, so a fire taken up twice (two schedulers, a
+    restart) is the same run, which the ledger lets succeed once. A run by hand is keyed by when it
+    ran (and a nonce): what it may notify is decided by the alerts' states, which a re-run finds
+    already told."""
+    if scheduled_for is None:
+        # Two runs by hand are two runs, even within one clock tick (or under a frozen clock).
+        when = f"manual@{now.astimezone(UTC).isoformat()}#{uuid4().hex[:8]}"
+    else:
+        when = scheduled_for.astimezone(UTC).isoformat()
     return f"{tree.id}/{tree_calendar(tree).label(period)}/{segment.key() or 'all'}/{when}"
+
+
+def run_request(
+    tree: MetricTree,
+    period: Period,
+    segment: SegmentFilter,
+    now: datetime,
+    *,
+    scheduled_for: datetime | None = None,
+    trigger: str = "manual",
+    notify: bool = True,
+) -> RunRequest:
+    return RunRequest(
+        run_key(tree, period, segment, scheduled_for, now),
+        tree.id,
+        tree_calendar(tree).label(period),
+        segment.key(),
+        trigger,
+        scheduled_for,
+        notify,
+    )
 
 
 def run_tree(
@@ -91,18 +123,49 @@ def run_tree(
     *,
     now: datetime | None = None,
     segment: SegmentFilter | None = None,
-    scheduled_for: datetime | None = None,
+    ticket: RunTicket | None = None,
     channels: Mapping[str, Channel] | None = None,
-    notify: bool = True,
     policy: RetryPolicy | None = None,
 ) -> RunOutcome:
     """Run the pipeline once for ``period``. With ``channels``, deliver what is due afterwards.
 
-    ``notify=False`` records the results and the alerts' states without queuing messages (the
-    scheduler's catch-up of older periods, so owners hear about the latest one only).
+    Without a ``ticket`` this is a run by hand: it is entered in the ledger as ``manual``. The
+    scheduler claims its runs first (:func:`kpitree.state.runs.begin_run`) and passes the ticket;
+    a ticket with ``notify=False`` records the results and the alerts' states without queuing
+    messages (the catch-up of older periods, so owners hear about the latest one only).
+    A failure is entered in the ledger, then raised.
     """
     now = now or datetime.now(UTC)
     segment = segment or SegmentFilter()
+    if ticket is None:
+        ticket = begin_run(store.engine, run_request(tree, period, segment, now), "cli", now)
+        assert ticket is not None, "a run by hand has a key of its own"
+    clock = time.monotonic()
+    try:
+        outcome = _run(tree, period, warehouse, store, now, segment, ticket, clock)
+    except Exception as exc:
+        fail_run(store.engine, ticket, f"{type(exc).__name__}: {exc}", _later(now, clock))
+        raise
+    if channels is None:
+        return outcome
+    return replace(outcome, delivered=deliver_due(store.engine, channels, now, policy))
+
+
+def _later(now: datetime, clock: float) -> datetime:
+    """``now`` plus the time spent since ``clock``: a duration that holds under a frozen clock too."""
+    return now + timedelta(seconds=time.monotonic() - clock)
+
+
+def _run(
+    tree: MetricTree,
+    period: Period,
+    warehouse: Warehouse,
+    store: StateStore,
+    now: datetime,
+    segment: SegmentFilter,
+    ticket: RunTicket,
+    clock: float,
+) -> RunOutcome:
     calendar = tree_calendar(tree)
     year_ago_period = calendar.compare_period(period, Comparison.YOY) if wants_year_ago(tree) else None
     report = build_report(
@@ -118,7 +181,7 @@ def run_tree(
     memory = alert_memory(store.engine, tree.id)
     findings = evaluate(report, warehouse, year_ago, memory.firing_entities)
     silences = active_silences(store.engine, now)
-    key = run_key(tree, period, segment, scheduled_for, now)
+    key = ticket.run_key
     label = calendar.label(period)
     templates = AlertTemplates(template_dir(tree))
     events: list[EventSummary] = []
@@ -132,8 +195,8 @@ def run_tree(
                 silences, tree.alerting.maintenance, (tree.id, alert.node_id, alert.rule_id, alert.entity), now
             )
             decision = decide(finding.rule, finding.condition, memory.remembered.get(alert.fingerprint), now, held)
-            if decision.notify and not notify:
-                decision = replace(decision, notify=False, suppressed_by="catch-up: not the latest period")
+            if decision.notify and not ticket.notify:
+                decision = replace(decision, notify=False, suppressed_by=CATCH_UP_HOLD)
             save_decision(session, alert, decision, now, label)
             if decision.kind is None:
                 continue
@@ -160,8 +223,9 @@ def run_tree(
         plan = MessagePlan(tree, label, key, f"kpitree report {tree.id} --period {label}")
         messages = build_messages(plan, notices, templates) + _digests(session, plan, notices, templates, now)
         queued = enqueue(session.connection(), messages, now)
+        tally = RunTally(run_id, len(report.snapshot.results), len(events), queued)
+        finish_run(session, ticket, tally, _later(now, clock))
         session.commit()
-    delivered = deliver_due(store.engine, channels, now, policy) if channels is not None else None
     return RunOutcome(
         key,
         run_id,
@@ -170,7 +234,7 @@ def run_tree(
         sum(1 for f in findings if f.condition.holds),
         tuple(events),
         queued,
-        delivered,
+        None,
         tuple(dict.fromkeys(flags)),
     )
 
@@ -185,7 +249,7 @@ def _digests(
         return digest_messages(plan, notices, templates)
     zone = ZoneInfo(tree.timezone)
     day = now.astimezone(zone).date()
-    due = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone).astimezone(UTC)
+    due = datetime.combine(day + timedelta(days=1), clock_time(), tzinfo=zone).astimezone(UTC)
     keys = [
         digest_key(plan, day.isoformat(), r.channel, r.address) for n in notices for r in n.route.for_role(Role.DIGEST)
     ]

@@ -8,6 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from kpitree.sample.generate import TABLES, SampleSpec, generate
+from kpitree.state.store import StateStore
+from tests.engines import state_url
 from tests.reference import fetch
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,6 +21,15 @@ SEED_TREES = sorted(TREES.glob("*.yaml"))
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
+    """A state database: a SQLite file, or a fresh database on the PostgreSQL test server."""
+    with state_url(str(request.param), tmp_path) as url:
+        opened = StateStore.open(url)
+        yield opened
+        opened.engine.dispose()
 
 
 @pytest.fixture(params=["duckdb", "sqlite", "postgresql"])

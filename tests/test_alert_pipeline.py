@@ -7,7 +7,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -29,18 +29,9 @@ from kpitree.state.store import StateStore
 from kpitree.tree import MetricTree
 from kpitree.warehouse import open_warehouse
 from tests.alerting_world import FIXTURE, QUIET, alerting_tree, loopback_channels, write_touches
-from tests.engines import state_url
 from tests.loopback import MailHandler, ReceivedMail, free_port, slack_server, smtp_server
 
 T0 = datetime(2026, 8, 3, 7, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
-    with state_url(str(request.param), tmp_path) as url:
-        opened = StateStore.open(url)
-        yield opened
-        opened.engine.dispose()
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ from sqlmodel import Field, SQLModel
 
 
 class ComputeRun(SQLModel, table=True):
-    """One ``kpitree compute`` (or scheduled run) of one tree, period and segment. Kept forever."""
+    """One computation of one tree, period and segment (``kpitree compute``, or a pipeline run's).
+    Kept forever."""
 
     __tablename__ = "compute_run"
 
@@ -138,3 +139,47 @@ class Silence(SQLModel, table=True):
     created_by: str
     created_at: datetime
     expired_at: datetime | None = None
+
+
+class PipelineRun(SQLModel, table=True):
+    """The ledger of pipeline runs, by hand or scheduled. The row is committed as ``running`` before
+    the computation starts, and turned ``succeeded`` in the same transaction as the run's results,
+    so a run killed halfway is visible (still ``running``, its results absent) and is re-run by the
+    next scheduler that holds the lease. ``token`` changes with every attempt: only the attempt
+    holding it may finish the row (a scheduler that lost its lease cannot commit over its successor).
+    """
+
+    __tablename__ = "pipeline_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_key: str = Field(unique=True)  # tree, period, segment and scheduled (or manual) time
+    tree_id: str = Field(index=True)
+    period_label: str
+    segment: str = ""
+    trigger: str  # manual | schedule | catch-up
+    scheduled_for: datetime | None = None  # the cron fire time; None for a run by hand
+    notify: bool = True  # False for a catch-up of an older period: states recorded, nothing sent
+    status: str = Field(index=True)  # running | succeeded | failed
+    attempt: int = 1
+    token: str  # the current attempt's
+    holder: str  # the scheduler (host:pid:nonce) or 'cli' that ran the attempt
+    started_at: datetime
+    finished_at: datetime | None = None
+    compute_run_id: int | None = None
+    nodes: int | None = None
+    events: int | None = None
+    alerts_queued: int | None = None
+    error: str | None = None
+
+
+class SchedulerLease(SQLModel, table=True):
+    """Who may run scheduled jobs: one row per lease name. The holder renews ``expires_at``; once it
+    passes, any standby may take the row over (compare-and-set on holder and expiry)."""
+
+    __tablename__ = "scheduler_lease"
+
+    name: str = Field(primary_key=True)
+    holder: str
+    acquired_at: datetime
+    renewed_at: datetime
+    expires_at: datetime
