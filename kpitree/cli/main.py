@@ -38,6 +38,9 @@ COMMANDS = {
     "run": "kpitree.cli.alert_commands:run",
     "alerts": "kpitree.cli.alert_commands:alerts",
     "silence": "kpitree.cli.silence_commands:silence",
+    "schedule": "kpitree.cli.schedule_commands:schedule",
+    "runs": "kpitree.cli.schedule_commands:runs",
+    "status": "kpitree.cli.schedule_commands:status",
 }
 
 

@@ -1,0 +1,50 @@
+"""``kpitree schedule`` in a process of its own, on a clock that starts at a chosen instant and
+runs at real speed (freezegun, ticking), for tests/test_schedule_processes.py:
+
+    python -m tests.scheduler_proc FAKE_START REAL_ANCHOR [--die-at-commit | --slow-commit] -- SCHEDULE_ARGS...
+
+Processes started at different real times share one timeline: each starts its clock at FAKE_START
+plus the real seconds elapsed since REAL_ANCHOR (a ``time.time()`` taken by the test). With
+``--die-at-commit`` the process kills itself (SIGKILL: no cleanup) in the middle of a run, after its
+results were written to the open transaction and before the commit; ``--slow-commit`` waits there
+for three seconds instead, so that a test can signal the process while a run is in progress.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+from freezegun import freeze_time
+
+
+def main(argv: list[str]) -> None:
+    split = argv.index("--")
+    own, schedule_args = argv[:split], argv[split + 1 :]
+    fake_start, real_anchor = datetime.fromisoformat(own[0]), float(own[1])
+    import kpitree.pipeline
+    from kpitree.delivery.outbox import enqueue as real_enqueue
+
+    def die(*_args: Any, **_kwargs: Any) -> Any:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(3)
+        return real_enqueue(*args, **kwargs)
+
+    if "--die-at-commit" in own:
+        kpitree.pipeline.enqueue = die  # type: ignore[attr-defined]
+    if "--slow-commit" in own:
+        kpitree.pipeline.enqueue = slow  # type: ignore[attr-defined]
+    from kpitree.cli.main import cli
+
+    with freeze_time(fake_start + timedelta(seconds=time.time() - real_anchor), tick=True):
+        cli.main(args=["schedule", *schedule_args], prog_name="kpitree")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,211 @@
+"""Real ``kpitree schedule`` processes on one state database (SQLite file, PostgreSQL server): one
+active and one standby, a SIGKILL of the active one, a SIGKILL in the middle of a run, a SIGTERM
+during a run. Their clocks start just before a fire and run at real speed (tests/scheduler_proc.py);
+the tests wait for what the processes log, never for a fixed time."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import pytest
+
+from kpitree.delivery.outbox import list_outbox
+from kpitree.schedule.lease import current_lease
+from kpitree.state.alerts import events
+from kpitree.state.runs import list_runs
+from kpitree.state.store import StateStore
+from tests.alerting_world import FIXTURE, QUIET, write_touches
+from tests.conftest import ROOT
+from tests.engines import state_url
+
+LEASE = 3.0  # seconds
+FIRE = "2026-09-01T07:00:00+00:00"  # the alerting tree's monthly fire; it computes August
+TAKE_OVER_SLACK = 2.0  # seconds on top of the lease: the standby's poll, a busy CI machine
+
+
+class SchedulerProcess:
+    def __init__(self, name: str, world: World, fake_start: str, *extra: str) -> None:
+        self.name = name
+        self.log = world.dir / f"{name}.log"
+        self._stderr: IO[str] = self.log.open("w")
+        schedule_args = [
+            *("--state-db", world.state_url, "--warehouse", world.warehouse_url, "--trees-dir", str(world.trees)),
+            *("--lease", str(LEASE), "--files-only", "--outbox-dir", str(world.dir / "outbox")),
+            *("--reports-dir", str(world.dir / "reports"), "--health-file", str(world.dir / f"{name}.json")),
+        ]
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.scheduler_proc", fake_start, str(world.anchor), *extra, "--", *schedule_args],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=self._stderr,
+        )
+
+    def health(self) -> dict[str, Any]:
+        """The health file; empty until the process first writes it."""
+        path = self.log.with_suffix(".json")
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        return data
+
+    def wait_for_health(self, ready: Callable[[dict[str, Any]], bool], timeout: float = 30) -> dict[str, Any]:
+        """The health file, once ``ready`` says it shows what is awaited (it is rewritten each beat)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            data = self.health()
+            if ready(data):
+                return data
+            time.sleep(0.05)
+        pytest.fail(f"{self.name}'s health file never got there: {self.health()}")
+
+    def text(self) -> str:
+        return self.log.read_text(encoding="utf-8")
+
+    def wait_for(self, event: str, timeout: float = 60) -> tuple[float, str]:
+        """(when, the line) once ``event`` is logged; fails with the log if the process exits first."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.text().splitlines():
+                if f" {event} " in f"{line} ":
+                    return time.monotonic(), line
+            if self.proc.poll() is not None:
+                pytest.fail(f"{self.name} exited ({self.proc.returncode}) before logging {event}:\n{self.text()}")
+            time.sleep(0.05)
+        pytest.fail(f"{self.name} did not log {event} within {timeout}s:\n{self.text()}")
+
+    def holder(self) -> str:
+        match = re.search(r"scheduler\.starting holder=(\S+)", self.text())
+        assert match, self.text()
+        return match[1]
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM) -> int:
+        self.proc.send_signal(sig)
+        code = self.proc.wait(timeout=60)
+        self._stderr.close()
+        return code
+
+
+class World:
+    def __init__(self, directory: Path, url: str) -> None:
+        self.dir = directory
+        self.state_url = url
+        self.trees = directory / "trees"
+        self.trees.mkdir()
+        (self.trees / "alerting.yaml").write_text(
+            FIXTURE.read_text(encoding="utf-8") + "schedule: {cron: '0 7 1 * *'}\n", encoding="utf-8"
+        )
+        # August: too few touches, and calls fall by more than 20% and 5: two alerts.
+        self.warehouse_url = write_touches(directory / "w.duckdb", {**QUIET, "2026-08": (8, 10)})
+        self.anchor = time.time()
+        self.store = StateStore.open(url)
+
+    def restart_clock(self) -> None:
+        self.anchor = time.time()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
+    with state_url(str(request.param), tmp_path) as url:
+        made = World(tmp_path, url)
+        yield made
+        made.store.engine.dispose()
+
+
+def assert_told_once(world: World) -> None:
+    outbox = list_outbox(world.store.engine)
+    assert outbox
+    assert {row.status for row in outbox} == {"sent"}
+    recorded = events(world.store.engine, "alerting")
+    assert sorted((e.rule_id, e.kind) for e in recorded) == [("call_drop", "firing"), ("too_few", "firing")]
+    assert len(list((world.dir / "outbox").iterdir())) == len({row.message_key for row in outbox})
+
+
+def test_two_schedulers_run_each_fire_once_and_the_standby_takes_over(world: World) -> None:
+    active = SchedulerProcess("active", world, "2026-09-01T06:59:50+00:00")
+    active.wait_for("lease.acquired")
+    standby = SchedulerProcess("standby", world, "2026-09-01T06:59:50+00:00")
+    standby.wait_for("scheduler.standby")
+    standby.wait_for_health(lambda data: data.get("process", {}).get("role") == "standby")
+    active.wait_for("run.succeeded")
+    active.wait_for("outbox.delivered")
+
+    killed_at = time.monotonic()
+    assert active.stop(signal.SIGKILL) == -signal.SIGKILL
+    took_over_at, line = standby.wait_for("lease.taken_over")
+    assert took_over_at - killed_at <= LEASE + TAKE_OVER_SLACK, line
+    assert f"previous={active.holder()}" in line
+    _, done = standby.wait_for("catch_up.done")
+    assert "runs=0" in done  # the fire was run already: nothing to catch up
+    _, kept = standby.wait_for("job.kept")  # the job store had it: no second job
+    assert "next_fire=2026-10-01T07:00:00+00:00" in kept
+    health = standby.wait_for_health(lambda data: data["process"]["role"] == "active")  # written by now
+    assert (health["process"]["role"], health["lease"]["holder"]) == ("active", standby.holder())
+    assert {job["job_id"]: job["next_fire"] for job in health["jobs"]}["tree:alerting"] == "2026-10-01T07:00:00+00:00"
+
+    (run,) = list_runs(world.store.engine)
+    assert (run.period_label, run.status, run.attempt, run.holder) == ("2026-08", "succeeded", 1, active.holder())
+    assert " run.started " not in standby.text()
+    assert_told_once(world)
+
+    assert standby.stop() == 0
+    assert " scheduler.stopped " in standby.text()
+    assert current_lease(world.store.engine) is None  # released on a clean stop
+
+
+def test_a_run_killed_mid_compute_leaves_nothing_and_is_completed_on_the_next_start(world: World) -> None:
+    doomed = SchedulerProcess("doomed", world, "2026-09-01T06:59:54+00:00", "--die-at-commit")
+    assert doomed.proc.wait(timeout=60) == -signal.SIGKILL, doomed.text()
+    (run,) = list_runs(world.store.engine)
+    assert (run.status, run.attempt) == ("running", 1)
+    assert world.store.values("alerting") == []
+    assert world.store.runs("alerting") == []
+    assert events(world.store.engine, "alerting") == []
+    assert list_outbox(world.store.engine) == []
+
+    world.restart_clock()
+    successor = SchedulerProcess("successor", world, "2026-09-01T07:00:30+00:00")
+    successor.wait_for("lease.taken_over")
+    _, line = successor.wait_for("run.started")
+    assert "trigger=retry" in line
+    assert "attempt=2" in line
+    successor.wait_for("outbox.delivered")
+    (run,) = list_runs(world.store.engine)
+    assert (run.status, run.attempt, run.holder) == ("succeeded", 2, successor.holder())
+    assert {value.node_id for value in world.store.values("alerting")} >= {"touches", "calls", "emails"}
+    assert_told_once(world)
+    assert successor.stop() == 0
+
+
+def test_sigterm_lets_the_run_in_progress_finish(world: World) -> None:
+    scheduler = SchedulerProcess("scheduler", world, "2026-09-01T06:59:54+00:00", "--slow-commit")
+    scheduler.wait_for("run.started")
+    scheduler.proc.send_signal(signal.SIGTERM)
+    assert scheduler.proc.wait(timeout=60) == 0, scheduler.text()
+    log = scheduler.text()
+    assert log.index(" scheduler.stopping ") < log.index(" run.succeeded ") < log.index(" scheduler.stopped ")
+    (run,) = list_runs(world.store.engine)
+    assert run.status == "succeeded"
+    assert_told_once(world)
+
+
+def test_sighup_reloads_a_changed_tree_and_replaces_its_job(world: World) -> None:
+    scheduler = SchedulerProcess("scheduler", world, "2026-09-10T00:00:00+00:00")
+    _, first = scheduler.wait_for("job.scheduled")
+    assert "next_fire=2026-10-01T07:00:00+00:00" in first
+    tree_file = world.trees / "alerting.yaml"
+    tree_file.write_text(tree_file.read_text(encoding="utf-8").replace("0 7 1 * *", "0 9 15 * *"), encoding="utf-8")
+    scheduler.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 30
+    while scheduler.text().count(" job.scheduled ") < 2:
+        assert time.monotonic() < deadline, scheduler.text()
+        time.sleep(0.05)
+    second = [line for line in scheduler.text().splitlines() if " job.scheduled " in line][1]
+    assert "cron '0 9 15 * *'" in second
+    assert "next_fire=2026-09-15T09:00:00+00:00" in second
+    assert scheduler.stop() == 0
