@@ -19,6 +19,8 @@ with engine.begin() as connection:
         connection=connection,
         target_metadata=SQLModel.metadata,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copying them
+        # APScheduler creates and owns its job table; autogenerate must not offer to drop it.
+        include_name=lambda name, kind, _parent: not (kind == "table" and name == "apscheduler_jobs"),
     )
     with context.begin_transaction():
         context.run_migrations()
