@@ -33,6 +33,9 @@ TAKE_OVER_SLACK = 2.0  # seconds on top of the lease: the standby's poll, a busy
 
 class SchedulerProcess:
     def __init__(self, name: str, world: World, fake_start: str, *extra: str) -> None:
+        """``extra``: --die-at-commit or --slow-commit for the wrapper; anything else for kpitree."""
+        own = [arg for arg in extra if arg in ("--die-at-commit", "--slow-commit")]
+        passed = [arg for arg in extra if arg not in own]
         self.name = name
         self.log = world.dir / f"{name}.log"
         self._stderr: IO[str] = self.log.open("w")
@@ -40,9 +43,10 @@ class SchedulerProcess:
             *("--state-db", world.state_url, "--warehouse", world.warehouse_url, "--trees-dir", str(world.trees)),
             *("--lease", str(LEASE), "--files-only", "--outbox-dir", str(world.dir / "outbox")),
             *("--reports-dir", str(world.dir / "reports"), "--health-file", str(world.dir / f"{name}.json")),
+            *passed,
         ]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.scheduler_proc", fake_start, str(world.anchor), *extra, "--", *schedule_args],
+            [sys.executable, "-m", "tests.scheduler_proc", fake_start, str(world.anchor), *own, "--", *schedule_args],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=self._stderr,
@@ -194,13 +198,17 @@ def test_sigterm_lets_the_run_in_progress_finish(world: World) -> None:
     assert_told_once(world)
 
 
-def test_sighup_reloads_a_changed_tree_and_replaces_its_job(world: World) -> None:
-    scheduler = SchedulerProcess("scheduler", world, "2026-09-10T00:00:00+00:00")
+@pytest.mark.parametrize("how", ["sighup", "watch"])
+def test_a_changed_tree_is_reloaded_and_its_job_replaced(world: World, how: str) -> None:
+    scheduler = SchedulerProcess(
+        "scheduler", world, "2026-09-10T00:00:00+00:00", *(["--watch"] if how == "watch" else [])
+    )
     _, first = scheduler.wait_for("job.scheduled")
     assert "next_fire=2026-10-01T07:00:00+00:00" in first
     tree_file = world.trees / "alerting.yaml"
     tree_file.write_text(tree_file.read_text(encoding="utf-8").replace("0 7 1 * *", "0 9 15 * *"), encoding="utf-8")
-    scheduler.proc.send_signal(signal.SIGHUP)
+    if how == "sighup":
+        scheduler.proc.send_signal(signal.SIGHUP)
     deadline = time.monotonic() + 30
     while scheduler.text().count(" job.scheduled ") < 2:
         assert time.monotonic() < deadline, scheduler.text()
