@@ -51,6 +51,7 @@ class SchedulerProcess:
             stdout=subprocess.DEVNULL,
             stderr=self._stderr,
         )
+        world.processes.append(self.proc)
 
     def health(self) -> dict[str, Any]:
         """The health file; empty until the process first writes it."""
@@ -108,6 +109,7 @@ class World:
         self.warehouse_url = write_touches(directory / "w.duckdb", {**QUIET, "2026-08": (8, 10)})
         self.anchor = time.time()
         self.store = StateStore.open(url)
+        self.processes: list[subprocess.Popen[bytes]] = []
 
     def restart_clock(self) -> None:
         self.anchor = time.time()
@@ -118,6 +120,10 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
     with state_url(str(request.param), tmp_path) as url:
         made = World(tmp_path, url)
         yield made
+        for process in made.processes:  # a failed test must not leave schedulers running
+            if process.poll() is None:
+                process.kill()
+                process.wait()
         made.store.engine.dispose()
 
 

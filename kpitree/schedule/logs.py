@@ -17,9 +17,11 @@ from typing import Any, TextIO
 LOGGER = logging.getLogger("kpitree.schedule")
 
 
-def log_event(level: int, event: str, **fields: Any) -> None:
+def log_event(level: int, event: str, *, exc_info: bool = False, **fields: Any) -> None:
+    """Log ``event`` with ``fields``; ``exc_info`` adds the traceback of the exception being handled
+    (for bugs, not for a user's mistake)."""
     text = " ".join(f"{key}={_text(value)}" for key, value in fields.items())
-    LOGGER.log(level, "%s %s", event, text, extra={"event": event, "fields": fields})
+    LOGGER.log(level, "%s %s", event, text, exc_info=exc_info, extra={"event": event, "fields": fields})
 
 
 def _text(value: Any) -> str:

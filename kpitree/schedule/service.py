@@ -134,7 +134,10 @@ class SchedulerService:
                     break
         finally:
             self.role = "stopped"
-            self.lease.release()
+            try:
+                self.lease.release()
+            except sa.exc.OperationalError as exc:  # the database is away: the lease expires by itself
+                log_event(logging.WARNING, "lease.release_failed", error=str(exc.orig))
             self._write_health()
             log_event(logging.INFO, "scheduler.stopped", holder=self.lease.holder)
 
