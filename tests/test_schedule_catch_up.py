@@ -6,6 +6,7 @@ process with a frozen clock (tests/sim_scheduler.py) against a real state databa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from freezegun import freeze_time
 
 from kpitree.compute.engine import tree_calendar
 from kpitree.delivery.outbox import list_outbox
+from kpitree.periods import Period
 from kpitree.pipeline import CATCH_UP_HOLD
 from kpitree.schedule.health import scheduler_status
 from kpitree.schedule.plan import Unfinished, due_runs
@@ -47,9 +49,9 @@ def tree(trees_dir: Path) -> MetricTree:
     return load_tree_or_raise(trees_dir / "alerting.yaml")
 
 
-def labels(tree: MetricTree, periods: list[object]) -> list[str]:
+def labels(tree: MetricTree, periods: Sequence[Period]) -> list[str]:
     calendar = tree_calendar(tree)
-    return [calendar.label(p) for p in periods]  # type: ignore[arg-type]
+    return [calendar.label(p) for p in periods]
 
 
 def test_missed_fires_run_once_per_period_and_only_the_latest_notifies(tree: MetricTree) -> None:

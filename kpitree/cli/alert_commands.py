@@ -38,7 +38,8 @@ def delivery_options(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _channels(secrets: Path | None, outbox_dir: Path | None, files_only: bool) -> dict[str, Any]:
+def delivery_channels(secrets: Path | None, outbox_dir: Path | None, files_only: bool) -> dict[str, Any]:
+    """The channels the --secrets, --outbox-dir and --files-only options ask for (run, alerts, schedule)."""
     from kpitree.delivery.settings import DeliverySettings
     from kpitree.delivery.setup import open_channels
 
@@ -80,7 +81,7 @@ def run(
     chosen = resolve_period(tree, period)
     segment = SegmentFilter.parse(where, tree)
     store = StateStore.open(state_db)
-    channels = None if no_deliver else _channels(secrets, outbox_dir, files_only)
+    channels = None if no_deliver else delivery_channels(secrets, outbox_dir, files_only)
     opened = open_warehouse(warehouse)
     try:
         outcome = run_tree(tree, chosen, opened, store, segment=segment, channels=channels)
@@ -186,7 +187,7 @@ def test_send(
 
     tree = load(tree_name, trees_dir)
     rendered = AlertTemplates(template_dir(tree)).render(sample_contexts(tree)[0])
-    channels = _channels(secrets, outbox_dir, files_only or channel == "file")
+    channels = delivery_channels(secrets, outbox_dir, files_only or channel == "file")
     medium = "email" if channel in ("email", "file") else "slack"
     email = medium == "email"
     outgoing = Outgoing(
@@ -255,5 +256,5 @@ def deliver(secrets: Path | None, outbox_dir: Path | None, files_only: bool, sta
     from kpitree.delivery.worker import deliver_due
     from kpitree.state.store import StateStore
 
-    tally = deliver_due(StateStore.open(state_db).engine, _channels(secrets, outbox_dir, files_only))
+    tally = deliver_due(StateStore.open(state_db).engine, delivery_channels(secrets, outbox_dir, files_only))
     click.echo(f"{tally.sent} sent, {tally.retrying} to retry later, {tally.dead} dead")

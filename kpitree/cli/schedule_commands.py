@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from kpitree.cli.alert_commands import _channels, delivery_options
+from kpitree.cli.alert_commands import delivery_channels, delivery_options
 from kpitree.cli.options import TREES_DIR_OPTION, state_option, warehouse_option
 
 DEFAULT_REPORTS_DIR = Path(".kpitree") / "reports"
@@ -92,7 +92,7 @@ def schedule(
             health_file=health_file,
         ),
         RunnerSettings(warehouse, reports_dir, max_catch_up),
-        _channels(secrets, outbox_dir, files_only),
+        delivery_channels(secrets, outbox_dir, files_only),
     )
     service.install_signal_handlers()
     service.serve()
