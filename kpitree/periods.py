@@ -59,7 +59,7 @@ class Period:
         return self.end - timedelta(days=1)
 
 
-def _add_months(day: date, months: int) -> date:
+def add_months(day: date, months: int) -> date:
     index = day.year * 12 + day.month - 1 + months
     year, month = divmod(index, 12)
     return date(year, month + 1, min(day.day, _calendar.monthrange(year, month + 1)[1]))
@@ -85,17 +85,17 @@ class Calendar:
             return Period(start, start + timedelta(days=7), grain)
         if grain is Grain.MONTH:
             start = day.replace(day=1)
-            return Period(start, _add_months(start, 1), grain)
+            return Period(start, add_months(start, 1), grain)
         if grain is Grain.QUARTER:
             start = date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-            return Period(start, _add_months(start, 3), grain)
+            return Period(start, add_months(start, 3), grain)
         if grain in (Grain.FISCAL_QUARTER, Grain.FISCAL_YEAR):
             months_in = (day.month - self.fiscal_year_start_month) % 12
-            year_start = _add_months(day.replace(day=1), -months_in)
+            year_start = add_months(day.replace(day=1), -months_in)
             if grain is Grain.FISCAL_YEAR:
-                return Period(year_start, _add_months(year_start, 12), grain)
-            start = _add_months(year_start, 3 * (months_in // 3))
-            return Period(start, _add_months(start, 3), grain)
+                return Period(year_start, add_months(year_start, 12), grain)
+            start = add_months(year_start, 3 * (months_in // 3))
+            return Period(start, add_months(start, 3), grain)
         raise UsageError("a custom period is given by its dates, not found around a day")
 
     def period_at(self, instant: datetime, grain: Grain) -> Period:
@@ -113,8 +113,8 @@ class Calendar:
             delta = timedelta(days=period.days * steps)
             return Period(period.start + delta, period.end + delta, period.grain)
         months = {Grain.MONTH: 1, Grain.QUARTER: 3, Grain.FISCAL_QUARTER: 3, Grain.FISCAL_YEAR: 12}[period.grain]
-        start = _add_months(period.start, months * steps)
-        return Period(start, _add_months(start, months), period.grain)
+        start = add_months(period.start, months * steps)
+        return Period(start, add_months(start, months), period.grain)
 
     def previous(self, period: Period) -> Period:
         return self.shift(period, -1)
@@ -127,7 +127,7 @@ class Calendar:
             return self._week(year - 1, min(week, last_weeks))
         if period.grain is Grain.CUSTOM:
             return Period(
-                _add_months(period.start, -12), _add_months(period.last_day, -12) + timedelta(days=1), period.grain
+                add_months(period.start, -12), add_months(period.last_day, -12) + timedelta(days=1), period.grain
             )
         return self.shift(
             period, -{Grain.MONTH: 12, Grain.QUARTER: 4, Grain.FISCAL_QUARTER: 4, Grain.FISCAL_YEAR: 1}[period.grain]
@@ -196,7 +196,7 @@ class Calendar:
                 lambda m: self.shift(
                     Period(
                         self._fiscal_year(int(m[1])).start,
-                        _add_months(self._fiscal_year(int(m[1])).start, 3),
+                        add_months(self._fiscal_year(int(m[1])).start, 3),
                         Grain.FISCAL_QUARTER,
                     ),
                     int(m[2]) - 1,

@@ -52,12 +52,13 @@ def test_an_injected_20_percent_effect_is_verified_and_the_interval_covers_it() 
 
 
 def test_the_interval_covers_the_true_effect_about_as_often_as_it_says() -> None:
-    # 95% nominal; a percentile bootstrap over 12 and 8 periods runs a little short of it.
+    # 95% nominal; the studentised bootstrap over 12 and 8 periods errs on the wide side (a plain
+    # percentile bootstrap covered 90 of these 100: too short on few periods).
     covered = sum(
         estimate(made.segments, resamples=1000, seed=seed).covers(made.true_effect)
         for seed, made in ((seed, world(seed, effect=0.2)) for seed in range(100))
     )
-    assert covered >= 85
+    assert covered >= 92
 
 
 def test_a_null_effect_is_not_verified_and_rules_out_the_promised_size() -> None:

@@ -122,6 +122,15 @@ def route(
     )
 
 
+def route_to_owner(tree: MetricTree, owner: str, channels: Sequence[str] | None = None) -> tuple[Recipient, ...]:
+    """The addresses of one person or team of the tree (a team without its own address reaches its
+    members), with the tree's fallback receiver standing in where an address is missing. For
+    messages to a named owner rather than to a branch: an intervention's verdict."""
+    resolver = _Resolver(tree, tuple(channels) if channels else CHANNELS, {})
+    resolver.add(owner, Role.TO)
+    return tuple(dict.fromkeys(resolver.recipients))
+
+
 class _Resolver:
     def __init__(self, tree: MetricTree, channels: Sequence[str], entity_values: Mapping[str, object]) -> None:
         self.tree = tree

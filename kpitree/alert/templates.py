@@ -75,9 +75,13 @@ def mrkdwn(value: object) -> str:
 
 
 class AlertTemplates:
-    def __init__(self, override_dir: Path | None = None) -> None:
-        search = [str(override_dir)] if override_dir is not None else []
-        search.append(str(shipped_dir("templates") / "alerts"))
+    def __init__(self, override_dir: Path | None = None, family: str = "alerts") -> None:
+        """``family`` picks the shipped set: ``alerts``, or ``impact`` for intervention verdicts (a
+        tree's override directory holds the latter in an ``impact/`` folder)."""
+        search = []
+        if override_dir is not None:
+            search.append(str(override_dir if family == "alerts" else override_dir / family))
+        search.append(str(shipped_dir("templates") / family))
         self.search_path = tuple(search)
         self.environment = Environment(
             loader=ChoiceLoader([FileSystemLoader(path) for path in search]),

@@ -14,11 +14,13 @@ from pathlib import Path
 
 import click
 
+from kpitree.cli.demo_impact import demo_interventions
 from kpitree.cli.output import console
 from kpitree.compute.check import check_computation
 from kpitree.compute.engine import tree_calendar
 from kpitree.delivery.channels import FileChannel
 from kpitree.errors import TreeInvalid
+from kpitree.impact.describe import summaries
 from kpitree.periods import Grain, Period
 from kpitree.pipeline import outcome_lines, run_tree
 from kpitree.render.snapshot_output import snapshot_table
@@ -58,11 +60,16 @@ def demo(demo_dir: Path, size: int) -> None:
     channels = {"email": FileChannel("email", outbox), "slack": FileChannel("slack", outbox)}
     reports: list[Path] = []
     try:
+        trees = []
         for path in tree_files((shipped_trees_dir(),)):
             result = load_tree(path)
             if result.tree is None:
                 raise TreeInvalid(result.issues)
-            tree = result.tree
+            trees.append(result.tree)
+        out.print()
+        for line in demo_interventions(trees, spec, warehouse, store):
+            out.print(line, highlight=False, markup=False)
+        for tree in trees:
             period = _last_full_period(tree, spec)
             # One run: the computation (the period, the one before, and the trend's) serves the
             # snapshot, the attributed report, the alert rules and the consistency check; alerts go
@@ -79,10 +86,11 @@ def demo(demo_dir: Path, size: int) -> None:
             out.print(headline(report))
             for line in outcome_lines(outcome):
                 out.print(line, highlight=False, markup=False)
+            interventions = summaries(store.engine, tree)
             for suffix, render in (("html", report_html), ("md", report_markdown)):
                 written = demo_dir / "reports" / f"{tree.id}.{suffix}"
                 written.parent.mkdir(parents=True, exist_ok=True)
-                written.write_text(render(report), encoding="utf-8")
+                written.write_text(render(report, interventions), encoding="utf-8")
                 reports.append(written)
     finally:
         warehouse.dispose()

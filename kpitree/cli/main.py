@@ -41,6 +41,8 @@ COMMANDS = {
     "schedule": "kpitree.cli.schedule_commands:schedule",
     "runs": "kpitree.cli.schedule_commands:runs",
     "status": "kpitree.cli.schedule_commands:status",
+    "impact": "kpitree.cli.impact_commands:impact",
+    "calibrate": "kpitree.cli.calibrate_commands:calibrate",
 }
 
 

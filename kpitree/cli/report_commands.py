@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from kpitree.cli.compute_commands import load, resolve_period
-from kpitree.cli.options import TREES_DIR_OPTION, period_option, warehouse_option
+from kpitree.cli.options import TREES_DIR_OPTION, period_option, state_option, warehouse_option
 from kpitree.compute.batch import SegmentFilter
 from kpitree.periods import Comparison
 from kpitree.report.variance import TREND_PERIODS, VarianceReport, build_report
+from kpitree.tree import MetricTree
 from kpitree.warehouse import open_warehouse
+
+if TYPE_CHECKING:
+    from kpitree.impact.describe import InterventionSummary
 
 COMPARE_OPTION = click.option(
     "--compare",
@@ -62,6 +67,7 @@ def _build(
     help="Periods in each node's trend sparkline (0: none).",
 )
 @warehouse_option
+@state_option
 @TREES_DIR_OPTION
 def report(
     tree_name: str,
@@ -72,6 +78,7 @@ def report(
     output: Path | None,
     trend: int,
     warehouse: str | None,
+    state_db: str | None,
     trees_dir: Path | None,
 ) -> None:
     """The attributed variance report of TREE for one period.
@@ -79,7 +86,8 @@ def report(
     Every node's value, comparison and change; its contribution to its parent's change and to the
     KPI's; its band status and owners. The largest-gap path (the chain of branches that moved the
     KPI most the bad way) comes first and names its owners. HTML is one self-contained page with
-    the tree as a picture and a trend sparkline per node; Markdown has a Mermaid diagram.
+    the tree as a picture and a trend sparkline per node; Markdown has a Mermaid diagram. Both list
+    the tree's interventions from the state database with their verdicts, marked on the trends.
     """
     from kpitree.report.render import report_csv, report_html, report_markdown
     from kpitree.report.variance import report_json
@@ -88,11 +96,11 @@ def report(
     if output_format == "json":
         text = json.dumps(report_json(built), indent=2) + "\n"
     elif output_format == "html":
-        text = report_html(built)
+        text = report_html(built, _interventions(built.tree, state_db))
     elif output_format == "csv":
         text = report_csv(built)
     else:
-        text = report_markdown(built)
+        text = report_markdown(built, _interventions(built.tree, state_db))
     if output is None:
         click.echo(text, nl=False)
         return
@@ -122,3 +130,16 @@ def explain(
     from kpitree.report.story import explain as story
 
     click.echo(story(_build(tree_name, period, compare, where, warehouse, trees_dir, 0), node_id), nl=False)
+
+
+def _interventions(tree: MetricTree, state_db: str | None) -> list[InterventionSummary]:
+    """The tree's interventions, if there is a state database; a report never creates one."""
+    import sqlalchemy as sa
+
+    from kpitree.impact.describe import summaries
+    from kpitree.state.store import StateStore, state_url
+
+    url = sa.make_url(state_url(state_db))
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+        return []
+    return summaries(StateStore.open(url.render_as_string(hide_password=False)).engine, tree)

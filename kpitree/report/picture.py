@@ -86,7 +86,10 @@ def lay_out(tree: MetricTree) -> TreePicture:
     return TreePicture(boxes, tuple(links), width, height)
 
 
-def sparkline(values: Sequence[float | None], width: float = 120, height: float = 24) -> tuple[str, ...]:
+SPARK_WIDTH = 120
+
+
+def sparkline(values: Sequence[float | None], width: float = SPARK_WIDTH, height: float = 24) -> tuple[str, ...]:
     """SVG polyline point lists; a period without a value breaks the line."""
     known = [v for v in values if v is not None]
     if not known:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from kpitree.attribute.tree import is_bad
 from kpitree.compute.engine import tree_calendar
+from kpitree.impact.describe import InterventionSummary, summary_lines
 from kpitree.render.snapshot_data import fmt
-from kpitree.report.picture import BOX_HEIGHT, BOX_WIDTH, contribution_colour, lay_out, sparkline
+from kpitree.report.picture import BOX_HEIGHT, BOX_WIDTH, SPARK_WIDTH, contribution_colour, lay_out, sparkline
 from kpitree.report.rows import (
     Row,
     headline,
@@ -32,7 +34,7 @@ REPORT_CSV_COLUMNS = (
 )  # fmt: skip
 
 
-def report_markdown(report: VarianceReport) -> str:
+def report_markdown(report: VarianceReport, interventions: Sequence[InterventionSummary] = ()) -> str:
     tree = report.tree
     rows = report_rows(report)
     lines = [f"# {tree.title}: {tree_calendar(tree).label(report.snapshot.period)}", "", headline(report), ""]
@@ -58,6 +60,8 @@ def report_markdown(report: VarianceReport) -> str:
     notes = [row for row in rows if row.note]
     if notes:
         lines += ["", "Notes:"] + [f"- {_md(row.title)}: {_md(row.note)}" for row in notes]
+    if interventions:
+        lines += ["", "## Interventions", ""] + [f"- {_md(line)}" for line in summary_lines(interventions)]
     return "\n".join(lines) + "\n"
 
 
@@ -160,8 +164,33 @@ def html_environment() -> Environment:
     )
 
 
-def report_html(report: VarianceReport) -> str:
-    return html_environment().get_template("report/variance.html.j2").render(**_html_context(report))
+def report_html(report: VarianceReport, interventions: Sequence[InterventionSummary] = ()) -> str:
+    context = _html_context(report)
+    context["interventions"] = [
+        {"item": item, "line": line} for item, line in zip(interventions, summary_lines(interventions), strict=True)
+    ]
+    context["marks"] = _intervention_marks(report, interventions)
+    return html_environment().get_template("report/variance.html.j2").render(**context)
+
+
+def _intervention_marks(
+    report: VarianceReport, interventions: Sequence[InterventionSummary]
+) -> dict[str, list[dict[str, Any]]]:
+    """Per node, where on its sparkline each of its interventions starts (x in the 120 px line)."""
+    trend = report.trend
+    if trend is None or not interventions:
+        return {}
+    calendar = tree_calendar(report.tree)
+    count = len(trend.labels)
+    periods = [calendar.shift(report.snapshot.period, k - (count - 1)) for k in range(count)]
+    step = SPARK_WIDTH / max(count - 1, 1)
+    marks: dict[str, list[dict[str, Any]]] = {}
+    for item in interventions:
+        for index, period in enumerate(periods):
+            if period.start <= item.start < period.end:
+                label = f"#{item.id} from {item.start}: {item.verdict or 'not evaluated yet'}"
+                marks.setdefault(item.node_id, []).append({"x": round(index * step, 1), "label": label})
+    return marks
 
 
 def _html_context(report: VarianceReport) -> dict[str, Any]:

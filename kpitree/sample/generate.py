@@ -19,15 +19,33 @@ Planted movements, for attribution and alerts to find in the last month:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import duckdb
 
-from kpitree.periods import Calendar, Grain, Period
+from kpitree.periods import Calendar, Grain, Period, add_months
 
 SAMPLE_TIMEZONE = "Europe/London"
 CSMS = ("noor.haddad@example.com", "felix.berg@example.com", "grace.liu@example.com", "omar.diallo@example.com")
 SLIDING_CSM = CSMS[1]
+# The true model behind the sample's outcomes: log-odds of renewing per decayed signal (per minute
+# for app_minutes). Calibration tests and the demo compare what 'kpitree calibrate' finds with it.
+OUTCOME_WEIGHTS = {
+    "meeting_attended": 2.5,
+    "login": 1.2,
+    "reply": 1.0,
+    "feature_used": 0.9,
+    "intent_surge": 0.8,
+    "pricing_page_view": 0.5,
+    "content_download": 0.3,
+    "support_contact": 0.15,
+    "email_click": 0.15,
+    "app_minutes": 0.015,
+    "email_open": 0.05,
+}
+OUTCOME_INTERCEPT = -1.2
+OUTCOME_HALF_LIFE_DAYS = 30
+OUTCOME_LAG_DAYS = 60  # the decision follows the engagement of two months before it
 TABLES = ("accounts", "contacts", "rep_capacity", "activities", "signals", "outcomes")
 
 
@@ -64,6 +82,15 @@ class SampleSpec:
         return Period(first.start, last.end, Grain.CUSTOM), last
 
 
+def play_start(spec: SampleSpec) -> date:
+    """The Monday the sample's interventions start: on or after the first of the month two months
+    before the last (2026-08-03 for a sample ending 2026-10), so that an eight-week window and its
+    eight-week pre-period both end before the last month's planted drops."""
+    _covered, last = spec.months()
+    first = add_months(last.start, -2)
+    return first + timedelta(days=(7 - first.weekday()) % 7)
+
+
 def generate(connection: duckdb.DuckDBPyConnection, spec: SampleSpec) -> dict[str, int]:
     """Create (or replace) the sample tables in ``connection``; row counts by table."""
     covered, last = spec.months()
@@ -88,6 +115,8 @@ def _statements(p: _Params) -> list[str]:
     s, tz = p.spec.seed, SAMPLE_TIMEZONE
     start, end, last = f"DATE '{p.start}'", f"DATE '{p.end}'", f"DATE '{p.last_start}'"
     csms = ", ".join(f"'{c}'" for c in CSMS)
+    play = f"DATE '{play_start(p.spec)}'"
+    true_weights = " ".join(f"WHEN '{signal}' THEN {weight}" for signal, weight in OUTCOME_WEIGHTS.items())
     return [
         f"""CREATE OR REPLACE TABLE accounts AS
         SELECT printf('acc-%05d', i) AS account_id, printf('Account %d', i) AS name,
@@ -176,7 +205,12 @@ def _statements(p: _Params) -> list[str]:
         UNION ALL  -- automated system events (bounces, auto-logged opens): not touches
         SELECT 'sys-' || key, contact_id, account_id, rep_id, 'email', 'system_event', true, 'outreach',
                'sys-' || key, occurred_at + INTERVAL 1 MINUTE
-        FROM kept WHERE x_extra >= 0.11 AND x_extra < 0.16""",
+        FROM kept WHERE x_extra >= 0.11 AND x_extra < 0.16
+        UNION ALL  -- the meeting-first play in Mid-market from the working intervention's start: +25%
+        SELECT 'act-' || key || '-mtg', contact_id, account_id, rep_id, 'meeting', 'touch', false, 'salesforce',
+               'ext-' || key || '-mtg', occurred_at + INTERVAL 2 DAY
+        FROM kept WHERE segment = 'Mid-market' AND channel = 'meeting' AND day >= {play}
+                        AND x_extra >= 0.16 AND x_extra < 0.41""",
         "DROP TABLE slots",
         f"""CREATE OR REPLACE TABLE signals AS
         WITH raw AS (
@@ -206,17 +240,30 @@ def _statements(p: _Params) -> list[str]:
                    AND occurred_at >= timezone('{tz}', CAST({end} AS TIMESTAMP)) - INTERVAL 28 DAY
                    AND x_drop < 0.85)""",
         f"""CREATE OR REPLACE TABLE outcomes AS
-        WITH activity AS (
-            SELECT a.account_id, count(s.signal_id) AS n
-            FROM accounts a LEFT JOIN signals s USING (account_id) GROUP BY a.account_id
+        WITH decided AS (
+            SELECT contact_id, account_id,
+                   timezone('{tz}', CAST({end} AS TIMESTAMP))
+                     - to_seconds(CAST(floor(u({s}, hash(contact_id), 0, 'decided') * 180 * 86400) AS BIGINT))
+                     AS decided_at
+            FROM contacts
         ),
-        ranked AS (SELECT account_id, percent_rank() OVER (ORDER BY n, account_id) AS engagement FROM activity)
-        SELECT account_id, CAST(NULL AS VARCHAR) AS contact_id,
-               CASE WHEN u({s}, hash(account_id), 0, 'churn') < 0.55 * (1 - engagement) + 0.03
-                    THEN 'churned' ELSE 'renewed' END AS outcome,
-               timezone('{tz}', CAST({end} AS TIMESTAMP))
-                 - to_days(CAST(floor(u({s}, hash(account_id), 0, 'decided') * 180) AS INTEGER)) AS decided_at
-        FROM ranked""",
+        evidence AS (  -- the true model: engagement two months before the decision, halving every 30 days
+            SELECT d.contact_id,
+                   sum(CASE s.signal_type {true_weights} ELSE 0 END
+                       * CASE WHEN s.signal_type = 'app_minutes' THEN coalesce(s.quantity, 1) ELSE 1 END
+                       * pow(0.5, (epoch(d.decided_at) - epoch(s.occurred_at)) / 86400.0 / {OUTCOME_HALF_LIFE_DAYS}))
+                     AS z
+            FROM decided d JOIN signals s ON s.contact_id = d.contact_id
+                 AND s.occurred_at < d.decided_at - to_days({OUTCOME_LAG_DAYS})
+                 AND s.occurred_at >= d.decided_at - to_days({OUTCOME_LAG_DAYS} + 365)
+            GROUP BY d.contact_id
+        )
+        SELECT d.account_id, d.contact_id,
+               CASE WHEN u({s}, hash(d.contact_id), 0, 'renew')
+                         < 1 / (1 + exp(-({OUTCOME_INTERCEPT} + coalesce(e.z, 0)))) THEN 'renewed'
+                    ELSE 'churned' END AS outcome,
+               d.decided_at
+        FROM decided d LEFT JOIN evidence e USING (contact_id)""",
         "ALTER TABLE contacts DROP COLUMN seg_rank",
         "ALTER TABLE contacts DROP COLUMN contact_no",
     ]

@@ -21,6 +21,8 @@ from kpitree.crontab import CrontabTrigger
 from kpitree.delivery.channels import Channel
 from kpitree.delivery.worker import DeliveryTally, RetryPolicy, deliver_due
 from kpitree.errors import RunSuperseded, UserError
+from kpitree.impact.describe import summaries
+from kpitree.impact.loop import evaluate_due
 from kpitree.pipeline import RunOutcome, run_request, run_tree
 from kpitree.report.render import report_html, report_markdown
 from kpitree.schedule.logs import log_event
@@ -28,7 +30,7 @@ from kpitree.schedule.plan import DEFAULT_MAX_PERIODS, PlannedRun, Unfinished, d
 from kpitree.state.runs import begin_run, last_scheduled_fire, unfinished_runs
 from kpitree.state.store import StateStore
 from kpitree.tree import MetricTree
-from kpitree.warehouse import open_warehouse
+from kpitree.warehouse import Warehouse, open_warehouse
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,7 @@ class TreeRunner:
         warehouse = open_warehouse(self.settings.warehouse_url)
         try:
             outcome = run_tree(tree, planned.period, warehouse, self.store, now=now, ticket=ticket)
+            self._evaluate_interventions(tree, warehouse, now, planned.notify)
         except RunSuperseded as exc:
             log_event(logging.WARNING, "run.superseded", **fields, reason=str(exc))
             return RunResult(planned, "superseded")
@@ -166,14 +169,34 @@ class TreeRunner:
         )
         return RunResult(planned, "succeeded", outcome)
 
+    def _evaluate_interventions(self, tree: MetricTree, warehouse: Warehouse, now: datetime, notify: bool) -> None:
+        """Judge the tree's interventions whose window has passed since the last run. The run has
+        committed by now: a failure here is logged and retried by the next run, not the run's."""
+        today = now.astimezone(tree_calendar(tree).timezone).date()
+        try:
+            for done in evaluate_due(self.store.engine, tree, warehouse, today, now, notify):
+                log_event(
+                    logging.INFO,
+                    "impact.evaluated",
+                    tree=tree.id,
+                    intervention=done.evaluation.intervention.id,
+                    verdict=done.evaluation.verdict.value,
+                    queued=done.queued,
+                )
+        except UserError as exc:
+            log_event(logging.ERROR, "impact.failed", tree=tree.id, error=str(exc), hint=exc.hint or "")
+        except Exception as exc:  # a bug: logged with its traceback; the run itself has succeeded
+            log_event(logging.ERROR, "impact.failed", exc_info=True, tree=tree.id, error=f"{type(exc).__name__}: {exc}")
+
     def _write_reports(self, tree: MetricTree, label: str, outcome: RunOutcome) -> str | None:
         if self.settings.reports_dir is None:
             return None
         folder = self.settings.reports_dir / tree.id
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{label}.md").write_text(report_markdown(outcome.report), encoding="utf-8")
+        interventions = summaries(self.store.engine, tree)
+        (folder / f"{label}.md").write_text(report_markdown(outcome.report, interventions), encoding="utf-8")
         html = folder / f"{label}.html"
-        html.write_text(report_html(outcome.report), encoding="utf-8")
+        html.write_text(report_html(outcome.report, interventions), encoding="utf-8")
         return str(html)
 
     def deliver(self) -> DeliveryTally:

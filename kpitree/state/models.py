@@ -183,3 +183,59 @@ class SchedulerLease(SQLModel, table=True):
     acquired_at: datetime
     renewed_at: datetime
     expires_at: datetime
+
+
+class Intervention(SQLModel, table=True):
+    """A change made to move one node, registered before it is judged: the expected direction and
+    size, the segment it was made in, the control segment, and the evaluation window are fixed when
+    it is added. A later change to any of them is kept in ``intervention_edit``, and shown beside
+    every verdict, so a window stretched until the numbers looked good is visible."""
+
+    __tablename__ = "intervention"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tree_id: str = Field(index=True)
+    node_id: str
+    expect: str  # up | down
+    expected_size: float | None = None  # relative: 0.2 = 20%
+    start: date  # the first day of the first treated period
+    grain: str  # week | month: the periods the window is counted in
+    window_periods: int  # after the start; the pre-period before it is as long
+    segment: str = ""  # the treated segment's key ('' for the whole population)
+    control: str = ""  # the control segment's key ('' for none: before/after only)
+    owner: str  # a person or team id of the tree
+    note: str = ""
+    registered_at: datetime
+
+
+class InterventionEdit(SQLModel, table=True):
+    """One change to a registered intervention: what it was, what it became, when and why."""
+
+    __tablename__ = "intervention_edit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    intervention_id: int = Field(index=True, foreign_key="intervention.id")
+    edited_at: datetime
+    field_name: str
+    old_value: str
+    new_value: str
+    reason: str = ""
+
+
+class InterventionEvaluation(SQLModel, table=True):
+    """One evaluation of an intervention. ``details`` holds every number the verdict rests on (JSON);
+    ``notified`` is set when the verdict was queued to the owner (once per change of verdict)."""
+
+    __tablename__ = "intervention_evaluation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    intervention_id: int = Field(index=True, foreign_key="intervention.id")
+    evaluated_at: datetime
+    verdict: str  # verified | not verified | inconclusive
+    reason: str
+    effect: float | None = None
+    low: float | None = None
+    high: float | None = None
+    relative: float | None = None
+    details: str  # JSON
+    notified: bool = False

@@ -1,0 +1,120 @@
+"""The calibration report: terminal text, Markdown, and a self-contained HTML page with a ROC curve
+and a band chart drawn as inline SVG (no script, no external file)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from kpitree.calibrate.backtest import Assessment, Calibration
+from kpitree.calibrate.stats import RocPoint
+from kpitree.report.render import html_environment
+
+ROC_SIZE = 260
+BAR_WIDTH = 46
+
+
+def _auc(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def _cut(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _band_edges(c: Calibration, suggested: bool) -> str:
+    bands = c.suggested_bands if suggested else c.bands
+    return ", ".join(f"{b.name} {b.low:g}+" if b.low is not None else b.name for b in bands)
+
+
+def calibration_lines(c: Calibration) -> list[str]:
+    """Every finding of the back-test, a line each, in reading order."""
+    train = c.train
+    good = sum(train.good)
+    lines = [
+        f"{c.tree_id} / {c.node_id}: back-test per {c.level}, scores frozen as of {train.as_of:%Y-%m-%d}, "
+        f"outcomes decided to {train.until:%Y-%m-%d}: {len(train.ids)} {c.level}s, {good} good, "
+        f"{len(train.ids) - good} bad",
+        f"AUC of the current score: {_auc(c.current.auc)} (0.5 is a coin, 1.0 a perfect ranking)",
+        "good-outcome rate per band, lowest first: "
+        + "; ".join(f"{b.band} {_rate(b.rate)} of {b.entities}" for b in c.current.bands)
+        + (" - monotone" if c.current.monotone else " - NOT monotone: a higher band does not mean a better outcome"),
+        f"cut-off between at risk and {c.healthy_band}: Youden's J {_cut(c.youden)}, "
+        f"cost-based {_cut(c.cost)} (a missed churner costs {c.miss_cost:g} needless plays); bands start it at "
+        f"{next((b.low for b in c.bands if b.name == c.healthy_band), None)}",
+        "half-life grid (days: AUC of the fitted model): "
+        + ", ".join(f"{g.half_life:g}: {_auc(g.auc)}" for g in c.grid)
+        + f"; best {c.best_half_life:g} (now {c.current_half_life:g})",
+        "suggested weights (logistic regression on decayed counts, rescaled to points): "
+        + ", ".join(f"{s} {c.current_weights[s]:g} -> {w:g}" for s, w in c.suggested_weights.items()),
+    ]
+    if c.dropped_signals:
+        lines.append(f"no predictive weight (set to 0): {', '.join(c.dropped_signals)}")
+    lines.append(
+        f"suggested score: AUC {_auc(c.suggested.auc)} on the same window; {c.healthy_band} from "
+        f"{_cut(c.suggested_cutoff)} (Youden) or {_cut(c.suggested_cost_cutoff)} (cost); bands {_band_edges(c, True)}"
+    )
+    v = c.validation
+    if v is None:
+        lines.append(f"not validated: {c.not_validated}")
+    else:
+        lines.append(
+            f"validated on the next window (as of {v.sample.as_of:%Y-%m-%d}, {len(v.sample.ids)} {c.level}s): "
+            f"AUC current {_auc(v.current.auc)}, suggested {_auc(v.suggested.auc)}; suggested bands "
+            + ("monotone" if v.suggested.monotone else "NOT monotone")
+        )
+    return lines
+
+
+def calibration_markdown(c: Calibration) -> str:
+    lines = [f"# Calibration: {c.tree_id} / {c.node_id}", ""]
+    lines += [f"- {line}" for line in calibration_lines(c)]
+    lines += [
+        "",
+        "| band | entities | good-outcome rate (current) | entities | rate (suggested bands) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for now, new in zip(c.current.bands, c.suggested.bands, strict=True):
+        lines.append(f"| {now.band} | {now.entities} | {_rate(now.rate)} | {new.entities} | {_rate(new.rate)} |")
+    lines += ["", "| signal | weight now | suggested |", "|---|---:|---:|"]
+    lines += [f"| {s} | {c.current_weights[s]:g} | {w:g} |" for s, w in c.suggested_weights.items()]
+    return "\n".join(lines) + "\n"
+
+
+def roc_polyline(points: Sequence[RocPoint], size: int = ROC_SIZE) -> str:
+    return " ".join(f"{p.false_positive_rate * size:.1f},{size - p.true_positive_rate * size:.1f}" for p in points)
+
+
+def band_bars(assessment: Assessment, height: int = 120) -> list[dict[str, Any]]:
+    return [
+        {
+            "band": b.band,
+            "x": i * (BAR_WIDTH + 14),
+            "height": round((b.rate or 0.0) * height, 1),
+            "y": round(height - (b.rate or 0.0) * height, 1),
+            "label": f"{_rate(b.rate)} of {b.entities}",
+        }
+        for i, b in enumerate(assessment.bands)
+    ]
+
+
+def calibration_html(c: Calibration) -> str:
+    shown = c.validation
+    curves = [("current", c.current.roc), ("suggested", c.suggested.roc)]
+    if shown is not None:
+        curves = [("current, validation", shown.current.roc), ("suggested, validation", shown.suggested.roc)]
+    context = {
+        "c": c,
+        "lines": calibration_lines(c),
+        "roc_size": ROC_SIZE,
+        "curves": [{"name": name, "points": roc_polyline(points)} for name, points in curves],
+        "bars_now": band_bars(c.current),
+        "bars_new": band_bars(c.suggested),
+        "bar_width": BAR_WIDTH,
+        "weights": [(s, c.current_weights[s], w) for s, w in c.suggested_weights.items()],
+    }
+    return html_environment().get_template("report/calibration.html.j2").render(**context)
