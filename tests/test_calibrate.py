@@ -3,17 +3,21 @@ half-life, and an AUC within 0.02 of the true model's, on every warehouse engine
 
 from __future__ import annotations
 
+import csv
 import math
 import random
+import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
+from click.testing import CliRunner
 
 from kpitree.calibrate.backtest import CalibrationRequest, calibrate
 from kpitree.calibrate.outcomes import read_outcomes
 from kpitree.calibrate.stats import auc, cost_cutoff, fit_logistic, youden_cutoff
+from kpitree.cli.main import cli
 from kpitree.errors import UsageError
 from kpitree.scoring import decay_factor
 from kpitree.spec.loader import load_tree_or_raise
@@ -99,9 +103,20 @@ def _world(seed: int) -> tuple[duckdb.DuckDBPyConnection, dict[datetime, tuple[l
             predictors.append(z)
             goods.append(good)
         truth[as_of] = (predictors, goods)
-    staging.executemany("INSERT INTO signals VALUES (?, ?, ?, ?, ?, ?)", signals)
-    staging.executemany("INSERT INTO outcomes VALUES (?, ?, ?, ?)", outcomes)
+    _load(staging, "signals", signals)
+    _load(staging, "outcomes", outcomes)
     return staging, truth
+
+
+def _load(staging: duckdb.DuckDBPyConnection, table: str, rows: list[tuple[object, ...]]) -> None:
+    """Through a CSV file: DuckDB's executemany takes a minute for the 40,000 signal rows."""
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / f"{table}.csv"
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            csv.writer(handle).writerows(
+                [value.isoformat() if isinstance(value, datetime) else value for value in row] for row in rows
+            )
+        staging.execute(f"INSERT INTO {table} SELECT * FROM read_csv('{path}', header = false, nullstr = '')")
 
 
 @pytest.fixture(scope="module")
@@ -205,3 +220,36 @@ def test_logistic_regression_recovers_known_coefficients() -> None:
     assert fit.intercept == pytest.approx(-1.0, abs=0.2)
     assert fit.coefficients[0] == pytest.approx(0.8, abs=0.1)
     assert fit.coefficients[1] == pytest.approx(-0.4, abs=0.1)
+
+
+def test_the_cli_reports_draws_and_writes_keeping_comments(
+    tmp_path: Path, world: tuple[duckdb.DuckDBPyConnection, dict[datetime, tuple[list[float], list[bool]]]]
+) -> None:
+    staging, _truth = world
+    trees = tmp_path / "trees"
+    trees.mkdir()
+    tree_file = trees / "synthetic_score.yaml"
+    tree_file.write_text(TREE, encoding="utf-8")
+    runner = CliRunner()
+    with warehouse_with("duckdb", tmp_path, staging, "signals", "outcomes") as warehouse:
+        url = warehouse.url
+    common = ["--outcomes", "outcomes", "--as-of", "2026-03-01", "--half-lives", "7,14,28", "--warehouse", url,
+              "--trees-dir", str(trees)]  # fmt: skip
+    page = tmp_path / "calibration.html"
+    shown = runner.invoke(cli, ["calibrate", "synthetic_score", *common, "--format", "html", "-o", str(page)])
+    assert shown.exit_code == 0, shown.output
+    html = page.read_text()
+    assert '<svg id="roc"' in html
+    assert '<svg id="bands"' in html
+    assert html.count("<polyline") == 2  # the current and the suggested curve
+    written = runner.invoke(cli, ["calibrate", "synthetic_score", *common, "--write"])
+    assert written.exit_code == 0, written.output
+    assert "half_life_days 30 -> 14" in written.output
+    text = tree_file.read_text()
+    assert "# a wrong guess: the data halve every 14 days" in text  # the comment survives
+    assert "half_life_days: 14}" in text
+    assert "{id: opens, title: Opens, signal: open, weight: 1}" not in text
+    assert load_tree_or_raise(tree_file).nodes["score"].score.decay.half_life_days == 14  # type: ignore[union-attr]
+    missing = runner.invoke(cli, ["calibrate", "synthetic_score", *common[2:], "--outcomes", str(tmp_path / "no.csv")])
+    assert missing.exit_code == 1
+    assert "no outcomes file" in missing.output

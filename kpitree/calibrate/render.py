@@ -45,7 +45,7 @@ def calibration_lines(c: Calibration) -> list[str]:
         + (" - monotone" if c.current.monotone else " - NOT monotone: a higher band does not mean a better outcome"),
         f"cut-off between at risk and {c.healthy_band}: Youden's J {_cut(c.youden)}, "
         f"cost-based {_cut(c.cost)} (a missed churner costs {c.miss_cost:g} needless plays); bands start it at "
-        f"{next((b.low for b in c.bands if b.name == c.healthy_band), None)}",
+        f"{_cut(next((b.low for b in c.bands if b.name == c.healthy_band), None))}",
         "half-life grid (days: AUC of the fitted model): "
         + ", ".join(f"{g.half_life:g}: {_auc(g.auc)}" for g in c.grid)
         + f"; best {c.best_half_life:g} (now {c.current_half_life:g})",
@@ -58,6 +58,12 @@ def calibration_lines(c: Calibration) -> list[str]:
         f"suggested score: AUC {_auc(c.suggested.auc)} on the same window; {c.healthy_band} from "
         f"{_cut(c.suggested_cutoff)} (Youden) or {_cut(c.suggested_cost_cutoff)} (cost); bands {_band_edges(c, True)}"
     )
+    moved = next((b.low for b in c.suggested_bands if b.name == c.healthy_band), None)
+    if c.suggested_cutoff is not None and moved is not None and moved != round(c.suggested_cutoff):
+        lines.append(
+            f"the cut-off {c.suggested_cutoff:.1f} lies outside the room its neighbours leave {c.healthy_band}: "
+            f"kept at {moved:g}; the data put the line elsewhere than these bands allow (fewer or shifted bands?)"
+        )
     v = c.validation
     if v is None:
         lines.append(f"not validated: {c.not_validated}")

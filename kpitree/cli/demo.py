@@ -3,7 +3,9 @@
 Generates the sample warehouse (DuckDB) in ``.kpitree/demo/``, computes both shipped trees for the
 sample's last month (and last week) against the period before, records the runs in the demo's
 state database, proves every parent = f(children) on the data, and writes the attributed variance
-report of each tree (HTML and Markdown) to ``.kpitree/demo/reports/``. Each tree is one pipeline
+report of each tree (HTML and Markdown) to ``.kpitree/demo/reports/``. Before the runs it registers
+and judges the sample's two interventions (one worked, one did not); after them it back-tests the
+engagement score against the sample's outcomes (``reports/calibration_<node>.html``). Each tree is one pipeline
 run (:func:`kpitree.pipeline.run_tree`): its alerts go through the outbox to files in
 ``.kpitree/demo/outbox/`` (.eml for email, .json for Slack), as a dry run of real delivery.
 """
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from kpitree.cli.demo_impact import demo_interventions
+from kpitree.cli.demo_impact import demo_calibration, demo_interventions
 from kpitree.cli.output import console
 from kpitree.compute.check import check_computation
 from kpitree.compute.engine import tree_calendar
@@ -92,6 +94,9 @@ def demo(demo_dir: Path, size: int) -> None:
                 written.parent.mkdir(parents=True, exist_ok=True)
                 written.write_text(render(report, interventions), encoding="utf-8")
                 reports.append(written)
+        out.print()
+        for line in demo_calibration(trees, spec, warehouse, demo_dir / "reports"):
+            out.print(line, highlight=False, markup=False)
     finally:
         warehouse.dispose()
     out.print()

@@ -1,4 +1,5 @@
-"""The demo's verified-impact step: the sample's two interventions, registered and judged.
+"""The demo's review-and-learn steps: the sample's two interventions, registered and judged, and the
+engagement score back-tested against the sample's outcomes.
 
 They are registered as their team would have: a week before the start (so the window was fixed
 before any data came in), once per demo state database. They are evaluated as of the day after
@@ -9,16 +10,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from kpitree.calibrate.backtest import CalibrationRequest, calibrate
+from kpitree.calibrate.outcomes import read_outcomes
+from kpitree.calibrate.render import calibration_html, calibration_lines, calibration_markdown
 from kpitree.compute.batch import SegmentFilter
 from kpitree.impact.describe import evaluation_lines, registration_line, summaries, summary_lines
 from kpitree.impact.loop import evaluate_due
 from kpitree.impact.registry import Window, list_interventions, register
+from kpitree.periods import add_months
 from kpitree.sample import SampleSpec
 from kpitree.sample.generate import play_start
 from kpitree.sample.interventions import SAMPLE_INTERVENTIONS
 from kpitree.state.store import StateStore
-from kpitree.tree import MetricTree
+from kpitree.tree import MetricTree, NodeKind
 from kpitree.warehouse import Warehouse
 
 
@@ -60,4 +67,27 @@ def demo_interventions(
             lines += ["      " + line for line in evaluation_lines(done.evaluation)]
     if not evaluated:  # a second demo in the same directory: the verdicts stand, and were told
         lines += ["  " + line for tree in trees for line in summary_lines(summaries(store.engine, tree))]
+    return lines
+
+
+def demo_calibration(trees: Sequence[MetricTree], spec: SampleSpec, warehouse: Warehouse, folder: Path) -> list[str]:
+    """Back-test the engagement score on the sample's outcomes; the report's lines and files.
+
+    As of six months before the sample's end, outcomes decided in the 90 days after; validated on
+    the next 90 days: the sample's outcomes span its last six months."""
+    lines: list[str] = []
+    for tree in trees:
+        for node in tree.nodes.values():
+            if node.kind is not NodeKind.SCORE or node.score is None:
+                continue
+            as_of_day = add_months(spec.months()[1].end, -6)
+            as_of = datetime.combine(as_of_day, time(), tzinfo=ZoneInfo(tree.timezone))
+            outcomes = read_outcomes("outcomes", warehouse, tree.timezone)
+            result = calibrate(tree, node, outcomes, CalibrationRequest(as_of, timedelta(days=90)), warehouse)
+            folder.mkdir(parents=True, exist_ok=True)
+            for suffix, render in (("html", calibration_html), ("md", calibration_markdown)):
+                (folder / f"calibration_{node.id}.{suffix}").write_text(render(result), encoding="utf-8")
+            lines += ["Calibration: " + calibration_lines(result)[0]]
+            lines += ["  " + line for line in calibration_lines(result)[1:]]
+            lines.append(f"  report: {folder / f'calibration_{node.id}.html'}")
     return lines
