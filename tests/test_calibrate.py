@@ -7,6 +7,7 @@ import csv
 import math
 import random
 import tempfile
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -108,7 +109,7 @@ def _world(seed: int) -> tuple[duckdb.DuckDBPyConnection, dict[datetime, tuple[l
     return staging, truth
 
 
-def _load(staging: duckdb.DuckDBPyConnection, table: str, rows: list[tuple[object, ...]]) -> None:
+def _load(staging: duckdb.DuckDBPyConnection, table: str, rows: Sequence[tuple[object, ...]]) -> None:
     """Through a CSV file: DuckDB's executemany takes a minute for the 40,000 signal rows."""
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / f"{table}.csv"
