@@ -4,6 +4,7 @@ path, the owner told once per verdict, edits on the record, and the report marks
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from freezegun import freeze_time
 
 from kpitree.cli.main import cli
 from kpitree.compute.batch import SegmentFilter
@@ -29,10 +31,12 @@ from kpitree.sample import SampleSpec, write_sample
 from kpitree.sample.generate import play_start
 from kpitree.sample.interventions import SAMPLE_INTERVENTIONS
 from kpitree.spec.loader import load_tree_or_raise
+from kpitree.state.runs import list_runs
 from kpitree.state.store import StateStore
 from kpitree.tree import MetricTree
 from kpitree.warehouse import Warehouse, open_warehouse
 from tests.conftest import TREES
+from tests.sim_scheduler import serve_until
 
 SPEC = SampleSpec()
 START = play_start(SPEC)  # 2026-08-03
@@ -242,3 +246,25 @@ def test_the_cli_adds_lists_edits_and_evaluates(tmp_path: Path, warehouse_url: s
     assert sent == [".eml", ".json"]
     blocks = json.loads(next((tmp_path / "out").glob("*.json")).read_text())
     assert "intervention 1 on Meeting touches is" in json.dumps(blocks)
+
+
+def test_a_scheduled_run_judges_what_became_due_and_tells_the_owner(
+    tmp_path: Path, tree: MetricTree, warehouse_url: str
+) -> None:
+    trees_dir = tmp_path / "trees"
+    trees_dir.mkdir()
+    shutil.copy(TREES / "activity_volume_per_contact.yaml", trees_dir)  # monthly: 07:00 London on the 1st
+    store = StateStore.open(f"sqlite:///{tmp_path / 'state.db'}")
+    intervention_id = _register(store, tree, 0)
+    out = tmp_path / "out"
+    with freeze_time("2026-10-31T23:00:00Z") as clock:
+        serve_until(clock, datetime(2026, 11, 1, 12, tzinfo=UTC), store, trees_dir, warehouse_url, out)
+    (run,) = list_runs(store.engine)
+    assert (run.period_label, run.status) == ("2026-10", "succeeded")
+    (summary,) = summaries(store.engine, tree)
+    assert (summary.id, summary.verdict) == (intervention_id, "verified")
+    told = [r for r in list_outbox(store.engine, tree_id=tree.id) if r.recipient == "tomas.novak@example.com"]
+    assert [(r.status, "intervention 1" in r.subject) for r in told] == [("sent", True)]
+    report = (out / "reports" / tree.id / "2026-10.md").read_text(encoding="utf-8")
+    assert "## Interventions" in report
+    assert "VERIFIED" in report
