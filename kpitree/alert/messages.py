@@ -197,13 +197,30 @@ def _message(
     told: Sequence[Notice],
     channel: str,
 ) -> NewMessage:
+    return outbox_message(
+        plan.tree.id, plan.run_key, key, message_key, recipient, rendered, channel, tuple(n.event_id for n in told)
+    )
+
+
+def outbox_message(
+    tree_id: str,
+    run_key: str,
+    key: str,
+    message_key: str,
+    recipient: Recipient,
+    rendered: RenderedMessage,
+    channel: str,
+    event_ids: tuple[int, ...] = (),
+) -> NewMessage:
+    """One outbox row for ``recipient``: an email (text, HTML and a Message-ID shared by the rows
+    of one ``message_key``) or a Slack post (blocks and their fallback text)."""
     email = channel == "email"
     return NewMessage(
         idempotency_key=key,
         message_key=message_key,
-        tree_id=plan.tree.id,
-        run_key=plan.run_key,
-        event_ids=tuple(n.event_id for n in told),
+        tree_id=tree_id,
+        run_key=run_key,
+        event_ids=event_ids,
         channel=channel,
         recipient=recipient.address,
         owner=recipient.owner,

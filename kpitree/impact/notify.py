@@ -7,19 +7,16 @@ intervention, the verdict and the address: the same verdict is told once, a chan
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
+from kpitree.alert.messages import outbox_message
 from kpitree.alert.routing import route_to_owner
 from kpitree.alert.templates import AlertTemplates, template_dir
 from kpitree.delivery.outbox import NewMessage, idempotency_key
+from kpitree.impact.describe import pct
 from kpitree.impact.evaluate import ImpactEvaluation
 from kpitree.render.snapshot_data import fmt
 from kpitree.tree import MetricTree
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value:+.1%}"
 
 
 def verdict_context(tree: MetricTree, evaluation: ImpactEvaluation) -> dict[str, Any]:
@@ -45,7 +42,7 @@ def verdict_context(tree: MetricTree, evaluation: ImpactEvaluation) -> dict[str,
         "span_before": f"{evaluation.span_before.start} to {evaluation.span_before.last_day}",
         "estimate": {
             "effect": f"{estimate.effect:+.4g}",
-            "relative": _pct(estimate.relative),
+            "relative": pct(estimate.relative),
             "level": f"{estimate.level:.0%}",
             "low": f"{estimate.low:+.4g}",
             "high": f"{estimate.high:+.4g}",
@@ -56,9 +53,9 @@ def verdict_context(tree: MetricTree, evaluation: ImpactEvaluation) -> dict[str,
         if placebo
         else None,
         "descriptive": f"{fmt(evaluation.treated_before)} -> {fmt(evaluation.treated_after)} per period "
-        f"({_pct(evaluation.descriptive_change)})",
+        f"({pct(evaluation.descriptive_change)})",
         "path": [
-            {"title": s.title, "before": fmt(s.before), "after": fmt(s.after), "change": _pct(s.change)}
+            {"title": s.title, "before": fmt(s.before), "after": fmt(s.after), "change": pct(s.change)}
             for s in evaluation.path
         ],
         "share": f"{evaluation.share_of_root:.0%}" if evaluation.share_of_root is not None else "",
@@ -76,24 +73,5 @@ def verdict_messages(tree: MetricTree, evaluation: ImpactEvaluation, evaluation_
     for recipient in route_to_owner(tree, i.owner):
         rendered = templates.render({**context, "recipient": {"name": recipient.name, "role": "to"}})
         key = idempotency_key("impact", str(i.id), evaluation.verdict.value, recipient.channel, recipient.address)
-        email = recipient.channel == "email"
-        messages.append(
-            NewMessage(
-                idempotency_key=key,
-                message_key=key,
-                tree_id=tree.id,
-                run_key=run_key,
-                event_ids=(),
-                channel=recipient.channel,
-                recipient=recipient.address,
-                owner=recipient.owner,
-                role="to",
-                subject=rendered.subject,
-                body_text=rendered.text if email else rendered.slack_text,
-                body_html=rendered.html if email else None,
-                slack_blocks=None if email else rendered.blocks,
-                message_id=f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}@kpitree>" if email else None,
-                fallback=recipient.is_fallback,
-            )
-        )
+        messages.append(outbox_message(tree.id, run_key, key, key, recipient, rendered, recipient.channel))
     return messages
