@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from kpitree.cli.main import cli
@@ -127,11 +128,18 @@ def test_schema_writes_a_file(runner: CliRunner, tmp_path: Path) -> None:
     assert json.loads(target.read_text())["title"] == "TreeFileSpec"
 
 
-def test_demo_shows_the_shipped_trees(runner: CliRunner) -> None:
+def test_demo_shows_the_shipped_trees_both_verdicts_and_a_calibration(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the demo writes .kpitree/demo/ in the working directory
     result = runner.invoke(cli, ["demo"])
     assert result.exit_code == 0, result.output
     assert "Activity volume per contact" in result.output
     assert "Contact engagement score" in result.output
+    assert "verdict: VERIFIED" in result.output  # the planted Mid-market meeting play
+    assert "verdict: NOT VERIFIED" in result.output  # the SMB rewrite that changed nothing
+    assert "validated on the next window" in result.output
+    assert (tmp_path / ".kpitree/demo/reports/calibration_contact_engagement_score.html").is_file()
 
 
 def test_usage_errors_exit_2(runner: CliRunner) -> None:
