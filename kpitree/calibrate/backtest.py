@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from kpitree.calibrate.features import EntityCounts, decayed_counts, score_of, score_signals
+from kpitree.calibrate.features import EntityCounts, decayed_counts, score_of, weighted_signals
 from kpitree.calibrate.outcomes import OutcomeSet
 from kpitree.calibrate.stats import RocPoint, auc, cost_cutoff, fit_logistic, roc_curve, youden_cutoff
 from kpitree.errors import UsageError
@@ -157,8 +157,8 @@ def calibrate(
 ) -> Calibration:
     spec = node.score
     assert spec is not None
-    signals = [s.node_id for s in score_signals(tree, node)]
-    current_weights = {s.node_id: s.weight for s in score_signals(tree, node)}
+    current_weights = {s.node_id: s.weight for s in weighted_signals(tree, node)}
+    signals = list(current_weights)
     current_half_life = spec.decay.half_life_days
     half_lives = tuple(sorted({*request.half_lives, current_half_life}))
     roll_up = _roll_up(spec, outcomes.level)
@@ -175,8 +175,8 @@ def calibrate(
 
     grid = []
     fits = {}
-    for half_life in half_lives:
-        rows = train.features(half_life, signals)
+    rows_at = {half_life: train.features(half_life, signals) for half_life in half_lives}
+    for half_life, rows in rows_at.items():
         fit = fit_logistic(rows, train.good)
         fits[half_life] = fit
         grid.append(HalfLifeFit(half_life, auc([fit.linear(r) for r in rows], train.good), fit.log_likelihood))
@@ -184,7 +184,7 @@ def calibrate(
     raw = dict(zip(signals, fits[best].coefficients, strict=True))
     dropped = tuple(s for s, c in raw.items() if c <= 0)
     suggested_weights = _rescale(
-        {s: max(c, 0.0) for s, c in raw.items()}, current_weights, train, best, current_half_life, signals
+        {s: max(c, 0.0) for s, c in raw.items()}, current_weights, rows_at[best], rows_at[current_half_life], signals
     )
     suggested_scores = train.scores(suggested_weights, best, spec, roll_up)
     youden_new = youden_cutoff(suggested_scores, train.good)
@@ -243,9 +243,8 @@ def _sample(
     decided = outcomes.decided_between(as_of, until)
     spec = node.score
     assert spec is not None
-    account_column = "account_id" if outcomes.level == "account" else None
-    if account_column and spec.roll_up:
-        account_column = spec.roll_up[0].entity
+    # Per account: the roll-up's entity column (calibrate has checked there is a roll-up).
+    account_column = spec.roll_up[0].entity if outcomes.level == "account" and spec.roll_up else None
     counted = decayed_counts(tree, node, as_of, half_lives, warehouse, account_column)
     members: dict[str, list[EntityCounts]] = {}
     for entity in counted:
@@ -281,14 +280,12 @@ def _assess(scores: Sequence[float], good: Sequence[bool], bands: Sequence[BandS
 def _rescale(
     coefficients: Mapping[str, float],
     current: Mapping[str, float],
-    train: Sample,
-    half_life: float,
-    current_half_life: float,
+    new_rows: Sequence[Sequence[float]],
+    now_rows: Sequence[Sequence[float]],
     signals: Sequence[str],
 ) -> dict[str, float]:
-    """Coefficients -> weights: scaled so the mean entity's points match the current weights'."""
-    now_rows = train.features(current_half_life, signals)
-    new_rows = train.features(half_life, signals)
+    """Coefficients -> weights: scaled so the mean entity's points match the current weights'.
+    ``new_rows`` are the features at the suggested half-life, ``now_rows`` at the current one."""
     now_points = statistics.fmean(sum(current[s] * x for s, x in zip(signals, r, strict=True)) for r in now_rows)
     new_points = statistics.fmean(sum(coefficients[s] * x for s, x in zip(signals, r, strict=True)) for r in new_rows)
     scale = now_points / new_points if new_points > 0 else 0.0

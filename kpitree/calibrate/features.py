@@ -34,7 +34,8 @@ class ScoreSignal:
     use_quantity: bool
 
 
-def score_signals(tree: MetricTree, node: Node) -> tuple[ScoreSignal, ...]:
+def weighted_signals(tree: MetricTree, node: Node) -> tuple[ScoreSignal, ...]:
+    """The score node's signals, in tree order, with their current weights."""
     spec = node.score
     assert spec is not None
     found = []
@@ -66,7 +67,7 @@ def decayed_counts(
     """Every contact's decayed signal counts as of ``as_of``, at each half-life."""
     spec = node.score
     assert spec is not None
-    signals = score_signals(tree, node)
+    signals = weighted_signals(tree, node)
     used = {spec.entity, spec.signal_column, *([account_column] if account_column else [])}
     if spec.quantity_column:
         used.add(spec.quantity_column)

@@ -127,23 +127,22 @@ def evaluate_intervention(
     node = intervention.node_id
     labels = [tree_calendar(tree).label(p) for p in periods]
     n_before = len(before_periods)
+    sides = [treated]
     if intervention.control:
-        control = compute_periods(tree, periods, warehouse, segment_from_key(intervention.control, tree)).periods
-        keep = [i for i in range(len(periods)) if _both(treated[i], control[i], node)]
-        dropped = tuple(labels[i] for i in range(len(periods)) if i not in keep)
-        segments = Segments(
-            [_value(treated[i], node) for i in keep if i < n_before],
-            [_value(treated[i], node) for i in keep if i >= n_before],
-            [_value(control[i], node) for i in keep if i < n_before],
-            [_value(control[i], node) for i in keep if i >= n_before],
-        )
+        sides.append(compute_periods(tree, periods, warehouse, segment_from_key(intervention.control, tree)).periods)
+    # A period is used only where every side has a value: the gaps must pair up.
+    keep = [i for i in range(len(periods)) if all(side[i].value(node) is not None for side in sides)]
+    dropped = tuple(labels[i] for i in range(len(periods)) if i not in keep)
+    before_after = [
+        ([_value(side[i], node) for i in keep if i < n_before], [_value(side[i], node) for i in keep if i >= n_before])
+        for side in sides
+    ]
+    before_values, after_values = before_after[0]
+    if intervention.control:
+        (control_before, control_after) = before_after[1]
+        segments = Segments(before_values, after_values, control_before, control_after)
         judgement = judge(segments, intervention.expect, intervention.expected_size)
-        before_values, after_values = segments.treated_before, segments.treated_after
     else:
-        keep = [i for i in range(len(periods)) if treated[i].value(node) is not None]
-        dropped = tuple(labels[i] for i in range(len(periods)) if i not in keep)
-        before_values = [_value(treated[i], node) for i in keep if i < n_before]
-        after_values = [_value(treated[i], node) for i in keep if i >= n_before]
         judgement = Judgement(
             Verdict.INCONCLUSIVE,
             "no control segment: a before/after comparison cannot tell the change from everything else "
@@ -168,10 +167,6 @@ def evaluate_intervention(
         attributed_to_root=to_root,
         root_movement=root_movement,
     )
-
-
-def _both(treated: PeriodValues, control: PeriodValues, node: str) -> bool:
-    return treated.value(node) is not None and control.value(node) is not None
 
 
 def _value(values: PeriodValues, node: str) -> float:

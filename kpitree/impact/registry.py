@@ -166,9 +166,7 @@ def _check(
         raise UsageError(f"tree {tree.id!r} has no node {node_id!r}", hint=f"nodes: {', '.join(sorted(tree.nodes))}")
     if expect not in ("up", "down"):
         raise UsageError(f"--expect {expect!r}: up or down")
-    if owner not in tree.people and owner not in tree.teams:
-        known = ", ".join(sorted([*tree.people, *tree.teams]))
-        raise UsageError(f"--owner {owner!r} is not a person or team of tree {tree.id!r}", hint=f"known: {known}")
+    _check_owner(tree, owner)
     if control and not segment:
         raise UsageError(
             "--control needs --segment: the control is compared with the segment the change was made in",
@@ -181,6 +179,12 @@ def _check(
         )
     if control and control.key() == segment.key():
         raise UsageError("--control is the same segment as --segment")
+
+
+def _check_owner(tree: MetricTree, owner: str) -> None:
+    if owner not in tree.people and owner not in tree.teams:
+        known = ", ".join(sorted([*tree.people, *tree.teams]))
+        raise UsageError(f"--owner {owner!r} is not a person or team of tree {tree.id!r}", hint=f"known: {known}")
 
 
 def edit(
@@ -203,7 +207,7 @@ def edit(
                 row.expected_size = parse_size(text)
                 new = f"{row.expected_size:.0%}"
             elif name == "owner":
-                _check(tree, row.node_id, row.expect, text, SegmentFilter(), SegmentFilter())
+                _check_owner(tree, text)
                 old, row.owner, new = row.owner, text, text
             else:
                 old, row.note, new = row.note, text, text
