@@ -76,6 +76,13 @@ def _report(error: ErrorDetails, data: Any, sink: IssueSink) -> None:
             f"alert rule type must be one of: {rules}",
             "set 'rule:' to one of those",
         )
+    elif kind == "finite_number":
+        sink.error(
+            path,
+            IssueCode.NOT_A_NUMBER,
+            f"{leaf} must be a finite number, got {error['input']!r}",
+            "write an ordinary number: NaN and infinity (.nan, .inf, 1e309) cannot be compared or computed with",
+        )
     elif kind in ("float_type", "float_parsing", "int_type", "int_parsing", "int_from_float"):
         sink.error(
             path,

@@ -22,6 +22,7 @@ class IssueCode(enum.StrEnum):
     BAND_OVERLAP = "band_overlap"
     BAND_RANGE = "band_range"
     CHILDREN_NEED_FORMULA = "children_need_formula"
+    CONTROL_CHARACTER = "control_character"
     CYCLE = "cycle"
     DUPLICATE_ACCOUNTABLE = "duplicate_accountable"
     DUPLICATE_BAND = "duplicate_band"
@@ -29,8 +30,10 @@ class IssueCode(enum.StrEnum):
     DUPLICATE_KEY = "duplicate_key"
     DUPLICATE_SIGNAL = "duplicate_signal"
     ENTITY_OWNER = "entity_owner"
+    FILE_TOO_LARGE = "file_too_large"
     FORMULA_CHILDREN_MISMATCH = "formula_children_mismatch"
     FORMULA_SYNTAX = "formula_syntax"
+    FORMULA_TOO_COMPLEX = "formula_too_complex"
     INVALID_CHOICE = "invalid_choice"
     INVALID_CRON = "invalid_cron"
     INVALID_EMAIL = "invalid_email"
@@ -53,6 +56,7 @@ class IssueCode(enum.StrEnum):
     TARGET_EMPTY = "target_empty"
     TARGET_MIXED = "target_mixed"
     TEMPLATE = "template"
+    TEMPLATE_LOCATION = "template_location"
     UNKNOWN_ALERT_RULE = "unknown_alert_rule"
     UNKNOWN_BAND = "unknown_band"
     UNKNOWN_COLUMN = "unknown_column"
@@ -65,6 +69,8 @@ class IssueCode(enum.StrEnum):
     UNREADABLE_FILE = "unreadable_file"
     UNSUPPORTED_FILE = "unsupported_file"
     YAML_SYNTAX = "yaml_syntax"
+    YAML_TAG = "yaml_tag"
+    YAML_TOO_COMPLEX = "yaml_too_complex"
 
 
 @dataclass(frozen=True, order=True)

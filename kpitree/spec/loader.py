@@ -21,7 +21,7 @@ from kpitree.spec.declarations import declarations, edges, raw_node_ids, raw_own
 from kpitree.spec.edge import validate_structure
 from kpitree.spec.issues import IssueCode, Level, ValidationIssue, sort_issues
 from kpitree.spec.sink import IssueSink
-from kpitree.spec.yaml_source import parse_yaml
+from kpitree.spec.yaml_source import MAX_FILE_BYTES, parse_yaml, too_large
 from kpitree.tree import MetricTree
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -45,6 +45,9 @@ class LoadResult:
 def load_tree(path: Path) -> LoadResult:
     file = str(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return LoadResult(file, None, (too_large(file, size),))
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         issue = ValidationIssue(
@@ -57,10 +60,10 @@ def load_tree(path: Path) -> LoadResult:
             "check the path, and that the file is UTF-8 text",
         )
         return LoadResult(file, None, (issue,))
-    doc, syntax_issues = parse_yaml(text, file)
+    doc, reading_issues = parse_yaml(text, file)
     if doc is None:
-        return LoadResult(file, None, tuple(syntax_issues))
-    sink = IssueSink(doc)
+        return LoadResult(file, None, tuple(reading_issues))
+    sink = IssueSink(doc, reading_issues)
     draft = validate_structure(doc.data, sink)
     if draft is not None:
         decls = declarations(draft)

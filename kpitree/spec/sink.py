@@ -26,7 +26,11 @@ class IssueSink:
         at_key: bool = False,
         offset: int = 0,
     ) -> None:
-        """Record an issue at ``path``: its value (default) or its key; ``offset`` columns further in."""
+        """Record an issue at ``path``: its value (default) or its key; ``offset`` columns further in.
+
+        Nothing is recorded under a value the YAML reader refused: it said why, once, already."""
+        if self.doc.is_rejected(path):
+            return
         pos = self.doc.key_position(path) if at_key else self.doc.value_position(path)
         if offset:
             pos = Position(pos.line, pos.column + offset + self._quote_width(pos))

@@ -20,9 +20,10 @@ Scalar = str | int | float | bool
 
 
 class SpecModel(BaseModel):
-    """Base of every YAML-edge model: unknown keys are errors, values are immutable once read."""
+    """Base of every YAML-edge model: unknown keys are errors, values are immutable once read, and
+    no number is NaN or infinite (a band of ``.nan`` would silently never fire)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, allow_inf_nan=False)
 
 
 def _one_or_many(value: Any) -> Any:
