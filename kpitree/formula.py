@@ -19,6 +19,11 @@ from typing import Final
 
 FUNCTIONS: Final = frozenset({"min", "max", "abs", "coalesce"})
 
+# Bounds that keep parsing, attribution and SQL compilation of a hostile formula quick and within
+# Python's recursion limit; the shipped trees' longest formula is 60 characters and 2 levels deep.
+MAX_FORMULA_LENGTH: Final = 2000
+MAX_FORMULA_DEPTH: Final = 50
+
 
 class FormulaSyntaxError(ValueError):
     """A formula that is not in the language. ``offset`` is the 0-based column in the formula."""
@@ -27,6 +32,10 @@ class FormulaSyntaxError(ValueError):
         super().__init__(message)
         self.offset = offset
         self.hint = hint
+
+
+class FormulaTooComplex(FormulaSyntaxError):
+    """A formula past :data:`MAX_FORMULA_LENGTH` or :data:`MAX_FORMULA_DEPTH`."""
 
 
 @dataclass(frozen=True)
@@ -86,8 +95,15 @@ def parse_formula(text: str) -> Expr:
     """Parse ``text`` into an expression tree, or raise :class:`FormulaSyntaxError`."""
     if not text.strip():
         raise FormulaSyntaxError("empty formula", 0, "write an expression such as 'a / b'")
+    if len(text) > MAX_FORMULA_LENGTH:
+        raise FormulaTooComplex(
+            f"formula is {len(text):,} characters long; at most {MAX_FORMULA_LENGTH:,}", 0, _SIMPLER
+        )
     try:
         tree = ast.parse(text.strip(), mode="eval")
+    except (RecursionError, MemoryError):
+        # CPython's parser gives up on very deep nesting before our depth check could run.
+        raise FormulaTooComplex("formula nests too deeply to parse", 0, _SIMPLER) from None
     except SyntaxError as exc:
         offset = max((exc.offset or 1) - 1, 0)
         raise FormulaSyntaxError(
@@ -96,7 +112,26 @@ def parse_formula(text: str) -> Expr:
             "use node ids, numbers, + - * /, parentheses and min/max/abs/coalesce(...)",
         ) from None
     lead = len(text) - len(text.lstrip())
+    _check_depth(tree.body, lead)
     return _convert(tree.body, lead)
+
+
+_SIMPLER: Final = "name intermediate results as nodes of their own, or sum branches with a split"
+
+
+def _check_depth(root: ast.expr, lead: int) -> None:
+    """Refuse a syntax tree deeper than MAX_FORMULA_DEPTH, walking it without recursion."""
+    stack: list[tuple[ast.AST, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_FORMULA_DEPTH:
+            column = getattr(node, "col_offset", 0) + lead
+            raise FormulaTooComplex(
+                f"formula nests more than {MAX_FORMULA_DEPTH} operations deep (a + b + c ... counts one per term)",
+                column,
+                _SIMPLER,
+            )
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node) if isinstance(child, ast.expr))
 
 
 def _convert(node: ast.expr, lead: int) -> Expr:

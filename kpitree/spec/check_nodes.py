@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Collection
 
-from kpitree.formula import FormulaSyntaxError, parse_formula, references
+from kpitree.formula import FormulaSyntaxError, FormulaTooComplex, parse_formula, references
 from kpitree.spec.check_tree import column_hint
 from kpitree.spec.columns import available_columns, time_column
 from kpitree.spec.declarations import NodeDecl
@@ -81,9 +81,8 @@ def _check_formula(path: YamlPath, spec: NodeSpec, known_ids: Collection[str], s
     try:
         expr = parse_formula(spec.formula)
     except FormulaSyntaxError as exc:
-        sink.error(
-            formula_path, IssueCode.FORMULA_SYNTAX, f"formula of {spec.id!r}: {exc}", exc.hint, offset=exc.offset
-        )
+        code = IssueCode.FORMULA_TOO_COMPLEX if isinstance(exc, FormulaTooComplex) else IssueCode.FORMULA_SYNTAX
+        sink.error(formula_path, code, f"formula of {spec.id!r}: {exc}", exc.hint, offset=exc.offset)
         return
     refs = references(expr)
     for ref in refs:
