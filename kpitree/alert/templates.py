@@ -1,9 +1,11 @@
 """Alert messages from Jinja2 templates: email subject, text and HTML, and Slack Block Kit.
 
 The shipped templates are in ``templates/alerts/``; a tree's ``alerting.templates`` directory
-overrides any of them by file name. Templates are strict (an unknown variable is an error, not an
-empty string) and are checked when the tree loads, by rendering them on sample alerts, so a typo
-fails ``kpitree check`` rather than the 7 a.m. run.
+overrides any of them by file name. Every template renders in kpitree's bounded sandbox
+(:mod:`kpitree.templating.sandbox`), strict (an unknown variable is an error, not an empty string).
+An override is checked when the tree loads *without being run* (:mod:`kpitree.templating.lint`),
+so a typo fails ``kpitree validate`` rather than the 7 a.m. run, and a hostile template runs
+nothing during validation.
 
 Escaping is per medium: HTML is autoescaped; Slack text goes through the ``mrkdwn`` filter, which
 escapes only ``&``, ``<`` and ``>`` (as Slack asks), and ``tojson`` for the JSON around it. The
@@ -21,9 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from kpitree.errors import UserError
 from kpitree.resources import shipped_dir
+from kpitree.templating.lint import TemplateProblem, lint_template
+from kpitree.templating.sandbox import BoundedSandbox
 from kpitree.tree import MetricTree
 
 SUBJECT = "subject.txt.j2"
@@ -47,26 +51,28 @@ class RenderedMessage:
     slack_text: str  # the notification and accessibility fallback Slack shows with the blocks
 
 
-@dataclass(frozen=True)
-class TemplateProblem:
-    file: str
-    line: int
-    message: str
-
-
-class TemplateError(Exception):
-    """A template failed to render; carries where."""
+class TemplateError(UserError):
+    """A template failed to render (a tree author's mistake); carries where."""
 
     def __init__(self, problem: TemplateProblem) -> None:
-        super().__init__(f"{problem.file}:{problem.line}: {problem.message}")
+        super().__init__(
+            f"{problem.file}:{problem.line}: {problem.message}",
+            hint="fix the template, or remove alerting.templates to use the shipped ones",
+        )
         self.problem = problem
 
 
 def template_dir(tree: MetricTree) -> Path | None:
-    """The tree's override directory (``alerting.templates``, relative to the tree file)."""
+    """The tree's override directory (``alerting.templates``, relative to the tree file), resolved."""
     if tree.alerting.templates is None:
         return None
     return (tree.path.parent / tree.alerting.templates).resolve()
+
+
+def template_dir_is_confined(tree: MetricTree) -> bool:
+    """Whether the override directory lies inside the tree file's folder once symlinks are resolved."""
+    directory = template_dir(tree)
+    return directory is None or directory.is_relative_to(tree.path.parent.resolve())
 
 
 def mrkdwn(value: object) -> str:
@@ -78,15 +84,15 @@ class AlertTemplates:
     def __init__(self, override_dir: Path | None = None, family: str = "alerts") -> None:
         """``family`` picks the shipped set: ``alerts``, or ``impact`` for intervention verdicts (a
         tree's override directory holds the latter in an ``impact/`` folder)."""
-        search = []
+        search: list[Path] = []
         if override_dir is not None:
-            search.append(str(override_dir if family == "alerts" else override_dir / family))
-        search.append(str(shipped_dir("templates") / family))
-        self.search_path = tuple(search)
-        self.environment = Environment(
-            loader=ChoiceLoader([FileSystemLoader(path) for path in search]),
-            autoescape=select_autoescape(["html", "html.j2"], default_for_string=False, default=False),
-            undefined=StrictUndefined,
+            search.append(override_dir if family == "alerts" else override_dir / family)
+        self.override_dir = search[0] if search else None
+        search.append(shipped_dir("templates") / family)
+        self.search_path = tuple(str(path) for path in search)
+        self.environment = BoundedSandbox(
+            search,
+            html_extensions=["html", "html.j2"],
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
@@ -103,8 +109,19 @@ class AlertTemplates:
             slack_fallback(subject, context),
         )
 
+    def override_problems(self, contexts: Sequence[Mapping[str, Any]]) -> list[TemplateProblem]:
+        """What is wrong with the overriding templates, found without rendering them (see lint)."""
+        if self.override_dir is None:
+            return []
+        found: list[TemplateProblem] = []
+        for name in TEMPLATE_NAMES:
+            if (self.override_dir / name).exists():
+                found += lint_template(self.environment, name, contexts, json_output=name == SLACK)
+        return found
+
     def problems(self, contexts: Sequence[Mapping[str, Any]]) -> list[TemplateProblem]:
-        """Every template that fails to parse or to render one of ``contexts``; one problem per file."""
+        """Every template that fails to parse or to render one of ``contexts``; one problem per file.
+        This *renders*: for the shipped templates, and for overrides when their owner asks to test them."""
         found: list[TemplateProblem] = []
         for name in TEMPLATE_NAMES:
             try:
@@ -135,11 +152,17 @@ class AlertTemplates:
 
     def _render(self, name: str, context: Mapping[str, Any]) -> str:
         try:
-            return self.environment.get_template(name).render(**context)
+            return self.environment.render(name, context)
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateError(TemplateProblem(self._file(name), exc.lineno, f"syntax error: {exc.message}")) from None
-        except jinja2.TemplateError as exc:  # UndefinedError and the like: find the template's line
-            raise TemplateError(TemplateProblem(self._file(name), _template_line(exc, name), str(exc))) from None
+        except (jinja2.TemplateError, RecursionError) as exc:
+            # UndefinedError, a sandbox refusal, a budget passed: find the template's line.
+            message = str(exc) if not isinstance(exc, RecursionError) else "the template calls itself too deeply"
+            raise TemplateError(TemplateProblem(self._file(name), _template_line(exc, name), message)) from None
+        except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
+            # What a template's own expression raises ({{ 1 / 0 }}, {{ "a" - 1 }}) is its author's mistake.
+            problem = TemplateProblem(self._file(name), _template_line(exc, name), f"{type(exc).__name__}: {exc}")
+            raise TemplateError(problem) from None
 
     def _file(self, name: str) -> str:
         for directory in self.search_path:

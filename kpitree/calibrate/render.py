@@ -123,4 +123,4 @@ def calibration_html(c: Calibration) -> str:
         "bar_width": BAR_WIDTH,
         "weights": [(s, c.current_weights[s], w) for s, w in c.suggested_weights.items()],
     }
-    return html_environment().get_template("report/calibration.html.j2").render(**context)
+    return html_environment().render("report/calibration.html.j2", context)

@@ -7,8 +7,6 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-
 from kpitree.attribute.tree import is_bad
 from kpitree.compute.engine import tree_calendar
 from kpitree.impact.describe import InterventionSummary, summary_lines
@@ -26,6 +24,7 @@ from kpitree.report.rows import (
 )
 from kpitree.report.variance import VarianceReport, owner_name
 from kpitree.resources import shipped_dir
+from kpitree.templating.sandbox import BoundedSandbox
 
 REPORT_CSV_COLUMNS = (
     "node", "parent", "on_largest_gap_path", "title", "unit", "value", "compare_value", "delta",
@@ -153,14 +152,11 @@ def report_csv(report: VarianceReport) -> str:
     return out.getvalue()
 
 
-def html_environment() -> Environment:
-    """Autoescaped (a node title like ``<script>`` stays text) and strict (a typo is an error)."""
-    return Environment(
-        loader=FileSystemLoader(shipped_dir("templates")),
-        autoescape=select_autoescape(["html", "html.j2"]),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
+def html_environment() -> BoundedSandbox:
+    """Autoescaped (a node title like ``<script>`` stays text), strict (a typo is an error) and
+    sandboxed like every template kpitree renders."""
+    return BoundedSandbox(
+        [shipped_dir("templates")], html_extensions=["html", "html.j2"], trim_blocks=True, lstrip_blocks=True
     )
 
 
@@ -170,7 +166,7 @@ def report_html(report: VarianceReport, interventions: Sequence[InterventionSumm
         {"item": item, "line": line} for item, line in zip(interventions, summary_lines(interventions), strict=True)
     ]
     context["marks"] = _intervention_marks(report, interventions)
-    return html_environment().get_template("report/variance.html.j2").render(**context)
+    return html_environment().render("report/variance.html.j2", context)
 
 
 def _intervention_marks(

@@ -1,5 +1,6 @@
-"""Alert templates are checked when the tree loads: a syntax error or an unknown variable in a
-template fails ``kpitree check`` with the template's file and line, not the scheduled run."""
+"""Alert templates are checked when the tree loads, without running them: an override folder must
+lie inside the tree's folder, and each overriding template must parse, compile and use only the
+variables alerts provide (see :mod:`kpitree.templating.lint`), reported with its file and line."""
 
 from __future__ import annotations
 
@@ -7,23 +8,34 @@ from kpitree.spec.issues import IssueCode, Level, ValidationIssue
 from kpitree.spec.sink import IssueSink
 from kpitree.tree import MetricTree
 
+_TEMPLATES_KEY = ("alerting", "templates")
+
 
 def check_templates(tree: MetricTree, sink: IssueSink) -> None:
-    if tree.alerting.templates is None and not any(node.alerts for node in tree.nodes.values()):
-        return  # nothing will be rendered; do not pay for importing Jinja
+    if tree.alerting.templates is None:
+        return  # the shipped templates are kpitree's own, tested with it
     from kpitree.alert.messages import sample_contexts
-    from kpitree.alert.templates import AlertTemplates, template_dir
+    from kpitree.alert.templates import AlertTemplates, template_dir, template_dir_is_confined
 
     directory = template_dir(tree)
-    if directory is not None and not directory.is_dir():
+    assert directory is not None
+    if not template_dir_is_confined(tree):
         sink.error(
-            ("alerting", "templates"),
+            _TEMPLATES_KEY,
+            IssueCode.TEMPLATE_LOCATION,
+            f"alerting.templates resolves to {directory}, outside the tree file's folder {tree.path.parent.resolve()}",
+            "keep override templates in a folder beside the tree file (symlinks are followed before this check)",
+        )
+        return
+    if not directory.is_dir():
+        sink.error(
+            _TEMPLATES_KEY,
             IssueCode.TEMPLATE,
             f"no template directory {directory}",
             "create it with the templates to override, or remove alerting.templates to use the shipped ones",
         )
         return
-    for problem in AlertTemplates(directory).problems(sample_contexts(tree)):
+    for problem in AlertTemplates(directory).override_problems(sample_contexts(tree)):
         sink.issues.append(
             ValidationIssue(
                 problem.file,

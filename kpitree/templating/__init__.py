@@ -1,0 +1,1 @@
+"""Templates: rendered in a bounded sandbox (:mod:`.sandbox`), checked without running (:mod:`.lint`)."""
