@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from kpitree.state.store import StateStore
 from tests.alerting_world import FIXTURE, QUIET, write_touches
 from tests.conftest import ROOT
 from tests.engines import state_url
+from tests.hostile import CASES
 
 LEASE = 3.0  # seconds
 FIRE = "2026-09-01T07:00:00+00:00"  # the alerting tree's monthly fire; it computes August
@@ -223,3 +225,42 @@ def test_a_changed_tree_is_reloaded_and_its_job_replaced(world: World, how: str)
     assert "cron '0 9 15 * *'" in second
     assert "next_fire=2026-09-15T09:00:00+00:00" in second
     assert scheduler.stop() == 0
+
+
+def test_hostile_files_under_watch_leave_the_lease_renewed_and_sigterm_working(world: World) -> None:
+    """A bomb, a NUL byte and a broken version of the scheduled tree saved into a watched folder,
+    then a health file that cannot be written: each is logged, the tree's last valid version stays
+    scheduled, the control thread keeps renewing the lease, and SIGTERM still stops the process."""
+    health = world.dir / "health" / "scheduler.json"
+    scheduler = SchedulerProcess(
+        "scheduler", world, "2026-09-10T00:00:00+00:00", "--watch", "--health-file", str(health)
+    )
+    scheduler.wait_for("job.scheduled")
+    for case in CASES:
+        case.write(world.trees)
+    tree_file = world.trees / "alerting.yaml"
+    tree_file.write_text(tree_file.read_text(encoding="utf-8").replace("agg: count", "agg: \x00"), encoding="utf-8")
+    deadline = time.monotonic() + 30
+    while scheduler.text().count(" trees.loaded ") < 2:
+        assert time.monotonic() < deadline, scheduler.text()
+        time.sleep(0.05)
+    log = scheduler.text()
+    assert " tree.kept tree=alerting " in log
+    assert all(f"tree.invalid file={world.trees / case.name}.yaml " in log for case in CASES), log
+    assert log.count(" trees.loaded scheduled=alerting ") == 2  # still scheduled, its job kept
+    scheduler.wait_for("job.kept")
+    # The health file's folder becomes a file: every beat's write now fails.
+    shutil.rmtree(health.parent)
+    health.parent.write_text("not a folder", encoding="utf-8")
+    scheduler.wait_for("health.unwritable")
+    renewed = current_lease(world.store.engine)
+    assert renewed is not None
+    deadline = time.monotonic() + 3 * LEASE
+    while (now := current_lease(world.store.engine)) is not None and now.renewed_at == renewed.renewed_at:
+        assert time.monotonic() < deadline, scheduler.text()
+        time.sleep(0.05)
+    assert now is not None
+    assert now.holder == scheduler.holder()
+    assert now.expires_at > renewed.expires_at
+    assert scheduler.stop() == 0, scheduler.text()
+    assert " scheduler.stopped " in scheduler.text()

@@ -11,7 +11,7 @@ from kpitree.crontab import CrontabTrigger
 from kpitree.schedule.health import TREE_JOB_PREFIX
 from kpitree.schedule.logs import log_event
 from kpitree.schedule.triggers import tree_trigger
-from kpitree.spec.loader import load_tree, tree_files
+from kpitree.spec.loader import LoadResult, load_tree, tree_files
 from kpitree.tree import MetricTree
 
 Fingerprint = tuple[tuple[str, int, int], ...]
@@ -41,7 +41,11 @@ def scheduled_trees(trees_dir: Path, previous: Mapping[str, ScheduledTree]) -> d
     by_path = {scheduled.path: scheduled for scheduled in previous.values()}
     found: dict[str, ScheduledTree] = {}
     for path in tree_files((trees_dir,)):
-        result = load_tree(path)
+        try:
+            result = load_tree(path)
+        except Exception as exc:  # a bug of ours met by this file: keep the last valid version
+            log_event(logging.ERROR, "tree.unreadable", exc_info=True, file=path, error=f"{type(exc).__name__}: {exc}")
+            result = LoadResult(str(path), None, ())
         if result.tree is None:
             for issue in result.errors:
                 log_event(

@@ -26,7 +26,10 @@ def log_event(level: int, event: str, *, exc_info: bool = False, **fields: Any) 
 
 def _text(value: Any) -> str:
     shown = value.isoformat() if isinstance(value, datetime) else str(value)
-    return json.dumps(shown) if (" " in shown or not shown) else shown
+    # Quoted (JSON-escaped) when it holds a space, a quote, '=' or a control character: a value
+    # from a tree file or the warehouse cannot start a log line of its own or fake a field.
+    plain = shown and all(c.isprintable() and c not in ' "=' for c in shown)
+    return shown if plain else json.dumps(shown)
 
 
 class JsonFormatter(logging.Formatter):

@@ -95,6 +95,7 @@ class SchedulerService:
         self._shutting_down = False
         self._jobs_lock = threading.Lock()
         self._trees_seen: Fingerprint = ()
+        self._health_error = ""  # the last failure to write the health file, logged once
 
     # -- signals --------------------------------------------------------------------------------
 
@@ -300,6 +301,12 @@ class SchedulerService:
     # -- the control thread -----------------------------------------------------------------------
 
     def _control(self, done: threading.Event) -> None:
+        """Renew the lease, watch the trees, reload, and stop on request, until ``done``.
+
+        Each step runs under :meth:`_survive`: whatever one raises (a tree file that breaks a
+        loader, a health file that cannot be written, a database error of a kind not foreseen) is
+        logged, and the thread goes on. If it died, the lease would expire while the jobs still run,
+        and SIGTERM would no longer stop the process."""
         renew_every = self.options.lease_length.total_seconds() / 4
         watch_every = self.options.watch_every
         next_renew = time.monotonic() + renew_every
@@ -312,20 +319,32 @@ class SchedulerService:
                 return
             if time.monotonic() >= next_renew:
                 next_renew = time.monotonic() + renew_every
-                self._heartbeat()
+                self._survive("heartbeat", self._heartbeat)
             if watch_every is not None and time.monotonic() >= next_watch:
                 next_watch = time.monotonic() + watch_every
-                if trees_fingerprint(self.options.trees_dir) != self._trees_seen:
-                    self._reload.set()
+                self._survive("watch", self._look_for_changes)
             if self._reload.is_set():
                 self._reload.clear()
-                self.reload_trees()
-                self._sync_jobs()
+                self._survive("reload", self._reload_and_sync)
             if self._stop.is_set() and not stop_logged:
                 stop_logged = True
                 log_event(logging.INFO, "scheduler.stopping", hint="the run in progress finishes first")
             if self._stop.is_set() or self._lost:
-                self._shut_scheduler_down()
+                self._survive("shutdown", self._shut_scheduler_down)
+
+    def _survive(self, step: str, action: Callable[[], None]) -> None:
+        try:
+            action()
+        except Exception as exc:  # the control thread must outlive anything one step raises
+            log_event(logging.ERROR, "control.error", exc_info=True, step=step, error=f"{type(exc).__name__}: {exc}")
+
+    def _look_for_changes(self) -> None:
+        if trees_fingerprint(self.options.trees_dir) != self._trees_seen:
+            self._reload.set()
+
+    def _reload_and_sync(self) -> None:
+        self.reload_trees()
+        self._sync_jobs()
 
     def _heartbeat(self) -> None:
         try:
@@ -376,7 +395,14 @@ class SchedulerService:
             **status.to_json(),
         }
         target = self.options.health_file
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".tmp")
-        partial.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        partial.replace(target)  # readers never see half a file
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(target.name + ".tmp")
+            partial.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+            partial.replace(target)  # readers never see half a file
+        except OSError as exc:  # a full disk or a moved folder must not stop the scheduler
+            if str(exc) != self._health_error:
+                log_event(logging.WARNING, "health.unwritable", file=target, error=str(exc))
+            self._health_error = str(exc)
+        else:
+            self._health_error = ""

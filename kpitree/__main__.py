@@ -1,0 +1,5 @@
+"""``python -m kpitree``: the same as the ``kpitree`` command."""
+
+from kpitree.cli.main import cli
+
+cli(prog_name="kpitree")
