@@ -1,12 +1,15 @@
 """``kpitree load``: a CSV or Parquet file into a warehouse table, with the data contract's types
 checked row by row.
 
-DuckDB reads the file (CSV as text, so that nothing is coerced silently), each contract column is
-cast with ``TRY_CAST``, and a row where a non-empty value does not cast is *rejected*: reported
-with its row number (the CSV line is one more, for the header), column, value and the type
-expected. By default a file with any rejected row loads nothing; ``skip_bad_rows`` loads the good
-rows and writes the rejected ones, with the reason, to a CSV beside the file, so nothing is lost.
-Timestamps without an offset are read as UTC; empty strings are NULL.
+DuckDB reads the file (:mod:`kpitree.load_source`: CSV as text, so that nothing is coerced
+silently; a file whose header or rows do not line up is refused), each contract column is cast
+with ``TRY_CAST``, and a row where a non-blank value does not cast, or a number is NaN or infinite,
+or a required column is blank, is *rejected*: reported with its row number, its line in a CSV file,
+the column, the value and the type expected. By default a file with any rejected row loads nothing;
+``skip_bad_rows`` loads the good rows and writes the rejected ones, with the reason, to a CSV beside
+the file, so nothing is lost. A file with no rows to load leaves the table as it was unless
+``allow_empty``. Timestamps without an offset are read as UTC; blank values (empty, or only
+spaces) are NULL.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import duckdb
 from kpitree.data_contract import CONTRACT, ColumnType, contract_types
 from kpitree.errors import DataRejected, UsageError
 from kpitree.ingest import land_table
+from kpitree.load_source import RawFile, record_lines, shown, stage_file
 from kpitree.sql_text import quote_identifier, quote_literal
 from kpitree.warehouse import Warehouse
 
@@ -39,15 +43,15 @@ OPTIONAL_COLUMNS = {
     "activities": {"activity_id", "account_id", "rep_id", "is_automated", "source_system", "external_id"},
     "outcomes": {"account_id", "contact_id"},
 }
-SHOWN_REJECTS = 20
 
 
 @dataclass(frozen=True)
 class RejectedRow:
-    row: int  # 1-based data row; the CSV line is row + 1 (the header)
+    row: int  # 1-based data row, in file order
     column: str
     value: str
     expected: str
+    line: int | None = None  # where the row starts in a CSV file (a quoted field may hold line breaks)
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,7 @@ def load_file(
     use_contract: bool = True,
     skip_bad_rows: bool = False,
     rejects_file: Path | None = None,
+    allow_empty: bool = False,
 ) -> LoadReport:
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
@@ -79,8 +84,8 @@ def load_file(
     try:
         staging.execute("SET threads = 1")  # keeps row_number() in file order, for row numbers that mean something
         staging.execute("SET TimeZone = 'UTC'")
-        staging.execute(f"CREATE VIEW raw AS SELECT row_number() OVER () AS _row, * FROM {_reader(path)}")
-        present = [name for name, *_ in staging.execute("DESCRIBE raw").fetchall() if name != "_row"]
+        raw = stage_file(staging, path)
+        present = list(raw.columns)
         types = dict(contract_types(contract))
         missing = sorted(set(types) - set(present) - OPTIONAL_COLUMNS.get(contract or "", set()))
         if missing:
@@ -89,7 +94,7 @@ def load_file(
                 hint="rename the columns in the file, or load it with --no-contract and map them in the tree",
             )
         required = [c for c in types if c in present and c not in OPTIONAL_COLUMNS.get(contract or "", set())]
-        rejected = _rejected_rows(staging, present, types, required)
+        rejected = _rejected_rows(staging, raw, types, required)
         if rejected and not skip_bad_rows:
             raise DataRejected(
                 f"{len(rejected)} value(s) in {path} do not fit the {contract} contract; nothing was loaded:\n"
@@ -107,6 +112,12 @@ def load_file(
         ]
         select = ", ".join([*(_typed(name, types.get(name)) for name in present), *absent])
         staging.execute(f"CREATE VIEW typed AS SELECT {select} FROM raw WHERE _row NOT IN (SELECT _row FROM bad)")
+        if not allow_empty and _count(staging, "typed") == 0:
+            skipped = " once its bad rows are skipped" if bad_rows else ""
+            raise DataRejected(
+                f"{path} has no rows to load{skipped}; {table} was left as it was",
+                hint="pass --allow-empty to replace the table with an empty one on purpose",
+            )
         loaded = land_table(staging, "typed", warehouse, table)
         written = None
         if rejected:
@@ -119,11 +130,8 @@ def load_file(
         staging.close()
 
 
-def _reader(path: Path) -> str:
-    quoted = quote_literal(str(path))
-    if path.suffix.lower() in (".parquet", ".pq"):
-        return f"read_parquet({quoted})"
-    return f"read_csv({quoted}, header = true, all_varchar = true)"
+def _count(staging: duckdb.DuckDBPyConnection, relation: str) -> int:
+    return int(staging.execute(f"SELECT count(*) FROM {relation}").fetchone()[0])  # type: ignore[index]
 
 
 def _typed(name: str, column_type: ColumnType | None) -> str:
@@ -131,36 +139,53 @@ def _typed(name: str, column_type: ColumnType | None) -> str:
     if column_type is None:
         return column
     if column_type in (ColumnType.ID, ColumnType.TEXT):
-        return f"CAST(NULLIF(CAST({column} AS VARCHAR), '') AS VARCHAR) AS {column}"
-    return f"TRY_CAST(NULLIF(CAST({column} AS VARCHAR), '') AS {DUCK_TYPES[column_type]}) AS {column}"
+        return f"CASE WHEN {_blank(column)} THEN NULL ELSE CAST({column} AS VARCHAR) END AS {column}"
+    return f"TRY_CAST(NULLIF(TRIM(CAST({column} AS VARCHAR)), '') AS {DUCK_TYPES[column_type]}) AS {column}"
+
+
+def _blank(column: str) -> str:
+    """SQL: the value is missing, empty, or only spaces (a blank cell of a spreadsheet export)."""
+    return f"NULLIF(TRIM(CAST({column} AS VARCHAR)), '') IS NULL"
 
 
 def _rejected_rows(
-    staging: duckdb.DuckDBPyConnection, present: list[str], types: dict[str, ColumnType], required: list[str]
+    staging: duckdb.DuckDBPyConnection, raw: RawFile, types: dict[str, ColumnType], required: list[str]
 ) -> list[RejectedRow]:
+    present = set(raw.columns)
     empty = [
         f"SELECT _row, {quote_literal(name)} AS col, '' AS value, 'REQUIRED' AS expected "
-        f"FROM raw WHERE NULLIF(CAST({quote_identifier(name)} AS VARCHAR), '') IS NULL"
+        f"FROM raw WHERE {_blank(quote_identifier(name))}"
         for name in required
     ]
     checks = empty + [
         f"SELECT _row, {quote_literal(name)} AS col, CAST({quote_identifier(name)} AS VARCHAR) AS value, "
-        f"'{DUCK_TYPES[kind]}' AS expected "
-        f"FROM raw WHERE NULLIF(CAST({quote_identifier(name)} AS VARCHAR), '') IS NOT NULL "
-        f"AND TRY_CAST(CAST({quote_identifier(name)} AS VARCHAR) AS {DUCK_TYPES[kind]}) IS NULL"
+        f"'{expected}' AS expected FROM raw WHERE NOT {_blank(quote_identifier(name))} AND {misfit}"
         for name, kind in types.items()
         if name in present and kind not in (ColumnType.ID, ColumnType.TEXT)
+        for expected, misfit in _misfits(name, kind)
     ]
     if not checks:
         return []
     rows = staging.execute(" UNION ALL ".join(checks) + " ORDER BY 1, 2").fetchall()
-    return [RejectedRow(int(r[0]), str(r[1]), str(r[2]), _expected(str(r[3]))) for r in rows]
+    lines = record_lines(raw.path, {int(r[0]) for r in rows}) if raw.is_csv else {}
+    return [RejectedRow(int(r[0]), str(r[1]), str(r[2]), _expected(str(r[3])), lines.get(int(r[0]))) for r in rows]
+
+
+def _misfits(name: str, kind: ColumnType) -> list[tuple[str, str]]:
+    """(what was expected, SQL condition) for each way a non-blank value can fail to be of ``kind``:
+    not that type at all, and for numbers also NaN or infinite ('NaN', 'inf', '1e309')."""
+    cast = f"TRY_CAST(TRIM(CAST({quote_identifier(name)} AS VARCHAR)) AS {DUCK_TYPES[kind]})"
+    misfits = [(DUCK_TYPES[kind], f"{cast} IS NULL")]
+    if kind is ColumnType.NUMBER:
+        misfits.append(("FINITE", f"NOT isfinite({cast})"))
+    return misfits
 
 
 def _expected(duck_type: str) -> str:
     return {
         "BOOLEAN": "true or false",
         "DOUBLE": "a number",
+        "FINITE": "a finite number (NaN and infinity cannot be added up)",
         "DATE": "a date (YYYY-MM-DD)",
         "TIMESTAMPTZ": "a timestamp (YYYY-MM-DD HH:MM:SS, optional +HH:MM offset)",
         "REQUIRED": "a value (the column is required)",
@@ -168,9 +193,12 @@ def _expected(duck_type: str) -> str:
 
 
 def _describe(rejected: list[RejectedRow]) -> str:
-    lines = [f"  row {r.row} (line {r.row + 1}): {r.column} = {r.value!r} is not {r.expected}" for r in rejected]
-    more = len(lines) - SHOWN_REJECTS
-    return "\n".join(lines[:SHOWN_REJECTS] + ([f"  ... and {more} more"] if more > 0 else []))
+    return shown(
+        [
+            f"  row {r.row}{f' (line {r.line})' if r.line else ''}: {r.column} = {r.value!r} is not {r.expected}"
+            for r in rejected
+        ]
+    )
 
 
 def describe_rejects(report: LoadReport) -> str:
@@ -186,8 +214,9 @@ def _write_rejects(
         problems.setdefault(r.row, []).append(f"{r.column} = {r.value!r} is not {r.expected}")
     columns = ", ".join(f"CAST({quote_identifier(name)} AS VARCHAR)" for name in present)
     rows = staging.execute(f"SELECT _row, {columns} FROM raw WHERE _row IN (SELECT _row FROM bad) ORDER BY _row")
+    lines = {r.row: r.line for r in rejected}
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["_row", "_problems", *present])
+        writer.writerow(["_row", "_line", "_problems", *present])
         for row in rows.fetchall():
-            writer.writerow([row[0], "; ".join(problems[int(row[0])]), *row[1:]])
+            writer.writerow([row[0], lines.get(int(row[0])) or "", "; ".join(problems[int(row[0])]), *row[1:]])

@@ -62,6 +62,9 @@ def sample_data(
 @click.option("--no-contract", is_flag=True, help="Load the columns as they are, without type checks.")
 @click.option("--skip-bad-rows", is_flag=True, help="Load the good rows; write the rejected ones to a rejects file.")
 @click.option(
+    "--allow-empty", is_flag=True, help="Replace the table even when the file has no rows (refused otherwise)."
+)
+@click.option(
     "--rejects",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
@@ -74,17 +77,21 @@ def load(
     contract: str | None,
     no_contract: bool,
     skip_bad_rows: bool,
+    allow_empty: bool,
     rejects: Path | None,
     warehouse: str | None,
 ) -> None:
     """Load a CSV or Parquet FILE into a warehouse table, checking the data contract's types.
 
-    A row with a value that does not fit its column's type is reported with its row number, the
-    column, the value and the type expected. Without --skip-bad-rows nothing is loaded then (exit 1).
+    A row with a value that does not fit its column's type (or a NaN or infinite number, or a
+    blank required column) is reported with its row number, its line, the column, the value and
+    the type expected. Without --skip-bad-rows nothing is loaded then (exit 1). A CSV file is read
+    as RFC 4180 (comma, double quotes); a repeated header name or a row whose fields do not match
+    the header is refused. A file without rows leaves the table as it was, unless --allow-empty.
     """
     target = open_warehouse(warehouse)
     try:
-        report = load_file(file, table, target, contract, not no_contract, skip_bad_rows, rejects)
+        report = load_file(file, table, target, contract, not no_contract, skip_bad_rows, rejects, allow_empty)
     finally:
         target.dispose()
     click.echo(f"loaded {report.loaded:,} rows into {table} ({target.display_url})")
