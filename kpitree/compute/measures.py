@@ -152,4 +152,5 @@ def _measure_value(node: Node, raw: Any) -> NodeValue:
         if node.measure.agg == "avg":
             return NodeValue(None, "no rows in the period to average")
         return NodeValue(0.0)  # a count or sum over no rows is zero, not unknown
-    return NodeValue(float(raw))
+    column = f"({node.measure.column})" if node.measure.column else ""
+    return NodeValue.from_warehouse(raw, f"{node.measure.agg}{column} over {node.measure.source}")

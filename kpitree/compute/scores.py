@@ -285,10 +285,12 @@ def run_score_query(
             results.append((values, ScoreSummary(0, {}, ())))
             continue
         for signal_id, label in query.signal_labels.items():
-            values[signal_id] = NodeValue(float(row[label]))
+            values[signal_id] = NodeValue.from_warehouse(row[label], f"mean points of {signal_id}")
         for type_id in node.children:
-            values[type_id] = NodeValue(sum(values[s].value or 0.0 for s in tree.nodes[type_id].children))
-        values[node.id] = NodeValue(float(row["mean_score"]))
+            parts = [values[s] for s in tree.nodes[type_id].children]
+            missing = next((part for part in parts if part.reason), None)
+            values[type_id] = missing or NodeValue(sum(part.value or 0.0 for part in parts))
+        values[node.id] = NodeValue.from_warehouse(row["mean_score"], "mean score")
         roll_ups = tuple(
             RollUpSummary(
                 entity,
