@@ -15,7 +15,7 @@ import duckdb
 import sqlalchemy as sa
 
 from kpitree.sql_text import quote_identifier, quote_literal
-from kpitree.warehouse import Warehouse
+from kpitree.warehouse import Warehouse, duckdb_lock_error
 
 BATCH_ROWS = 20_000
 
@@ -46,7 +46,13 @@ def land_table(staging: duckdb.DuckDBPyConnection, relation: str, warehouse: War
     target = duckdb_file(warehouse)
     if target is not None:
         warehouse.dispose()  # DuckDB allows one writer: let go of the engine's connection first
-        staging.execute(f"ATTACH {quote_literal(str(target))} AS target")
+        try:
+            staging.execute(f"ATTACH {quote_literal(str(target))} AS target")
+        except duckdb.IOException as exc:
+            locked = duckdb_lock_error(str(exc), warehouse.display_url)
+            if locked is None:
+                raise
+            raise locked from None
         try:
             staging.execute(f"CREATE OR REPLACE TABLE target.{quote_identifier(table)} AS SELECT * FROM {relation}")
         finally:

@@ -124,7 +124,7 @@ def load_file(
             written = rejects_file or path.with_name(path.name + ".rejects.csv")
             _write_rejects(staging, written, rejected, present)
         return LoadReport(table, loaded, tuple(rejected), written)
-    except duckdb.Error as exc:
+    except duckdb.Error as exc:  # the file, as DuckDB reads it (the warehouse's own errors are WarehouseErrors)
         raise DataRejected(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
     finally:
         staging.close()

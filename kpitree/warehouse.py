@@ -1,5 +1,7 @@
 """The warehouse: where the user's data lives, reached by a SQLAlchemy URL. kpitree only reads it
-(``kpitree load`` and ``kpitree sample-data`` are the two commands that write to it).
+(``kpitree load`` and ``kpitree sample-data`` are the two commands that write to it, and open it
+``writable``). Every other command opens a DuckDB file read-only, so any number of them can read it
+at once; one that meets a writer's lock says which process holds it.
 
 The embedded default is a DuckDB file, created on first use. SQLite and PostgreSQL are tested;
 any SQLAlchemy dialect whose SQL fits should work. Sessions run in UTC so that a timestamp column
@@ -10,6 +12,7 @@ compare the same way on every engine.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -57,6 +60,9 @@ class Warehouse:
         try:
             connection = self.engine.connect()
         except sa.exc.SQLAlchemyError as exc:
+            locked = duckdb_lock_error(str(exc), self.display_url)
+            if locked is not None:
+                raise locked from None
             raise WarehouseError(
                 f"cannot connect to the warehouse {self.display_url}: {_first_line(exc)}",
                 hint=f"check --warehouse or ${WAREHOUSE_ENV}",
@@ -110,8 +116,9 @@ class Warehouse:
         self.engine.dispose()
 
 
-def open_warehouse(url: str | None = None) -> Warehouse:
-    """Open the warehouse at ``url`` (see :func:`warehouse_url`); a missing DuckDB/SQLite file is created."""
+def open_warehouse(url: str | None = None, *, writable: bool = False) -> Warehouse:
+    """Open the warehouse at ``url`` (see :func:`warehouse_url`). A DuckDB file is opened read-only
+    unless ``writable`` (which creates a missing file, as SQLite always does)."""
     url = warehouse_url(url)
     try:
         parsed = sa.make_url(url)
@@ -121,10 +128,19 @@ def open_warehouse(url: str | None = None) -> Warehouse:
             hint="e.g. duckdb:///warehouse.duckdb, sqlite:///warehouse.db or postgresql+psycopg://user@host/db",
         ) from None
     backend = parsed.get_backend_name()
-    make_file_directory(parsed)
     connect_args: dict[str, Any] = {}
     if backend == "postgresql":
         connect_args["options"] = "-c timezone=UTC"
+    in_file = backend == "duckdb" and parsed.database not in (None, "", ":memory:")
+    if in_file and not writable:
+        if not Path(str(parsed.database)).is_file():
+            raise WarehouseError(
+                f"there is no DuckDB warehouse at {parsed.database}",
+                hint="fill one with 'kpitree sample-data' or 'kpitree load FILE --table NAME', or check --warehouse",
+            )
+        connect_args["read_only"] = True
+    else:
+        make_file_directory(parsed)
     try:
         engine = sa.create_engine(parsed, connect_args=connect_args)
     except (ImportError, sa.exc.NoSuchModuleError) as exc:
@@ -135,6 +151,25 @@ def open_warehouse(url: str | None = None) -> Warehouse:
     if backend == "duckdb":
         sa.event.listen(engine, "connect", _duckdb_session_in_utc)
     return Warehouse(url, engine)
+
+
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>\S+)(?: \(PID (?P<pid>\d+)\))?")
+
+
+def duckdb_lock_error(message: str, where: str) -> WarehouseError | None:
+    """The user error for DuckDB's 'Could not set lock' (one writer, or any number of readers, per
+    file), naming the process that holds the file; None for any other message."""
+    if "Could not set lock" not in message:
+        return None
+    holder = _LOCK_HOLDER.search(message)
+    who = "another process"
+    if holder is not None:
+        who = f"process {holder['pid']} ({holder['program']})" if holder["pid"] else holder["program"]
+    return WarehouseError(
+        f"the DuckDB warehouse {where} is held by {who}",
+        hint="DuckDB lets one process write a file, or several read it: wait for that process (a 'kpitree load' "
+        "or 'sample-data', or a program writing the file) to finish, or stop it",
+    )
 
 
 def make_file_directory(url: sa.URL) -> None:

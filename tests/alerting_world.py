@@ -42,7 +42,7 @@ def write_touches(path: Path, months: Mapping[str, tuple[int, int]]) -> str:
                 [month, channel, channel, month, channel, month, count],
             )
     url = f"duckdb:///{path}"
-    warehouse = open_warehouse(url)
+    warehouse = open_warehouse(url, writable=True)
     land_table(connection, "activities", warehouse, "activities")
     warehouse.dispose()
     connection.close()

@@ -71,7 +71,7 @@ def warehouse_with(
 ) -> Iterator[Warehouse]:
     """A warehouse on ``engine`` holding ``tables`` copied from the DuckDB ``staging`` connection."""
     with engine_url(engine, directory) as url:
-        warehouse = open_warehouse(url)
+        warehouse = open_warehouse(url, writable=True)
         land(staging, warehouse, *tables)
         try:
             yield warehouse

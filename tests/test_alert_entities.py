@@ -49,7 +49,7 @@ def warehouse(tmp_path: Path) -> Iterator[Warehouse]:
         )
     for account, csm in ACCOUNTS:
         connection.execute("INSERT INTO accounts VALUES (?, ?, 'SMB', 'outbound', ?)", [account, account, csm])
-    opened = open_warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}")
+    opened = open_warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}", writable=True)
     land(connection, opened, "signals", "accounts")
     yield opened
     opened.dispose()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -121,12 +123,44 @@ def test_compute_usage_errors_exit_1_without_traceback(
 
 
 def test_compute_on_a_missing_table_says_what_to_load(runner: CliRunner, tmp_path: Path) -> None:
-    code, _, err = invoke(
-        runner, "compute", ACTIVITY, "--warehouse", f"duckdb:///{tmp_path / 'empty.duckdb'}", "--no-save"
-    )
+    url = f"duckdb:///{tmp_path / 'empty.duckdb'}"
+    code, _, err = invoke(runner, "compute", ACTIVITY, "--warehouse", url, "--no-save")
+    assert code == 1
+    assert f"there is no DuckDB warehouse at {tmp_path / 'empty.duckdb'}" in err  # reads create nothing
+    assert not (tmp_path / "empty.duckdb").exists()
+    duckdb.connect(str(tmp_path / "empty.duckdb")).close()
+    code, _, err = invoke(runner, "compute", ACTIVITY, "--warehouse", url, "--no-save")
     assert code == 1
     assert "has no table 'rep_capacity'" in err
     assert "kpitree load" in err
+
+
+def _holding(path: str, read_only: bool) -> subprocess.Popen[str]:
+    """Another process with the DuckDB file open, until killed."""
+    opened = f"duckdb.connect({path!r}, read_only={read_only})"
+    code = f"import duckdb, time; c = {opened}; print('ready', flush=True); time.sleep(60)"
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "ready"
+    return process
+
+
+def test_duckdb_readers_share_the_warehouse_and_a_writer_is_named(runner: CliRunner, sample_url: str) -> None:
+    path = sample_url.removeprefix("duckdb:///")
+    for read_only in (True, False):
+        other = _holding(path, read_only)
+        try:
+            code, _, err = invoke(runner, "compute", ACTIVITY, "--warehouse", sample_url, "--no-save")
+        finally:
+            other.kill()
+            other.wait()
+        assert "Traceback" not in err
+        if read_only:
+            assert code == 0, err  # compute opens the file read-only: readers do not lock each other out
+        else:
+            assert code == 1
+            assert f"is held by process {other.pid}" in err
+            assert "wait for that process" in err
 
 
 def test_rerunning_a_period_replaces_its_values_and_keeps_the_runs(

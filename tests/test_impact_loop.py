@@ -47,7 +47,7 @@ NOW = datetime(2026, 11, 2, 8, tzinfo=UTC)
 @pytest.fixture(scope="module")
 def warehouse_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"duckdb:///{tmp_path_factory.mktemp('impact') / 'warehouse.duckdb'}"
-    opened = open_warehouse(url)
+    opened = open_warehouse(url, writable=True)
     write_sample(SPEC, opened)
     opened.dispose()
     return url

@@ -40,7 +40,7 @@ EXPECTED_RUNS = [
 @pytest.fixture(scope="module")
 def warehouse_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"duckdb:///{tmp_path_factory.mktemp('demo') / 'warehouse.duckdb'}"
-    warehouse = open_warehouse(url)
+    warehouse = open_warehouse(url, writable=True)
     write_sample(SampleSpec(), warehouse)  # the demo's own sample, at its own size
     warehouse.dispose()
     return url

@@ -41,7 +41,7 @@ def sample_data(
     movements planted in the last month for attribution and alerts to find.
     """
     spec = SampleSpec(seed=seed, activities=size, end=end)
-    target = None if no_warehouse else open_warehouse(warehouse)
+    target = None if no_warehouse else open_warehouse(warehouse, writable=True)
     try:
         counts = write_sample(spec, target, parquet_dir)
     finally:
@@ -89,7 +89,7 @@ def load(
     as RFC 4180 (comma, double quotes); a repeated header name or a row whose fields do not match
     the header is refused. A file without rows leaves the table as it was, unless --allow-empty.
     """
-    target = open_warehouse(warehouse)
+    target = open_warehouse(warehouse, writable=True)
     try:
         report = load_file(file, table, target, contract, not no_contract, skip_bad_rows, rejects, allow_empty)
     finally:

@@ -52,7 +52,7 @@ def demo(demo_dir: Path, size: int) -> None:
     """Run kpitree end to end on a sample warehouse with its shipped example trees."""
     out = console()
     spec = SampleSpec(activities=size)
-    warehouse = open_warehouse(f"duckdb:///{demo_dir / 'warehouse.duckdb'}")
+    warehouse = open_warehouse(f"duckdb:///{demo_dir / 'warehouse.duckdb'}", writable=True)
     counts = write_sample(spec, warehouse)
     out.print(
         f"Sample warehouse {warehouse.display_url}: " + ", ".join(f"{rows:,} {table}" for table, rows in counts.items())
