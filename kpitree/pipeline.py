@@ -42,11 +42,12 @@ from kpitree.state.alerts import (
     AlertKey,
     active_silences,
     alert_memory,
+    read_alert_memory,
     record_event,
     save_decision,
     take_pending_digests,
 )
-from kpitree.state.runs import RunRequest, RunTally, RunTicket, begin_run, fail_run, finish_run
+from kpitree.state.runs import RunRequest, RunTally, RunTicket, begin_run, fail_run, finish_run, lock_tree
 from kpitree.state.store import StateStore, write_snapshot
 from kpitree.tree import MetricTree
 from kpitree.warehouse import Warehouse
@@ -188,6 +189,13 @@ def _run(
     notices: list[Notice] = []
     flags: list[str] = []
     with Session(store.engine) as session:
+        # The decisions below are made under the tree's lock, against the alert states as the run
+        # before this one left them: evaluated again only if a run committed since they were read.
+        lock_tree(session, tree.id, now)
+        fresh = read_alert_memory(session, tree.id)
+        if fresh.firing_entities != memory.firing_entities:
+            findings = evaluate(report, warehouse, year_ago, fresh.firing_entities)
+        memory = fresh
         run_id = write_snapshot(session, report.snapshot, now)
         for finding in findings:
             alert = _alert_key(tree, finding)

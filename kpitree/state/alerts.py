@@ -28,13 +28,19 @@ class AlertMemory:
 
 
 def alert_memory(engine: Engine, tree_id: str) -> AlertMemory:
+    with Session(engine) as session:
+        return read_alert_memory(session, tree_id)
+
+
+def read_alert_memory(session: Session, tree_id: str) -> AlertMemory:
+    """The tree's alert states as ``session`` sees them (inside a run's locked transaction: as the
+    run before it committed them)."""
     remembered: dict[str, Remembered] = {}
     firing: dict[tuple[str, str], set[str]] = defaultdict(set)
-    with Session(engine) as session:
-        for state in session.exec(select(AlertState).where(col(AlertState.tree_id) == tree_id)):
-            remembered[state.fingerprint] = Remembered(state.status, state.signature, state.last_notified_at)
-            if state.entity and state.status == "firing":
-                firing[(state.node_id, state.rule_id)].add(state.entity)
+    for state in session.exec(select(AlertState).where(col(AlertState.tree_id) == tree_id)):
+        remembered[state.fingerprint] = Remembered(state.status, state.signature, state.last_notified_at)
+        if state.entity and state.status == "firing":
+            firing[(state.node_id, state.rule_id)].add(state.entity)
     return AlertMemory(remembered, {k: frozenset(v) for k, v in firing.items()})
 
 

@@ -159,10 +159,10 @@ class PipelineRun(SQLModel, table=True):
     trigger: str  # manual | schedule | catch-up
     scheduled_for: datetime | None = None  # the cron fire time; None for a run by hand
     notify: bool = True  # False for a catch-up of an older period: states recorded, nothing sent
-    status: str = Field(index=True)  # running | succeeded | failed
+    status: str = Field(index=True)  # running | succeeded | failed | abandoned
     attempt: int = 1
     token: str  # the current attempt's
-    holder: str  # the scheduler (host:pid:nonce) or 'cli' that ran the attempt
+    holder: str  # the process (host:pid:nonce) that ran the attempt: a scheduler, or a run by hand
     started_at: datetime
     finished_at: datetime | None = None
     compute_run_id: int | None = None
@@ -170,6 +170,19 @@ class PipelineRun(SQLModel, table=True):
     events: int | None = None
     alerts_queued: int | None = None
     error: str | None = None
+
+
+class TreeLock(SQLModel, table=True):
+    """One row per tree, written as the *first* statement of every pipeline run's commit
+    transaction: the database holds the row (SQLite's write lock, PostgreSQL's row lock) until that
+    transaction ends, so the runs of one tree decide what to notify one at a time, each reading the
+    alert states the one before it committed. Two overlapping ``kpitree run`` cannot both notify."""
+
+    __tablename__ = "tree_lock"
+
+    tree_id: str = Field(primary_key=True)
+    runs: int = 0  # how many runs have committed through the lock (the write that takes it)
+    locked_at: datetime
 
 
 class SchedulerLease(SQLModel, table=True):

@@ -14,14 +14,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import uuid4
 
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select, update
 
 from kpitree.errors import RunSuperseded
-from kpitree.state.models import PipelineRun
+from kpitree.state.models import PipelineRun, TreeLock
 
 RUNNING = "running"
 SUCCEEDED = "succeeded"
@@ -107,6 +109,19 @@ def begin_run(engine: Engine, request: RunRequest, holder: str, now: datetime) -
         if claimed is None:
             return None
         return RunTicket(row_id, request.run_key, token, attempt, request.notify)
+
+
+def lock_tree(session: Session, tree_id: str, now: datetime) -> None:
+    """Take the tree's lock for the rest of ``session``'s transaction: call it first, before the
+    transaction reads anything. A second run of the tree waits here until the first commits, and
+    then reads the alert states as that one left them (see :class:`TreeLock`)."""
+    table = TreeLock.__table__  # type: ignore[attr-defined]
+    insert: Any = (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert(table)
+    session.execute(
+        insert.values(tree_id=tree_id, runs=1, locked_at=now).on_conflict_do_update(
+            index_elements=["tree_id"], set_={"runs": table.c.runs + 1, "locked_at": now}
+        )
+    )
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from kpitree.warehouse import make_file_directory
 
 STATE_ENV = "KPITREE_STATE_DB"
 DEFAULT_STATE_FILE = Path(".kpitree") / "state.db"
+SQLITE_BUSY_SECONDS = 300
 
 
 def state_url(option: str | None = None) -> str:
@@ -35,7 +36,10 @@ class StateStore:
         """Open the state database, creating it (and upgrading its schema) when needed."""
         parsed = sa.make_url(state_url(url))
         make_file_directory(parsed)
-        engine = sa.create_engine(parsed)
+        # SQLite: a run waits for another run's commit (the tree lock) and the scheduler's writes;
+        # the driver's 5 s would turn a long commit into 'database is locked'.
+        options = {"connect_args": {"timeout": SQLITE_BUSY_SECONDS}} if parsed.get_backend_name() == "sqlite" else {}
+        engine = sa.create_engine(parsed, **options)
         if migrate:
             try:
                 ensure_current(engine)
