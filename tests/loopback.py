@@ -126,3 +126,36 @@ def slack_server() -> Iterator[SlackLike]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def garbage_server(reply: bytes = b"\x00\x01 not HTTP at all\r\n\r\n") -> Iterator[str]:
+    """A TCP server on loopback that answers every connection with bytes that are not HTTP; its URL."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                continue
+            with connection:
+                connection.settimeout(2)
+                try:
+                    connection.recv(65536)
+                    connection.sendall(reply)
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from kpitree.attribute.tree import TreeAttribution, is_bad
+from kpitree.delivery.addresses import email_problem
 from kpitree.tree import MetricTree
 
 CHANNELS = ("email", "slack")
@@ -151,6 +152,13 @@ class _Resolver:
 
     def add(self, owner: str, role: Role) -> None:
         resolved = self._resolve_entity(owner)
+        if resolved is not None and owner.startswith(ENTITY_PREFIX) and not self._is_known(resolved):
+            problem = email_problem(resolved)
+            if problem is not None:  # a warehouse value never reaches a header unchecked
+                self.flags.append(f"{owner} is {resolved!r}, not a valid email address: {problem}")
+                for channel in self.channels:
+                    self.add_fallback(role, owner, channel)
+                return
         for channel in self.channels:
             if resolved is None:
                 self.flags.append(f"{owner} has no value: the alert is not about one entity, or the column is empty")
@@ -173,6 +181,9 @@ class _Resolver:
                 self.recipients.append(
                     Recipient(recipient.channel, recipient.address, fallback, recipient.name, role, missing_owner)
                 )
+
+    def _is_known(self, owner: str) -> bool:
+        return owner in self.tree.people or owner in self.tree.teams
 
     def _resolve_entity(self, owner: str) -> str | None:
         if not owner.startswith(ENTITY_PREFIX):

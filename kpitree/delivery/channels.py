@@ -5,6 +5,11 @@ transaction, or one Slack post) and either returns, naming any recipients that w
 raises :class:`DeliveryFailure`. Both say whether the failure is *recoverable*: worth retrying
 later (a 4xx SMTP reply, a dropped connection, Slack's 429 or 5xx) or not (a 5xx SMTP reply, a
 Slack 404 or ``channel_not_found``), which sends the row to the dead letters with the reason.
+
+Anything else a send raises (a reply that is not HTTP, a malformed address that slipped through)
+is classified by :func:`unexpected_failure`: a value that cannot be sent is permanent, anything
+unknown is retried with backoff, then dead. A reason is recorded only after :func:`redact` took
+out the channel's ``secrets`` (a webhook URL's path is its credential).
 """
 
 from __future__ import annotations
@@ -57,12 +62,38 @@ class Sent:
 class Channel(Protocol):
     name: str
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Values that must never appear in a reason, a log line or an outbox row."""
+        ...
+
     def send(self, message: Outgoing) -> Sent: ...
+
+
+# What a malformed value raises while a message is built or sent: sending it again cannot help.
+_PERMANENT = (ValueError, TypeError, UnicodeError, LookupError)
+
+
+def unexpected_failure(exc: Exception) -> DeliveryFailure:
+    """A failure for an exception that is not a :class:`DeliveryFailure` (see the module's doc)."""
+    kind = type(exc).__name__
+    if isinstance(exc, _PERMANENT):
+        return DeliveryFailure(f"cannot be sent ({kind}): {exc}", recoverable=False)
+    return DeliveryFailure(f"unexpected {kind}: {exc}", recoverable=True)
+
+
+def redact(text: str, secrets: Sequence[str]) -> str:
+    """``text`` with every secret (longest first, so a URL goes before its own path) replaced."""
+    for secret in sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True):
+        text = text.replace(secret, "[secret]")
+    return text
 
 
 class FileChannel:
     """Writes each message to a file in the local outbox: the demo's and dry runs' delivery, and
     what a channel without credentials does, so nothing is lost and everything can be read."""
+
+    secrets: tuple[str, ...] = ()
 
     def __init__(self, name: str, directory: Path) -> None:
         self.name = name

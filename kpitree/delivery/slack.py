@@ -11,12 +11,15 @@ recoverable, 429 after its Retry-After; so are the few Web API errors that mean 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from http.client import HTTPException
 from typing import Any
+from urllib.parse import urlsplit
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
+from kpitree.delivery.addresses import slack_target_problem
 from kpitree.delivery.channels import DeliveryFailure, Outgoing, Sent
 from kpitree.delivery.settings import SlackSettings
 
@@ -33,8 +36,17 @@ class SlackChannel:
         self.settings = settings
         self.timeout = timeout
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        urls = tuple(self.settings.webhooks.values())
+        paths = tuple(urlsplit(url).path for url in urls)
+        return tuple(s for s in (self.settings.bot_token, *urls, *paths) if s)
+
     def send(self, message: Outgoing) -> Sent:
         (target,) = message.recipients
+        problem = self.settings.invalid_webhooks.get(target) or slack_target_problem(target)
+        if problem:
+            raise DeliveryFailure(f"cannot post to {target!r}: {problem}", recoverable=False)
         blocks = list(message.blocks or [])
         webhook = self.settings.webhooks.get(target)
         try:
@@ -44,6 +56,8 @@ class SlackChannel:
                 return self._post(target, message.text, blocks)
         except OSError as exc:  # refused, reset, timed out: urllib's errors are OSErrors
             raise DeliveryFailure(f"Slack unreachable: {exc}", recoverable=True) from None
+        except HTTPException as exc:  # the server answered, but not in HTTP
+            raise DeliveryFailure(f"Slack's answer was not HTTP ({type(exc).__name__})", recoverable=True) from None
         raise DeliveryFailure(
             f"no Slack webhook for {target} and no bot token", recoverable=False
         )  # dead-lettered with the reason; 'kpitree alerts retry' once configured
