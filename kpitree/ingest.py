@@ -64,7 +64,7 @@ def land_table(staging: duckdb.DuckDBPyConnection, relation: str, warehouse: War
     cursor = staging.execute(f"SELECT {select_list} FROM {relation}")
     names = [name for name, *_ in columns]
     landed = 0
-    with warehouse.engine.begin() as connection:
+    with warehouse.begin() as connection:
         sa_table.drop(connection, checkfirst=True)
         sa_table.create(connection)
         while batch := cursor.fetchmany(BATCH_ROWS):

@@ -57,8 +57,20 @@ class Warehouse:
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
+        connection = self._open()
+        with connection:
+            yield connection
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A connection in a transaction, committed when the block ends (for load and sample-data)."""
+        connection = self._open()
+        with connection, connection.begin():
+            yield connection
+
+    def _open(self) -> Connection:
         try:
-            connection = self.engine.connect()
+            return self.engine.connect()
         except sa.exc.SQLAlchemyError as exc:
             locked = duckdb_lock_error(str(exc), self.display_url)
             if locked is not None:
@@ -67,8 +79,6 @@ class Warehouse:
                 f"cannot connect to the warehouse {self.display_url}: {_first_line(exc)}",
                 hint=f"check --warehouse or ${WAREHOUSE_ENV}",
             ) from None
-        with connection:
-            yield connection
 
     @property
     def display_url(self) -> str:

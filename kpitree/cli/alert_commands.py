@@ -12,6 +12,7 @@ import click
 
 from kpitree.cli.compute_commands import load, resolve_period
 from kpitree.cli.options import TREES_DIR_OPTION, period_option, state_option, warehouse_option
+from kpitree.cli.plain import echo
 from kpitree.errors import UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -88,7 +89,7 @@ def run(
     finally:
         opened.dispose()
     for line in outcome_lines(outcome):
-        click.echo(line)
+        echo(line)
 
 
 @click.group()
@@ -142,20 +143,18 @@ def route_test(
             opened.dispose()
         branch = largest_gap_branch(tree, report.attribution, node_id)
     rules = ", ".join(rule.id for rule in tree.node(node_id).alerts) or "none"
-    click.echo(f"{tree.id} / {tree.node(node_id).title} (rules: {rules})")
+    echo(f"{tree.id} / {tree.node(node_id).title} (rules: {rules})")
     if branch != node_id:
-        click.echo(f"largest-gap branch under it: {tree.node(branch).title} ({branch})")
+        echo(f"largest-gap branch under it: {tree.node(branch).title} ({branch})")
     routed = route(tree, branch, None, values)
-    click.echo(f"routed to the owners of {tree.node(branch).title}:")
+    echo(f"routed to the owners of {tree.node(branch).title}:")
     for recipient in routed.recipients:
         fallback = f"  [fallback for {recipient.fallback_for}]" if recipient.fallback_for else ""
-        click.echo(
-            f"  {recipient.role.value:<6} {recipient.channel:<5} {recipient.address:<34} {recipient.name}{fallback}"
-        )
+        echo(f"  {recipient.role.value:<6} {recipient.channel:<5} {recipient.address:<34} {recipient.name}{fallback}")
     if routed.consulted:
-        click.echo("  named as consulted: " + ", ".join(routed.consulted))
+        echo("  named as consulted: " + ", ".join(routed.consulted))
     for flag in routed.flags:
-        click.echo(f"  flagged: {flag}")
+        echo(f"  flagged: {flag}")
 
 
 def _pair(text: str) -> tuple[str, str]:
@@ -183,8 +182,14 @@ def test_send(
     """Send one sample alert, rendered with TREE's templates, straight through a channel."""
     from kpitree.alert.messages import sample_contexts
     from kpitree.alert.templates import AlertTemplates, template_dir
-    from kpitree.delivery.channels import DeliveryFailure, Outgoing
+    from kpitree.delivery.addresses import email_problem, slack_target_problem
+    from kpitree.delivery.channels import DeliveryFailure, Outgoing, redact
 
+    problem = slack_target_problem(to) if channel == "slack" else email_problem(to)
+    if problem:
+        raise UsageError(
+            f"--to {to!r} cannot be used: {problem}", hint="give one email address, '#channel' or a Slack id"
+        )
     tree = load(tree_name, trees_dir)
     rendered = AlertTemplates(template_dir(tree)).render(sample_contexts(tree)[0])
     channels = delivery_channels(secrets, outbox_dir, files_only or channel == "file")
@@ -203,9 +208,10 @@ def test_send(
         sent = channels[medium].send(outgoing)
     except DeliveryFailure as failure:
         kind = "transient, worth retrying" if failure.recoverable else "permanent"
-        raise UsageError(f"the {medium} test send failed ({kind}): {failure.reason}") from None
+        reason = redact(failure.reason, channels[medium].secrets)
+        raise UsageError(f"the {medium} test send failed ({kind}): {reason}") from None
     refused = ", ".join(f"{who}: {why.reason}" for who, why in sent.refused.items())
-    click.echo(f"sent a sample {medium} alert to {to}" + (f" via {sent.where}" if sent.where else ""))
+    echo(f"sent a sample {medium} alert to {to}" + (f" via {sent.where}" if sent.where else ""))
     if refused:
         raise UsageError(f"refused: {refused}")
 
@@ -221,19 +227,17 @@ def outbox(status: str | None, tree_id: str | None, state_db: str | None) -> Non
 
     rows = list_outbox(StateStore.open(state_db).engine, status, tree_id)
     if not rows:
-        click.echo("the outbox is empty" + (f" (status {status})" if status else ""))
+        echo("the outbox is empty" + (f" (status {status})" if status else ""))
         return
-    click.echo(f"{'id':>5} {'status':<8} {'channel':<6} {'role':<6} {'tries':>5}  recipient / subject")
+    echo(f"{'id':>5} {'status':<8} {'channel':<6} {'role':<6} {'tries':>5}  recipient / subject")
     for row in rows:
         flag = " [fallback]" if row.fallback else ""
-        click.echo(
-            f"{row.id:>5} {row.status:<8} {row.channel:<6} {row.role:<6} {row.attempts:>5}  {row.recipient}{flag}"
-        )
-        click.echo(f"{'':>34}{row.subject[:90]}")
+        echo(f"{row.id:>5} {row.status:<8} {row.channel:<6} {row.role:<6} {row.attempts:>5}  {row.recipient}{flag}")
+        echo(f"{'':>34}{row.subject[:90]}")
         if row.status == "pending" and row.attempts:
-            click.echo(f"{'':>34}next attempt {row.next_attempt_at:%Y-%m-%d %H:%M:%S} UTC")
+            echo(f"{'':>34}next attempt {row.next_attempt_at:%Y-%m-%d %H:%M:%S} UTC")
         if row.last_error:
-            click.echo(f"{'':>34}last error: {row.last_error}")
+            echo(f"{'':>34}last error: {row.last_error}")
 
 
 @alerts.command("retry")
@@ -245,7 +249,7 @@ def retry(row_id: int, state_db: str | None) -> None:
     from kpitree.state.store import StateStore
 
     row = requeue(StateStore.open(state_db).engine, row_id, datetime.now(UTC))
-    click.echo(f"outbox row {row.id} ({row.channel} to {row.recipient}) is pending again")
+    echo(f"outbox row {row.id} ({row.channel} to {row.recipient}) is pending again")
 
 
 @alerts.command("deliver")
@@ -257,4 +261,4 @@ def deliver(secrets: Path | None, outbox_dir: Path | None, files_only: bool, sta
     from kpitree.state.store import StateStore
 
     tally = deliver_due(StateStore.open(state_db).engine, delivery_channels(secrets, outbox_dir, files_only))
-    click.echo(f"{tally.sent} sent, {tally.retrying} to retry later, {tally.dead} dead")
+    echo(f"{tally.sent} sent, {tally.retrying} to retry later, {tally.dead} dead")

@@ -11,6 +11,7 @@ import click
 
 from kpitree.cli.compute_commands import load
 from kpitree.cli.options import TREES_DIR_OPTION, warehouse_option
+from kpitree.cli.plain import echo
 from kpitree.errors import UsageError
 from kpitree.tree import MetricTree, Node, NodeKind
 
@@ -121,9 +122,9 @@ def calibrate(
     finally:
         source.dispose()
     if outcomes.rejected:
-        click.echo(f"{outcomes.rejected} outcome rows could not be used:", err=True)
+        echo(f"{outcomes.rejected} outcome rows could not be used:", err=True)
         for reason in outcomes.reasons:
-            click.echo(f"  {reason}", err=True)
+            echo(f"  {reason}", err=True)
     if output_format == "html":
         text = calibration_html(result)
     elif output_format == "md":
@@ -133,11 +134,11 @@ def calibrate(
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text, encoding="utf-8")
-        click.echo(f"wrote {output}", err=True)
+        echo(f"wrote {output}", err=True)
     else:
-        click.echo(text, nl=False)
+        echo(text, nl=False)
     if write:
         changes = write_calibration(
             tree.path, node.id, result.suggested_weights, result.best_half_life, result.suggested_bands
         )
-        click.echo(f"{tree.path}: " + ("; ".join(changes) if changes else "already calibrated, nothing changed"))
+        echo(f"{tree.path}: " + ("; ".join(changes) if changes else "already calibrated, nothing changed"))

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from kpitree.cli.options import TREES_DIR_OPTION, period_option, state_option, warehouse_option
+from kpitree.cli.plain import echo
 from kpitree.compute.batch import SegmentFilter
 from kpitree.compute.engine import tree_calendar
 from kpitree.compute.snapshot import take_snapshot
@@ -83,11 +84,11 @@ def compute(
         StateStore.open(state_db).record_snapshot(snapshot)
     if show_sql:
         for statement in snapshot.statements:
-            click.echo(statement + ";\n", err=output_format != "table")
+            echo(statement + ";\n", err=output_format != "table")
     if output_format == "json":
-        click.echo(json.dumps(snapshot_json(snapshot), indent=2))
+        echo(json.dumps(snapshot_json(snapshot), indent=2))
     elif output_format == "csv":
-        click.echo(snapshot_csv(snapshot), nl=False)
+        echo(snapshot_csv(snapshot), nl=False)
     else:
         from kpitree.cli.output import console
         from kpitree.render.snapshot_output import snapshot_table  # rich: only for the terminal

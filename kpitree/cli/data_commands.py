@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from kpitree.cli.options import warehouse_option
+from kpitree.cli.plain import echo
 from kpitree.load import describe_rejects, load_file
 from kpitree.sample import SampleSpec, write_sample
 from kpitree.warehouse import open_warehouse
@@ -50,9 +51,9 @@ def sample_data(
     where = [] if target is None else [target.display_url]
     if parquet_dir is not None:
         where.append(str(parquet_dir))
-    click.echo(f"sample data (seed {seed}, up to {end}) written to {' and '.join(where)}:")
+    echo(f"sample data (seed {seed}, up to {end}) written to {' and '.join(where)}:")
     for table, rows in counts.items():
-        click.echo(f"  {table:<13} {rows:>12,} rows")
+        echo(f"  {table:<13} {rows:>12,} rows")
 
 
 @click.command()
@@ -94,8 +95,8 @@ def load(
         report = load_file(file, table, target, contract, not no_contract, skip_bad_rows, rejects, allow_empty)
     finally:
         target.dispose()
-    click.echo(f"loaded {report.loaded:,} rows into {table} ({target.display_url})")
+    echo(f"loaded {report.loaded:,} rows into {table} ({target.display_url})")
     if report.rejected:
         rows = len({r.row for r in report.rejected})
-        click.echo(f"rejected {rows:,} row(s), kept with their problems in {report.rejects_file}:", err=True)
-        click.echo(describe_rejects(report), err=True)
+        echo(f"rejected {rows:,} row(s), kept with their problems in {report.rejects_file}:", err=True)
+        echo(describe_rejects(report), err=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from kpitree.cli.options import state_option
+from kpitree.cli.plain import echo
 from kpitree.state.migrations import current_revision, head_revision, upgrade
 from kpitree.state.store import StateStore
 
@@ -23,7 +24,7 @@ def db_upgrade(revision: str, state_db: str | None) -> None:
     before = current_revision(store.engine)
     upgrade(store.engine, revision)
     after = current_revision(store.engine)
-    click.echo(f"state database at revision {after}" + ("" if before == after else f" (was {before or 'empty'})"))
+    echo(f"state database at revision {after}" + ("" if before == after else f" (was {before or 'empty'})"))
 
 
 @db.command("current")
@@ -31,4 +32,4 @@ def db_upgrade(revision: str, state_db: str | None) -> None:
 def db_current(state_db: str | None) -> None:
     """Show the state database's schema revision and the newest one kpitree knows."""
     store = StateStore.open(state_db, migrate=False)
-    click.echo(f"current: {current_revision(store.engine) or 'empty'}; newest: {head_revision(store.engine)}")
+    echo(f"current: {current_revision(store.engine) or 'empty'}; newest: {head_revision(store.engine)}")

@@ -10,6 +10,7 @@ import click
 from kpitree.cli.alert_commands import delivery_channels, delivery_options
 from kpitree.cli.compute_commands import load
 from kpitree.cli.options import TREES_DIR_OPTION, state_option, warehouse_option
+from kpitree.cli.plain import echo
 from kpitree.errors import UsageError
 
 
@@ -70,9 +71,9 @@ def add(
         control=SegmentFilter.parse(control, tree),
         now=datetime.now(UTC),
     )
-    click.echo("registered " + registration_line(registered, tree))
+    echo("registered " + registration_line(registered, tree))
     before, after = registered.periods(tree)
-    click.echo(
+    echo(
         f"pre-period {before[0].start} to {before[-1].last_day}; window {after[0].start} to {after[-1].last_day}; "
         f"evaluate from {registered.window_end(tree)}"
     )
@@ -90,18 +91,18 @@ def list_command(tree_id: str | None, state_db: str | None) -> None:
     engine = StateStore.open(state_db).engine
     registered = list_interventions(engine, tree_id)
     if not registered:
-        click.echo("no interventions registered" + (f" for {tree_id}" if tree_id else ""))
+        echo("no interventions registered" + (f" for {tree_id}" if tree_id else ""))
         return
     latest = latest_evaluations(engine, [i.id for i in registered])
     for i in registered:
-        click.echo(registration_line(i))
+        echo(registration_line(i))
         evaluation = latest.get(i.id)
         if evaluation is None:
-            click.echo("    not evaluated yet")
+            echo("    not evaluated yet")
         else:
-            click.echo(f"    {evaluation.verdict.upper()} on {evaluation.evaluated_at:%Y-%m-%d}: {evaluation.reason}")
+            echo(f"    {evaluation.verdict.upper()} on {evaluation.evaluated_at:%Y-%m-%d}: {evaluation.reason}")
         for line in i.edits_after_registration:
-            click.echo(f"    edited: {line}")
+            echo(f"    edited: {line}")
 
 
 @impact.command("edit")
@@ -134,9 +135,9 @@ def edit_command(
     tree = load(load_intervention(engine, intervention_id).tree_id, trees_dir)
     recorded = edit(engine, intervention_id, changes, reason, tree, datetime.now(UTC))
     for change in recorded:
-        click.echo(f"#{intervention_id} {change.field_name}: {change.old_value or '(none)'} -> {change.new_value}")
+        echo(f"#{intervention_id} {change.field_name}: {change.old_value or '(none)'} -> {change.new_value}")
     if not recorded:
-        click.echo("nothing changed")
+        echo("nothing changed")
 
 
 @impact.command("evaluate")
@@ -182,7 +183,7 @@ def evaluate_command(
         trees = {i.tree_id for i in list_interventions(engine, tree_id)}
         chosen = [i for t in sorted(trees) for i in pending_interventions(engine, load(t, trees_dir), day)]
         if not chosen:
-            click.echo("no intervention is due and unevaluated" + (f" for {tree_id}" if tree_id else ""))
+            echo("no intervention is due and unevaluated" + (f" for {tree_id}" if tree_id else ""))
             return
     source = open_warehouse(warehouse)
     queued = 0
@@ -191,13 +192,13 @@ def evaluate_command(
             tree = load(intervention.tree_id, trees_dir)
             outcome = evaluate_and_tell(engine, tree, intervention, source, day, now, notify=not no_notify)
             queued += outcome.queued
-            click.echo(registration_line(intervention, tree))
+            echo(registration_line(intervention, tree))
             for line in evaluation_lines(outcome.evaluation):
-                click.echo("    " + line)
+                echo("    " + line)
     finally:
         source.dispose()
     if queued and not no_deliver:
         tally = deliver_due(engine, delivery_channels(secrets, outbox_dir, files_only))
-        click.echo(f"verdicts to owners: {tally.sent} sent, {tally.retrying} to retry later, {tally.dead} dead")
+        echo(f"verdicts to owners: {tally.sent} sent, {tally.retrying} to retry later, {tally.dead} dead")
     elif queued:
-        click.echo(f"verdicts to owners: {queued} queued in the outbox")
+        echo(f"verdicts to owners: {queued} queued in the outbox")

@@ -8,12 +8,15 @@ exit 70 (EX_SOFTWARE). Click's own usage errors exit 2.
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 import traceback
 from typing import Any
 
 import click
 
 from kpitree import __version__
+from kpitree.cli.plain import echo
 from kpitree.errors import UserError
 
 EXIT_USER_ERROR = 1
@@ -64,15 +67,21 @@ class KpitreeGroup(click.Group):
         try:
             return super().invoke(ctx)
         except UserError as exc:
-            click.echo(f"error: {exc}", err=True)
+            echo(f"error: {exc}", err=True)
             if exc.hint:
-                click.echo(f"hint: {exc.hint}", err=True)
+                echo(f"hint: {exc.hint}", err=True)
             ctx.exit(EXIT_USER_ERROR)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except BrokenPipeError:
+            # The reader went away ('kpitree alerts outbox | head'): nothing more can be said to it.
+            # Point stdout at /dev/null so that the interpreter's flush at exit cannot fail again.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            ctx.exit(EXIT_USER_ERROR)
         except Exception:
-            click.echo(traceback.format_exc(), err=True)
-            click.echo(
+            echo(traceback.format_exc(), err=True)
+            echo(
                 "kpitree hit an internal error (a bug, not your input). Please report it with the traceback above.",
                 err=True,
             )

@@ -10,6 +10,7 @@ import click
 
 from kpitree.cli.compute_commands import load, resolve_period
 from kpitree.cli.options import TREES_DIR_OPTION, period_option, state_option, warehouse_option
+from kpitree.cli.plain import echo
 from kpitree.compute.batch import SegmentFilter
 from kpitree.periods import Comparison
 from kpitree.report.variance import TREND_PERIODS, VarianceReport, build_report
@@ -102,11 +103,11 @@ def report(
     else:
         text = report_markdown(built, _interventions(built.tree, state_db))
     if output is None:
-        click.echo(text, nl=False)
+        echo(text, nl=False)
         return
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")
-    click.echo(f"wrote {output}", err=True)
+    echo(f"wrote {output}", err=True)
 
 
 @click.command()
@@ -129,7 +130,7 @@ def explain(
     """Tell the story of NODE's movement in TREE: how much, why (its children), and who owns it."""
     from kpitree.report.story import explain as story
 
-    click.echo(story(_build(tree_name, period, compare, where, warehouse, trees_dir, 0), node_id), nl=False)
+    echo(story(_build(tree_name, period, compare, where, warehouse, trees_dir, 0), node_id), nl=False)
 
 
 def _interventions(tree: MetricTree, state_db: str | None) -> list[InterventionSummary]:

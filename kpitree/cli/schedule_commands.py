@@ -10,6 +10,7 @@ import click
 
 from kpitree.cli.alert_commands import delivery_channels, delivery_options
 from kpitree.cli.options import TREES_DIR_OPTION, state_option, warehouse_option
+from kpitree.cli.plain import echo
 
 DEFAULT_REPORTS_DIR = Path(".kpitree") / "reports"
 WATCH_EVERY = 5.0  # seconds
@@ -110,27 +111,27 @@ def runs(tree_id: str | None, limit: int, output_format: str, state_db: str | No
 
     rows = list_runs(StateStore.open(state_db).engine, tree_id, limit)
     if output_format == "json":
-        click.echo(json.dumps([row.model_dump(mode="json", exclude={"token"}) for row in rows], indent=2))
+        echo(json.dumps([row.model_dump(mode="json", exclude={"token"}) for row in rows], indent=2))
         return
     if not rows:
-        click.echo("no runs yet" + (f" of {tree_id}" if tree_id else ""))
+        echo("no runs yet" + (f" of {tree_id}" if tree_id else ""))
         return
-    click.echo(
+    echo(
         f"{'id':>4} {'status':<9} {'trigger':<8} {'tree / period':<40} {'started (UTC)':<16} "
         f"{'took':>6} {'nodes':>5} {'events':>6} {'queued':>6}"
     )
     for row in rows:
         took = f"{(row.finished_at - row.started_at).total_seconds():.1f}s" if row.finished_at else "-"
         attempt = f" (attempt {row.attempt})" if row.attempt > 1 else ""
-        click.echo(
+        echo(
             f"{row.id:>4} {row.status:<9} {row.trigger:<8} {row.tree_id + ' ' + row.period_label:<40} "
             f"{row.started_at:%Y-%m-%d %H:%M} {took:>6} {_count(row.nodes):>5} {_count(row.events):>6} "
             f"{_count(row.alerts_queued):>6}{attempt}"
         )
         if row.scheduled_for:
-            click.echo(f"{'':>23}scheduled for {row.scheduled_for:%Y-%m-%d %H:%M} UTC")
+            echo(f"{'':>23}scheduled for {row.scheduled_for:%Y-%m-%d %H:%M} UTC")
         if row.error:
-            click.echo(f"{'':>23}error: {row.error}")
+            echo(f"{'':>23}error: {row.error}")
 
 
 def _count(value: int | None) -> str:
@@ -152,27 +153,27 @@ def status(output_format: str, check: bool, state_db: str | None) -> None:
     now = datetime.now(UTC)
     report = scheduler_status(StateStore.open(state_db).engine, now)
     if output_format == "json":
-        click.echo(json.dumps(report.to_json(), indent=2))
+        echo(json.dumps(report.to_json(), indent=2))
     else:
         lease = report.lease
         if lease is None:
-            click.echo("scheduler: none has run on this state database")
+            echo("scheduler: none has run on this state database")
         else:
             state = "active" if report.lease_live else "EXPIRED (no scheduler is running)"
-            click.echo(f"scheduler: {lease.holder}, {state}; lease renewed {lease.renewed_at:%Y-%m-%d %H:%M:%S} UTC")
-            click.echo(
+            echo(f"scheduler: {lease.holder}, {state}; lease renewed {lease.renewed_at:%Y-%m-%d %H:%M:%S} UTC")
+            echo(
                 f"           expires {lease.expires_at:%Y-%m-%d %H:%M:%S} UTC, "
                 f"held since {lease.acquired_at:%Y-%m-%d %H:%M} UTC"
             )
-        click.echo("jobs:" if report.jobs else "jobs: none stored")
+        echo("jobs:" if report.jobs else "jobs: none stored")
         for job in report.jobs:
             when = f"{job.next_fire:%Y-%m-%d %H:%M:%S} UTC" if job.next_fire else "paused"
-            click.echo(f"  {job.job_id:<40} next fire {when}")
+            echo(f"  {job.job_id:<40} next fire {when}")
         backlog = report.outbox
         oldest = f", oldest due since {backlog.oldest_due:%Y-%m-%d %H:%M} UTC" if backlog.oldest_due else ""
-        click.echo(f"outbox: {backlog.due} due, {backlog.waiting} waiting, {backlog.dead} dead{oldest}")
+        echo(f"outbox: {backlog.due} due, {backlog.waiting} waiting, {backlog.dead} dead{oldest}")
         for run in report.last_runs:
-            click.echo(
+            echo(
                 f"last run of {run.tree_id}: {run.status} ({run.run_key}, started {run.started_at:%Y-%m-%d %H:%M} UTC)"
             )
     if check:

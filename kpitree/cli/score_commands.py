@@ -10,6 +10,7 @@ import click
 
 from kpitree.cli.compute_commands import load, resolve_period
 from kpitree.cli.options import TREES_DIR_OPTION, period_option, warehouse_option
+from kpitree.cli.plain import echo
 from kpitree.cli.report_commands import WHERE_OPTION
 from kpitree.errors import UsageError
 from kpitree.periods import Comparison
@@ -85,9 +86,9 @@ def score_change(
         )
     if output_format == "json":
         data = {"tree": tree.id, "node": node.id, "period": labels[0], "compare_period": labels[1]}
-        click.echo(json.dumps({**data, **score_change_json(change)}, indent=2))
+        echo(json.dumps({**data, **score_change_json(change)}, indent=2))
         return
-    click.echo(_as_text(tree, node, change, labels), nl=False)
+    echo(_as_text(tree, node, change, labels), nl=False)
 
 
 def _score_node(tree: MetricTree, node_id: str | None) -> Node:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import click
 
 from kpitree.cli.options import state_option
+from kpitree.cli.plain import echo
 from kpitree.errors import UsageError
 
 
@@ -78,7 +79,7 @@ def silence_add(
             created_at=now,
         ),
     )
-    click.echo(f"silence {row.id} until {ends_at:%Y-%m-%d %H:%M} UTC: {_matches(row)}")
+    echo(f"silence {row.id} until {ends_at:%Y-%m-%d %H:%M} UTC: {_matches(row)}")
 
 
 @silence.command("list")
@@ -91,10 +92,10 @@ def silence_list(include_ended: bool, state_db: str | None) -> None:
 
     rows = list_silences(StateStore.open(state_db).engine, datetime.now(UTC), include_ended)
     if not rows:
-        click.echo("no silences" + ("" if include_ended else " in force"))
+        echo("no silences" + ("" if include_ended else " in force"))
     for row in rows:
         ended = f", expired {row.expired_at:%Y-%m-%d %H:%M}" if row.expired_at else ""
-        click.echo(
+        echo(
             f"{row.id:>4}  until {row.ends_at:%Y-%m-%d %H:%M} UTC{ended}  {_matches(row)}  "
             f"by {row.created_by}: {row.reason}"
         )
@@ -109,7 +110,7 @@ def silence_expire(silence_id: int, state_db: str | None) -> None:
     from kpitree.state.store import StateStore
 
     row = expire_silence(StateStore.open(state_db).engine, silence_id, datetime.now(UTC))
-    click.echo(f"silence {row.id} expired: {_matches(row)}")
+    echo(f"silence {row.id} expired: {_matches(row)}")
 
 
 def _matches(row: object) -> str:

@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 import click
-from rich.console import Console
 
 from kpitree.cli.options import TREES_DIR_OPTION
+from kpitree.cli.output import console
+from kpitree.cli.plain import echo
 from kpitree.render.tree_view import render_tree
 from kpitree.resources import default_trees_dir, resolve_tree
 from kpitree.spec.loader import LoadResult, load_tree, load_tree_or_raise, tree_files
@@ -28,7 +29,7 @@ def validate(paths: tuple[Path, ...], output_format: str, strict: bool) -> None:
     results = [load_tree(path) for path in tree_files(paths or (default_trees_dir(),))]
     failed = any(r.errors or (strict and r.warnings) for r in results)
     if output_format == "json":
-        click.echo(json.dumps(_json_report(results, failed), indent=2))
+        echo(json.dumps(_json_report(results, failed), indent=2))
     else:
         _text_report(results)
     if failed:
@@ -38,13 +39,13 @@ def validate(paths: tuple[Path, ...], output_format: str, strict: bool) -> None:
 def _text_report(results: list[LoadResult]) -> None:
     for result in results:
         for issue in result.issues:
-            click.echo(issue.format())
+            echo(issue.format())
     errors = sum(len(r.errors) for r in results)
     warnings = sum(len(r.warnings) for r in results)
     for result in results:
         if not result.issues:
-            click.echo(f"{result.file}: ok")
-    click.echo(f"{len(results)} file(s) checked: {errors} error(s), {warnings} warning(s)")
+            echo(f"{result.file}: ok")
+    echo(f"{len(results)} file(s) checked: {errors} error(s), {warnings} warning(s)")
 
 
 def _json_report(results: list[LoadResult], failed: bool) -> dict[str, object]:
@@ -68,10 +69,10 @@ def schema(output: Path | None) -> None:
     """
     text = json.dumps(tree_json_schema(), indent=2) + "\n"
     if output is None:
-        click.echo(text, nl=False)
+        echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8")
-        click.echo(f"wrote {output}")
+        echo(f"wrote {output}")
 
 
 @click.group()
@@ -85,7 +86,7 @@ def tree() -> None:
 def tree_show(tree_name: str, trees_dir: Path | None) -> None:
     """Print TREE (a file, or an id in the trees directory) with formulas, owners and bands."""
     metric_tree = load_tree_or_raise(resolve_tree(tree_name, trees_dir))
-    Console(soft_wrap=False).print(render_tree(metric_tree))
+    console().print(render_tree(metric_tree))
 
 
 @tree.command("list")
@@ -96,4 +97,4 @@ def tree_list(trees_dir: Path | None) -> None:
     for result in (load_tree(path) for path in tree_files((directory,))):
         status = "ok" if not result.errors else f"{len(result.errors)} error(s)"
         title = result.tree.title if result.tree else ""
-        click.echo(f"{Path(result.file).stem:40} {status:12} {title}")
+        echo(f"{Path(result.file).stem:40} {status:12} {title}")

@@ -40,14 +40,17 @@ class StateStore:
         # the driver's 5 s would turn a long commit into 'database is locked'.
         options = {"connect_args": {"timeout": SQLITE_BUSY_SECONDS}} if parsed.get_backend_name() == "sqlite" else {}
         engine = sa.create_engine(parsed, **options)
-        if migrate:
-            try:
+        try:
+            with engine.connect():
+                pass  # unreachable or refused: say so now, as the user's setting, not midway as a bug
+            if migrate:
                 ensure_current(engine)
-            except sa.exc.OperationalError as exc:
-                raise UserError(
-                    f"cannot open the state database {parsed.render_as_string(hide_password=True)}: {exc.orig}",
-                    hint=f"check --state-db or ${STATE_ENV}",
-                ) from None
+        except sa.exc.OperationalError as exc:
+            message = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
+            raise UserError(
+                f"cannot open the state database {parsed.render_as_string(hide_password=True)}: {message}",
+                hint=f"check --state-db or ${STATE_ENV}",
+            ) from None
         return cls(engine)
 
     def record_snapshot(self, snapshot: Snapshot, started_at: datetime | None = None) -> int:
