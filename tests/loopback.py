@@ -85,6 +85,7 @@ class SlackLike:
     url: str = ""
     requests: list[SlackRequest] = field(default_factory=list)
     replies: deque[tuple[int, dict[str, str], str]] = field(default_factory=deque)
+    delay: float = 0.0  # seconds to wait before each answer: a slow Slack
 
 
 @contextmanager
@@ -100,6 +101,7 @@ def slack_server() -> Iterator[SlackLike]:
             except json.JSONDecodeError:
                 body = {"form": raw}
             state.requests.append(SlackRequest(time.monotonic(), self.path, body))
+            time.sleep(state.delay)
             if state.replies:
                 status, headers, text = state.replies.popleft()
             elif self.path.startswith("/api/"):
