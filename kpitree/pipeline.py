@@ -47,7 +47,16 @@ from kpitree.state.alerts import (
     save_decision,
     take_pending_digests,
 )
-from kpitree.state.runs import RunRequest, RunTally, RunTicket, begin_run, fail_run, finish_run, lock_tree
+from kpitree.state.runs import (
+    RunRequest,
+    RunTally,
+    RunTicket,
+    begin_run,
+    fail_run,
+    finish_run,
+    holder_name,
+    lock_tree,
+)
 from kpitree.state.store import StateStore, write_snapshot
 from kpitree.tree import MetricTree
 from kpitree.warehouse import Warehouse
@@ -139,7 +148,7 @@ def run_tree(
     now = now or datetime.now(UTC)
     segment = segment or SegmentFilter()
     if ticket is None:
-        ticket = begin_run(store.engine, run_request(tree, period, segment, now), "cli", now)
+        ticket = begin_run(store.engine, run_request(tree, period, segment, now), holder_name(), now)
         assert ticket is not None, "a run by hand has a key of its own"
     clock = time.monotonic()
     try:

@@ -5,6 +5,9 @@ test_schedule_processes (real processes)."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,6 +18,7 @@ from kpitree.schedule.lease import Lease
 from kpitree.schedule.service import utc_now
 from kpitree.state.store import StateStore
 from tests.alerting_world import FIXTURE, QUIET, write_touches
+from tests.conftest import ROOT
 
 
 def test_runs_lists_manual_runs_with_what_they_did(runner: CliRunner, tmp_path: Path) -> None:
@@ -62,3 +66,41 @@ def test_schedule_without_a_trees_directory_is_a_user_error(runner: CliRunner, t
     assert result.exit_code == 1
     assert f"no trees directory {missing}" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_run_whose_process_was_killed_is_shown_abandoned(runner: CliRunner, tmp_path: Path) -> None:
+    state = f"sqlite:///{tmp_path / 'state.db'}"
+    StateStore.open(state).engine.dispose()
+    # A real process begins a run by hand, then is killed before it finishes (SIGKILL: no cleanup).
+    script = tmp_path / "begin_and_die.py"
+    script.write_text(
+        "import os, signal, sys\n"
+        "from datetime import UTC, datetime\n"
+        "from kpitree.state.runs import RunRequest, begin_run, holder_name\n"
+        "from kpitree.state.store import StateStore\n"
+        "request = RunRequest('alerting/2026-08/all/manual', 'alerting', '2026-08', '', 'manual', None, True)\n"
+        "begin_run(StateStore.open(sys.argv[1]).engine, request, holder_name(), datetime.now(UTC))\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n",
+        encoding="utf-8",
+    )
+    killed = subprocess.run([sys.executable, str(script), state], cwd=ROOT, check=False)
+    assert killed.returncode == -signal.SIGKILL
+    listed = runner.invoke(cli, ["runs", "--state-db", state])
+    assert listed.exit_code == 0, listed.output
+    row = listed.output.splitlines()[1]
+    assert row.split()[:3] == ["1", "abandoned", "manual"]
+    (as_json,) = json.loads(runner.invoke(cli, ["runs", "--state-db", state, "--format", "json"]).output)
+    assert as_json["error"].startswith("its process (")
+    assert "ended before the run finished" in as_json["error"]
+
+
+def test_status_after_a_clean_stop_names_the_scheduler_that_stopped(runner: CliRunner, tmp_path: Path) -> None:
+    state = f"sqlite:///{tmp_path / 'state.db'}"
+    lease = Lease(StateStore.open(state).engine, "host:1:abc", timedelta(seconds=60))
+    now = utc_now()
+    assert lease.try_acquire(now).acquired
+    lease.release(now)
+    result = runner.invoke(cli, ["status", "--state-db", state])
+    assert result.exit_code == 0
+    assert "scheduler: none running; the last, host:1:abc, stopped cleanly at" in result.output
+    assert "none has run" not in result.output

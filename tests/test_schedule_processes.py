@@ -167,7 +167,11 @@ def test_two_schedulers_run_each_fire_once_and_the_standby_takes_over(world: Wor
 
     assert standby.stop() == 0
     assert " scheduler.stopped " in standby.text()
-    assert current_lease(world.store.engine) is None  # released on a clean stop
+    released = current_lease(world.store.engine)  # released on a clean stop: expired, and saying when
+    assert released is not None
+    assert released.holder == standby.holder()
+    assert released.released_at is not None
+    assert released.expires_at == released.released_at
 
 
 def test_a_run_killed_mid_compute_leaves_nothing_and_is_completed_on_the_next_start(world: World) -> None:

@@ -52,11 +52,16 @@ def test_one_holder_at_a_time_and_a_standby_takes_over_only_after_expiry(store: 
 def test_a_clean_stop_releases_the_lease_for_the_standby_at_once(store: StateStore) -> None:
     first, second = Lease(store.engine, "a", MINUTE), Lease(store.engine, "b", MINUTE)
     assert first.try_acquire(T0).acquired
-    second.release()  # not its lease: nothing happens
+    second.release(T0)  # not its lease: nothing happens
     assert not second.try_acquire(T0).acquired
-    first.release()
-    assert current_lease(store.engine) is None
+    first.release(T0 + timedelta(seconds=1))
+    released = current_lease(store.engine)
+    assert released is not None
+    assert (released.holder, released.released_at) == ("a", T0 + timedelta(seconds=1))  # status can say so
     assert second.try_acquire(T0 + timedelta(seconds=1)).acquired
+    taken = current_lease(store.engine)
+    assert taken is not None
+    assert (taken.holder, taken.released_at) == ("b", None)
 
 
 def request(key: str = "t/2026-W44/all/fire", fire: datetime | None = T0) -> RunRequest:

@@ -1,4 +1,4 @@
-"""runs of one tree commit one at a time: the tree lock row
+"""runs of one tree commit one at a time (the tree lock row); a released lease says when
 
 Revision ID: 0005
 Revises: 0004
@@ -26,7 +26,11 @@ def upgrade() -> None:
         sa.Column("locked_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("tree_id"),
     )
+    with op.batch_alter_table("scheduler_lease", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("released_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("scheduler_lease", schema=None) as batch_op:
+        batch_op.drop_column("released_at")
     op.drop_table("tree_lock")

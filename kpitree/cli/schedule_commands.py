@@ -106,10 +106,12 @@ def schedule(
 @state_option
 def runs(tree_id: str | None, limit: int, output_format: str, state_db: str | None) -> None:
     """List pipeline runs, newest first: status, duration, nodes computed, alerts queued."""
-    from kpitree.state.runs import list_runs
+    from kpitree.state.runs import ABANDONED, list_runs, mark_abandoned
     from kpitree.state.store import StateStore
 
-    rows = list_runs(StateStore.open(state_db).engine, tree_id, limit)
+    engine = StateStore.open(state_db).engine
+    mark_abandoned(engine, datetime.now(UTC))  # a run whose process is gone is not 'running'
+    rows = list_runs(engine, tree_id, limit)
     if output_format == "json":
         echo(json.dumps([row.model_dump(mode="json", exclude={"token"}) for row in rows], indent=2))
         return
@@ -121,7 +123,8 @@ def runs(tree_id: str | None, limit: int, output_format: str, state_db: str | No
         f"{'took':>6} {'nodes':>5} {'events':>6} {'queued':>6}"
     )
     for row in rows:
-        took = f"{(row.finished_at - row.started_at).total_seconds():.1f}s" if row.finished_at else "-"
+        ended = row.finished_at is not None and row.status != ABANDONED  # an abandoned run's end is unknown
+        took = f"{(row.finished_at - row.started_at).total_seconds():.1f}s" if ended and row.finished_at else "-"
         attempt = f" (attempt {row.attempt})" if row.attempt > 1 else ""
         echo(
             f"{row.id:>4} {row.status:<9} {row.trigger:<8} {row.tree_id + ' ' + row.period_label:<40} "
@@ -148,16 +151,24 @@ def status(output_format: str, check: bool, state_db: str | None) -> None:
     """The scheduler's lease, each job's next fire time, the outbox backlog and each tree's last run."""
     from kpitree.errors import UserError
     from kpitree.schedule.health import scheduler_status
+    from kpitree.state.runs import mark_abandoned
     from kpitree.state.store import StateStore
 
     now = datetime.now(UTC)
-    report = scheduler_status(StateStore.open(state_db).engine, now)
+    engine = StateStore.open(state_db).engine
+    mark_abandoned(engine, now)
+    report = scheduler_status(engine, now)
     if output_format == "json":
         echo(json.dumps(report.to_json(), indent=2))
     else:
         lease = report.lease
         if lease is None:
             echo("scheduler: none has run on this state database")
+        elif lease.released_at is not None and not report.lease_live:
+            echo(
+                f"scheduler: none running; the last, {lease.holder}, stopped cleanly at "
+                f"{lease.released_at:%Y-%m-%d %H:%M:%S} UTC (held since {lease.acquired_at:%Y-%m-%d %H:%M} UTC)"
+            )
         else:
             state = "active" if report.lease_live else "EXPIRED (no scheduler is running)"
             echo(f"scheduler: {lease.holder}, {state}; lease renewed {lease.renewed_at:%Y-%m-%d %H:%M:%S} UTC")

@@ -14,24 +14,19 @@ A scheduler that lost its lease while running a job cannot commit it either: the
 
 from __future__ import annotations
 
-import os
-import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from uuid import uuid4
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, delete, or_, select, update
+from sqlmodel import Session, col, or_, select, update
 
 from kpitree.state.models import SchedulerLease
+from kpitree.state.runs import holder_name
+
+__all__ = ["Acquisition", "Lease", "LeaseView", "current_lease", "holder_name"]
 
 LEASE_NAME = "scheduler"
-
-
-def holder_name() -> str:
-    """host:pid:nonce, readable in logs and unique even when a pid is reused."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid4().hex[:6]}"
 
 
 @dataclass(frozen=True)
@@ -40,6 +35,7 @@ class LeaseView:
     acquired_at: datetime
     renewed_at: datetime
     expires_at: datetime
+    released_at: datetime | None = None  # when its holder stopped cleanly; None while held, or if it died
 
 
 @dataclass(frozen=True)
@@ -82,7 +78,13 @@ class Lease:
                     col(SchedulerLease.name) == self.name,
                     or_(col(SchedulerLease.holder) == self.holder, col(SchedulerLease.expires_at) <= now),
                 )
-                .values(holder=self.holder, acquired_at=acquired_at, renewed_at=now, expires_at=now + self.length)
+                .values(
+                    holder=self.holder,
+                    acquired_at=acquired_at,
+                    renewed_at=now,
+                    expires_at=now + self.length,
+                    released_at=None,
+                )
                 .returning(col(SchedulerLease.name))
             ).first()
             session.commit()
@@ -102,13 +104,14 @@ class Lease:
             session.commit()
         return renewed is not None
 
-    def release(self) -> None:
-        """Give the lease up at a clean stop, so a standby takes over at once, not at expiry."""
+    def release(self, now: datetime) -> None:
+        """Give the lease up at a clean stop: it expires now, so a standby takes over at once, and
+        the row stays to say which scheduler stopped, and when."""
         with Session(self.engine) as session:
-            session.exec(
-                delete(SchedulerLease).where(
-                    col(SchedulerLease.name) == self.name, col(SchedulerLease.holder) == self.holder
-                )
+            session.execute(
+                update(SchedulerLease)
+                .where(col(SchedulerLease.name) == self.name, col(SchedulerLease.holder) == self.holder)
+                .values(expires_at=now, released_at=now)
             )
             session.commit()
 
@@ -118,4 +121,4 @@ def current_lease(engine: Engine, name: str = LEASE_NAME) -> LeaseView | None:
         row = session.exec(select(SchedulerLease).where(col(SchedulerLease.name) == name)).first()
         if row is None:
             return None
-        return LeaseView(row.holder, row.acquired_at, row.renewed_at, row.expires_at)
+        return LeaseView(row.holder, row.acquired_at, row.renewed_at, row.expires_at, row.released_at)

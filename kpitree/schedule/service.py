@@ -136,7 +136,7 @@ class SchedulerService:
         finally:
             self.role = "stopped"
             try:
-                self.lease.release()
+                self.lease.release(self.clock())
             except sa.exc.OperationalError as exc:  # the database is away: the lease expires by itself
                 log_event(logging.WARNING, "lease.release_failed", error=str(exc.orig))
             self._write_health()

@@ -196,6 +196,7 @@ class SchedulerLease(SQLModel, table=True):
     acquired_at: datetime
     renewed_at: datetime
     expires_at: datetime
+    released_at: datetime | None = None  # set by a clean stop (the lease then expires at once)
 
 
 class Intervention(SQLModel, table=True):

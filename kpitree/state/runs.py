@@ -12,6 +12,8 @@ over), only the newest attempt can commit; the other raises :class:`RunSupersede
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,6 +30,7 @@ from kpitree.state.models import PipelineRun, TreeLock
 RUNNING = "running"
 SUCCEEDED = "succeeded"
 FAILED = "failed"
+ABANDONED = "abandoned"  # its process ended (killed) before it finished: nothing of it was committed
 MAX_ATTEMPTS = 3  # a scheduled run that failed this often waits for a person ('kpitree run')
 ERROR_CHARS = 2000
 
@@ -54,6 +57,48 @@ class RunTicket:
     token: str
     attempt: int
     notify: bool
+
+
+def holder_name() -> str:
+    """host:pid:nonce: who runs an attempt (a scheduler, or a run by hand), readable in logs, unique
+    even when a pid is reused, and enough to tell later whether that process is still alive."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid4().hex[:6]}"
+
+
+def _process_ended(holder: str) -> bool:
+    """Whether ``holder`` names a process of this host that no longer exists (another host's
+    processes cannot be seen from here: their runs stay 'running' until that host's scheduler
+    takes them up)."""
+    host, _, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, someone else's
+        return False
+    return False
+
+
+def mark_abandoned(engine: Engine, now: datetime) -> int:
+    """Turn the ``running`` rows whose process has ended into ``abandoned``; how many."""
+    with Session(engine) as session:
+        running = session.exec(select(PipelineRun).where(col(PipelineRun.status) == RUNNING)).all()
+        ended = [(row.id, row.token, row.holder) for row in running if _process_ended(row.holder)]
+        for row_id, token, holder in ended:
+            session.execute(
+                update(PipelineRun)
+                .where(col(PipelineRun.id) == row_id, col(PipelineRun.token) == token)
+                .values(
+                    status=ABANDONED,
+                    finished_at=now,
+                    error=f"its process ({holder}) ended before the run finished; nothing of it was committed",
+                )
+            )
+        session.commit()
+    return len(ended)
 
 
 def begin_run(engine: Engine, request: RunRequest, holder: str, now: datetime) -> RunTicket | None:
@@ -169,14 +214,14 @@ def fail_run(engine: Engine, ticket: RunTicket, error: str, now: datetime) -> No
 
 
 def unfinished_runs(engine: Engine, tree_id: str) -> list[PipelineRun]:
-    """Scheduled runs of ``tree_id`` left running (their process died) or failed, that may be
-    tried again, oldest first."""
+    """Scheduled runs of ``tree_id`` left running or abandoned (their process died) or failed, that
+    may be tried again, oldest first."""
     with Session(engine) as session:
         query = (
             select(PipelineRun)
             .where(
                 col(PipelineRun.tree_id) == tree_id,
-                col(PipelineRun.status).in_([RUNNING, FAILED]),
+                col(PipelineRun.status).in_([RUNNING, FAILED, ABANDONED]),
                 col(PipelineRun.scheduled_for).is_not(None),
                 col(PipelineRun.attempt) < MAX_ATTEMPTS,
             )
