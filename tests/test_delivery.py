@@ -296,3 +296,33 @@ def test_the_file_channel_keeps_every_message_readable(state: Engine, tmp_path: 
     channels["email"].send(again)
     channels["email"].send(again)
     assert len(list((outbox / "email").iterdir())) == 2  # the first send's file, and this message's one
+
+
+def test_after_a_transient_failure_to_and_cc_still_leave_in_one_transaction(state: Engine) -> None:
+    port = free_port()
+    put(state, mail("m1", "lena@example.com"), mail("m1", "dana@example.com", role="cc"))
+    handler = MailHandler()
+    handler.data_replies.append("451 4.3.0 try again later")
+    with smtp_server(port, handler):
+        first = deliver_due(state, smtp(port), T0, rng=random.Random(3))
+        waits = {row.next_attempt_at for row in list_outbox(state)}
+        assert first.retrying == 2
+        assert len(waits) == 1  # one delay for the message, not one per recipient
+        (due,) = waits
+        second = deliver_due(state, smtp(port), due, rng=RNG)
+    assert second.sent == 2
+    (received,) = handler.received
+    assert sorted(received.recipients) == ["dana@example.com", "lena@example.com"]
+
+
+def test_a_pass_past_its_deadline_leaves_the_rest_for_the_next(state: Engine) -> None:
+    policy = RetryPolicy(pass_deadline=timedelta(seconds=1))
+    with slack_server() as server:
+        server.delay = 0.6  # a Slack that takes its time with every post
+        put(state, *(post(f"s{i}", f"U0{i}ABC") for i in range(5)))
+        first = deliver_due(state, slack(server.url, bot_token="xoxb-test"), T0, policy, RNG)
+        assert 1 <= first.sent < 5
+        assert {row.status for row in list_outbox(state)} == {"sent", "pending"}
+        rest = deliver_due(state, slack(server.url, bot_token="xoxb-test"), T0, RetryPolicy(), RNG)
+    assert first.sent + rest.sent == 5
+    assert len(server.requests) == 5
