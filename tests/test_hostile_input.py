@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 from click.testing import CliRunner
 
@@ -111,7 +112,8 @@ def _override(tmp_path: Path, name: str, text: str, where: str = "mine") -> Path
 
 @pytest.mark.parametrize("escape", ESCAPES)
 def test_a_template_escape_runs_nothing_in_validate_list_or_render(escape: str, tmp_path: Path) -> None:
-    tree_file = _override(tmp_path, "subject.txt.j2", escape + "\n")
+    marker = tmp_path / "MARKER"  # what the escapes try to create, by absolute path
+    tree_file = _override(tmp_path, "subject.txt.j2", escape.replace("MARKER", str(marker)) + "\n")
     result = kpitree("validate", str(tree_file), cwd=tmp_path)
     assert result.returncode == 1
     assert "error [template]" in result.stdout
@@ -122,6 +124,7 @@ def test_a_template_escape_runs_nothing_in_validate_list_or_render(escape: str, 
     templates = AlertTemplates(tmp_path / "mine")
     with pytest.raises(TemplateError, match=r"unsafe|undefined"):
         templates.render(sample_contexts(tree)[0])
+    assert not marker.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["alerting.yaml", "mine"]
 
 
@@ -169,3 +172,43 @@ def test_validation_reports_a_misspelled_attribute_without_rendering(runner: Cli
     assert f"{tmp_path / 'mine' / 'body.txt.j2'}:2:1: error [template] dict object has no attribute 'titel'" in (
         result.output
     )
+
+
+# -- source files ---------------------------------------------------------------------------------
+
+ACTIVITIES_CSV = (
+    "activity_id,contact_id,account_id,rep_id,channel,kind,is_automated,source_system,external_id,occurred_at\n"
+    "a1,c1,acc1,r1,call,touch,false,crm,x1,2026-08-10 12:00:00+00\n"
+    "a2,c2,acc1,r1,email,touch,false,crm,x2,2026-08-11 12:00:00+00\n"
+)
+
+
+def _file_tree(folder: Path, file: str) -> Path:
+    tree_file = folder / "alerting.yaml"
+    tree_file.write_text(BASE.replace("    table: activities\n", f"    file: {file}\n"), encoding="utf-8")
+    return tree_file
+
+
+@pytest.mark.parametrize("file", ["../outside.csv", "/etc/passwd.csv", "link.csv"])
+def test_a_source_file_outside_the_tree_folder_is_refused(file: str, tmp_path: Path) -> None:
+    folder = tmp_path / "trees"
+    folder.mkdir()
+    (tmp_path / "outside.csv").write_text(ACTIVITIES_CSV, encoding="utf-8")
+    (folder / "link.csv").symlink_to(tmp_path / "outside.csv")
+    issues = [i for i in load_tree(_file_tree(folder, file)).issues if i.code == "source_location"]
+    assert len(issues) == 1
+    assert "resolves outside the tree file's folder" in issues[0].message
+
+
+def test_a_source_file_inside_the_tree_folder_is_computed(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "touches.csv").write_text(ACTIVITIES_CSV, encoding="utf-8")
+    tree_file = _file_tree(tmp_path, "data/touches.csv")
+    assert load_tree(tree_file).errors == ()
+    duckdb.connect(str(tmp_path / "w.duckdb")).close()
+    warehouse = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    args = ["compute", str(tree_file), "--period", "2026-08", "--format", "json", "--no-save", "--warehouse", warehouse]
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    nodes = {node["id"]: node["value"] for node in json.loads(result.stdout)["nodes"]}
+    assert (nodes["touches"], nodes["calls"], nodes["emails"]) == (2, 1, 1)

@@ -154,8 +154,15 @@ def _open_source(
 
 
 def _file_path(tree: MetricTree, spec: SourceSpec) -> Path:
-    path = Path(spec.file or "")
-    return path if path.is_absolute() else (tree.path.parent / path)
+    """The source file, checked again where it is read: a symlink may have changed since validation."""
+    folder = tree.path.resolve().parent
+    path = (folder / (spec.file or "")).resolve()
+    if not path.is_relative_to(folder):
+        raise WarehouseError(
+            f"source file {spec.file} resolves outside the tree's folder {folder}",
+            hint="keep data files in the tree's folder or below it, or load them with 'kpitree load'",
+        )
+    return path
 
 
 def _reader(path: Path) -> str:

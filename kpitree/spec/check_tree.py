@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import zoneinfo
 from collections.abc import Collection
-from pathlib import PurePath
+from pathlib import Path, PurePath
 
 from kpitree.crontab import crontab_trigger
 from kpitree.spec.columns import available_columns, own_columns
@@ -70,6 +70,13 @@ def check_team_members(draft: Draft, owners: Collection[str], sink: IssueSink) -
                 )
 
 
+def file_is_confined(tree_file: Path, file: str) -> bool:
+    """Whether a source's ``file`` (relative to the tree file) lies inside the tree file's folder,
+    symlinks resolved: a tree must not read files from elsewhere on the machine that runs it."""
+    folder = tree_file.resolve().parent
+    return (folder / file).resolve().is_relative_to(folder)
+
+
 def check_sources(draft: Draft, sink: IssueSink) -> None:
     spec = draft.spec
     for name, source in spec.sources.items():
@@ -81,6 +88,14 @@ def check_sources(draft: Draft, sink: IssueSink) -> None:
                 f"source {name!r} needs exactly one of 'table' or 'file'",
                 "table: for a warehouse table, file: for a CSV or Parquet file",
                 at_key=True,
+            )
+        if source.file and not file_is_confined(Path(sink.doc.file), source.file):
+            sink.error(
+                (*path, "file"),
+                IssueCode.SOURCE_LOCATION,
+                f"source file {source.file!r} resolves outside the tree file's folder",
+                "keep data files in the tree's folder or below it (symlinks are followed before this check), "
+                "or load the file into the warehouse with 'kpitree load'",
             )
         if source.file and PurePath(source.file).suffix.lower() not in (".csv", ".parquet", ".pq"):
             sink.error(
