@@ -4,6 +4,7 @@ no traceback, in a separate process bounded in time and memory, and without runn
 
 from __future__ import annotations
 
+import io
 import json
 import resource
 import subprocess
@@ -13,13 +14,16 @@ from pathlib import Path
 import duckdb
 import pytest
 from click.testing import CliRunner
+from rich.text import Text
 
 from kpitree.alert.messages import sample_contexts
 from kpitree.alert.templates import AlertTemplates, TemplateError, template_dir
 from kpitree.cli.main import cli
+from kpitree.cli.output import SafeConsole
 from kpitree.spec.loader import load_tree, load_tree_or_raise
 from kpitree.spec.yaml_source import MAX_FILE_BYTES
 from tests.alerting_world import FIXTURE
+from tests.conftest import TREES
 from tests.hostile import BASE, CASES, Hostile
 
 MEMORY_LIMIT = 1 << 30  # bytes of address space a validating process may use
@@ -212,3 +216,27 @@ def test_a_source_file_inside_the_tree_folder_is_computed(runner: CliRunner, tmp
     assert result.exit_code == 0, result.output
     nodes = {node["id"]: node["value"] for node in json.loads(result.stdout)["nodes"]}
     assert (nodes["touches"], nodes["calls"], nodes["emails"]) == (2, 1, 1)
+
+
+# -- the terminal ---------------------------------------------------------------------------------
+
+
+def test_warehouse_values_cannot_drive_the_terminal(runner: CliRunner) -> None:
+    value = "ana\x1b]0;owned\x07@example.com\x1b[2J"
+    tree = str(TREES / "contact_engagement_score.yaml")
+    result = runner.invoke(cli, ["alerts", "route-test", tree, "product_usage", "--entity", f"csm_email={value}"])
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output
+    assert "\x07" not in result.output
+    assert "flagged:" in result.output
+
+
+def test_rich_output_keeps_its_own_styles_and_drops_the_datas_escapes() -> None:
+    out = io.StringIO()
+    SafeConsole(file=out, force_terminal=True, markup=False, width=80).print(
+        Text("title \x1b[2J[link=http://x]y[/link]", style="bold")
+    )
+    printed = out.getvalue()
+    assert "\x1b[1m" in printed  # kpitree's bold
+    assert "\x1b[2J" not in printed
+    assert "[link=http://x]y[/link]" in printed  # markup off: printed as written, no hyperlink
