@@ -5,9 +5,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
+from sqlalchemy.engine import Engine
 
 from kpitree.sample.generate import TABLES, SampleSpec, generate
+from kpitree.state.migrations import upgrade
 from kpitree.state.store import StateStore
 from tests.engines import state_url
 from tests.reference import fetch
@@ -30,6 +33,16 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore
         opened = StateStore.open(url)
         yield opened
         opened.engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated state database's engine (for the outbox and worker tests), on both engines."""
+    with state_url(str(request.param), tmp_path) as url:
+        engine = sa.create_engine(url)
+        upgrade(engine)
+        yield engine
+        engine.dispose()
 
 
 @pytest.fixture(params=["duckdb", "sqlite", "postgresql"])

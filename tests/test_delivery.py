@@ -8,13 +8,10 @@ import email
 import email.policy
 import json
 import random
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
-import pytest
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from kpitree.delivery.channels import FileChannel, Outgoing
@@ -23,23 +20,11 @@ from kpitree.delivery.outbox import NewMessage, enqueue, idempotency_key, list_o
 from kpitree.delivery.settings import SlackSettings, SmtpSettings
 from kpitree.delivery.slack import SlackChannel
 from kpitree.delivery.worker import RetryPolicy, deliver_due
-from kpitree.state.migrations import upgrade
 from kpitree.state.models import OutboxMessage
-from tests.engines import state_url
 from tests.loopback import MailHandler, free_port, slack_server, smtp_server
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 RNG = random.Random(7)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def state(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """The state database the outbox lives in, on both engines the claim must work on."""
-    with state_url(str(request.param), tmp_path) as url:
-        engine = sa.create_engine(url)
-        upgrade(engine)
-        yield engine
-        engine.dispose()
 
 
 def mail(key: str, recipient: str, role: str = "to") -> NewMessage:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import random
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -29,7 +28,6 @@ from kpitree.delivery.worker import RetryPolicy, deliver_due
 from kpitree.spec.loader import load_tree_or_raise
 from kpitree.state.migrations import upgrade
 from tests.conftest import ROOT, TREES
-from tests.engines import state_url
 from tests.loopback import MailHandler, free_port, garbage_server, smtp_server
 from tests.test_delivery import RNG, T0, mail, parsed, post, put, rows, smtp
 
@@ -37,15 +35,6 @@ WEBHOOK_SECRET = "T0SECRET/B0SECRET/xoxwebhooksecret"
 BOT_TOKEN = "xoxb-1234-very-secret-token"
 SMTP_PASSWORD = "hunter2-smtp-password"
 SECRETS = (WEBHOOK_SECRET, BOT_TOKEN, SMTP_PASSWORD)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def state(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    with state_url(str(request.param), tmp_path) as url:
-        engine = sa.create_engine(url)
-        upgrade(engine)
-        yield engine
-        engine.dispose()
 
 
 def assert_no_secret(*texts: str) -> None:
