@@ -145,3 +145,30 @@ def test_demo_shows_the_shipped_trees_both_verdicts_and_a_calibration(
 def test_usage_errors_exit_2(runner: CliRunner) -> None:
     assert runner.invoke(cli, ["validate", "--format", "xml"]).exit_code == 2
     assert runner.invoke(cli, ["no-such-command"]).exit_code == 2
+
+
+def test_a_copy_of_the_shipped_tree_with_fourteen_mistakes_gets_exactly_fourteen_messages(runner: CliRunner) -> None:
+    """Four of them in one node that also has a misspelled key: the key is reported, and the node
+    is still checked without it (issue 17). Nothing else is said: no "has no description"."""
+    path = FIXTURES / "bad_trees" / "shipped_tree_fourteen_mistakes.yaml"
+    cron_32 = "Error validating expression '32': the last value (32) is higher than the maximum value (31)"
+    rules = "threshold, band, change, slide, anomaly, entity_band_crossing"
+    result = runner.invoke(cli, ["validate", "--format", "json", str(path)])
+    assert result.exit_code == 1
+    issues = [(i["line"], i["code"], i["message"]) for i in json.loads(result.output)["issues"]]
+    assert issues == [
+        (18, "unknown_timezone", "unknown timezone 'Europe/Londn'"),
+        (23, "invalid_cron", f"invalid cron '0 7 32 * *': {cron_32}"),
+        (31, "invalid_email", "'marcus.hale@example' is not a valid email address"),
+        (35, "unknown_person", "team member 'sofiaa' is not in people"),
+        (44, "unknown_column", "source 'activities' has no column 'external_idd'"),
+        (60, "unknown_node", "formula of 'activity_volume_per_contact' uses unknown node 'active_contactz'"),
+        (65, "band_range", "target low 14 is above high 6"),
+        (89, "unknown_alert_rule", f"alert rule type must be one of: {rules}"),
+        (111, "unknown_column", "source 'rep_capacity' has no column 'rep_idd'"),
+        (118, "unknown_key", "unknown key 'descripton'"),
+        (120, "formula_syntax", "formula of 'selling_hours_per_rep': operator // is not allowed in a formula"),
+        (122, "unknown_person", "owner 'sofiaa' is not a person or team"),
+        (125, "missing_key", "missing required key 'min_abs'"),
+        (140, "not_a_number", "'.nan' is not a finite number"),
+    ]  # fmt: skip

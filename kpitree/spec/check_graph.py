@@ -155,8 +155,10 @@ def check_owners(draft: Draft, decls: list[NodeDecl], owners: Collection[str], s
                     "name exactly one Accountable owner",
                 )
         if decl.id == root and (block is None or block.accountable is None):
+            # At the key that is missing (positioned at the node while it is absent): an 'owners'
+            # that was written but failed validation was reported already, and says no more here.
             sink.error(
-                (*decl.path, "owners") if block else (*decl.path, "id"),
+                (*decl.path, "owners", "accountable") if block else (*decl.path, "owners"),
                 IssueCode.MISSING_ACCOUNTABLE,
                 f"root {decl.id!r} has no Accountable owner",
                 "add owners: {accountable: <person or team id>}; other nodes inherit it",
@@ -164,7 +166,7 @@ def check_owners(draft: Draft, decls: list[NodeDecl], owners: Collection[str], s
             )
         if decl.id == root and decl.spec.direction is None:
             sink.error(
-                (*decl.path, "id"),
+                (*decl.path, "direction"),  # a written but invalid direction was reported already
                 IssueCode.MISSING_DIRECTION,
                 f"root {decl.id!r} has no direction",
                 "add direction: higher_is_better or lower_is_better; other nodes inherit it",

@@ -50,7 +50,7 @@ def _check_kind(decl: NodeDecl, spec: NodeSpec, sink: IssueSink) -> None:
             "into a node of its own",
             at_key=True,
         )
-    elif not present:
+    elif not present and not sink.pruned_within(decl.path):
         sink.error(
             (*decl.path, "id"),
             IssueCode.NODE_KIND_MISSING,
@@ -141,7 +141,7 @@ def _check_measure(draft: Draft, path: YamlPath, measure: MeasureSpec, sink: Iss
             f"source {measure.source!r} has no time column",
             "set 'time_column:' on the source so its rows fall into periods",
         )
-    if measure.column is None and measure.agg != "count":
+    if measure.column is None and measure.agg != "count" and not sink.pruned_within(m_path):
         sink.error(
             (*m_path, "agg"),
             IssueCode.MISSING_COLUMN,

@@ -8,6 +8,7 @@ the good parts of a file that has bad parts: one run, every problem.
 
 from __future__ import annotations
 
+import copy
 import types
 import typing
 from collections.abc import Sequence
@@ -33,6 +34,9 @@ class Draft:
     spec: TreeFileSpec
     node_paths: tuple[YamlPath, ...]  # aligned with spec.nodes
     team_paths: tuple[YamlPath, ...]  # aligned with spec.teams
+    # What salvage left out (each reported in pass one): checks say nothing more about these paths,
+    # so a bad 'direction' is one error, not also "root has no direction".
+    pruned: frozenset[YamlPath] = frozenset()
 
 
 def validate_structure(data: Any, sink: IssueSink) -> Draft | None:
@@ -136,7 +140,9 @@ def _did_you_mean(word: str, candidates: Sequence[str]) -> str:
     return did_you_mean(word, candidates, otherwise)
 
 
-def _locate(loc: tuple[int | str, ...], data: Any) -> tuple[YamlPath, type[BaseModel] | None]:
+def _locate(
+    loc: tuple[int | str, ...], data: Any, root: type[BaseModel] = TreeFileSpec
+) -> tuple[YamlPath, type[BaseModel] | None]:
     """Map pydantic's error location onto a YAML path, and find the model that owns its last key.
 
     Pydantic puts union tags (an alert's ``rule``) into locations; they are not in the YAML, so
@@ -144,8 +150,8 @@ def _locate(loc: tuple[int | str, ...], data: Any) -> tuple[YamlPath, type[BaseM
     """
     path: list[PathKey] = []
     current: Any = data
-    annotation: Any = TreeFileSpec
-    owner: type[BaseModel] | None = TreeFileSpec
+    annotation: Any = root
+    owner: type[BaseModel] | None = root
     for element in loc:
         if isinstance(current, dict) and element not in current and current.get("rule") == element:
             continue
@@ -199,11 +205,12 @@ def _item_type(annotation: Any) -> Any:
 def _salvage(data: dict[str, Any]) -> Draft | None:
     items: dict[str, list[Any]] = {}
     paths: dict[str, list[YamlPath]] = {}
+    pruned: set[YamlPath] = set()
     for key, model in _ITEM_MODELS.items():
         raw = data.get(key)
         items[key], paths[key] = [], []
         for index, item in enumerate(raw if isinstance(raw, list) else []):
-            valid = _try(model, item)
+            valid = _salvage_item(model, item, (key, index), pruned)
             if valid is not None:
                 items[key].append(valid)
                 paths[key].append((key, index))
@@ -211,7 +218,7 @@ def _salvage(data: dict[str, Any]) -> Draft | None:
     sources = {
         name: valid
         for name, value in (raw_sources.items() if isinstance(raw_sources, dict) else [])
-        if (valid := _try(SourceSpec, value)) is not None
+        if (valid := _salvage_item(SourceSpec, value, ("sources", name), pruned)) is not None
     }
     header = {k: v for k, v in data.items() if k in TreeFileSpec.model_fields and k not in (*_ITEM_MODELS, "sources")}
     placeholder = {"id": "placeholder", "formula": "0"}
@@ -230,11 +237,64 @@ def _salvage(data: dict[str, Any]) -> Draft | None:
     spec = base.model_copy(
         update={"people": items["people"], "teams": items["teams"], "sources": sources, "nodes": items["nodes"]}
     )
-    return Draft(spec, tuple(paths["nodes"]), tuple(paths["teams"]))
+    return Draft(spec, tuple(paths["nodes"]), tuple(paths["teams"]), frozenset(pruned))
 
 
-def _try(model: type[BaseModel], value: Any) -> Any:
-    try:
-        return model.model_validate(value)
-    except ValidationError:
-        return None
+MAX_SALVAGE_ROUNDS = 64  # each round removes at least one part; a tree file is bounded anyway
+
+
+def _salvage_item(model: type[BaseModel], value: Any, at: YamlPath, pruned: set[YamlPath]) -> Any:
+    """``value`` validated as ``model`` once the parts with errors are taken out: an unknown key
+    is dropped, a bad value is dropped (its key then reads as absent), a mapping missing a required
+    key is dropped from its list or parent. None when the item itself cannot stand (its ``id`` is
+    missing or bad). Every part taken out is added to ``pruned`` as a YAML path."""
+    current = value
+    for _ in range(MAX_SALVAGE_ROUNDS):
+        try:
+            return model.model_validate(current)
+        except ValidationError as exc:
+            errors = exc.errors()
+        removals = {_removal(error, current, model) for error in errors}
+        if () in removals or not removals:
+            return None
+        current = copy.deepcopy(current)
+        # Deepest first, and list items from the end, so earlier removals do not shift later paths.
+        for path in sorted(removals, key=lambda p: (len(p), p[-1] if isinstance(p[-1], int) else -1), reverse=True):
+            _remove(current, path)
+            pruned.add((*at, *path))
+    return None
+
+
+def _removal(error: ErrorDetails, data: Any, model: type[BaseModel]) -> YamlPath:
+    """The part of ``data`` to take out for ``error``: the element it is about (for a missing key,
+    the mapping that lacks it), cut back to the deepest element that exists."""
+    path, _ = _locate(error["loc"], data, model)
+    if error["type"] == "missing":
+        path = path[:-1]
+    existing: list[PathKey] = []
+    current = data
+    for element in path:
+        found, current = _child(current, element)
+        if not found:
+            break
+        existing.append(element)
+    return tuple(existing)
+
+
+def _child(container: Any, element: PathKey) -> tuple[bool, Any]:
+    if isinstance(container, dict) and element in container:
+        return True, container[element]
+    if isinstance(container, list) and isinstance(element, int) and 0 <= element < len(container):
+        return True, container[element]
+    return False, None
+
+
+def _remove(data: Any, path: YamlPath) -> None:
+    parent = data
+    for element in path[:-1]:
+        parent = parent[element]
+    last = path[-1]
+    if isinstance(parent, dict):
+        parent.pop(last, None)
+    elif isinstance(parent, list) and isinstance(last, int) and last < len(parent):
+        del parent[last]

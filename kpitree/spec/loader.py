@@ -66,6 +66,7 @@ def load_tree(path: Path) -> LoadResult:
     sink = IssueSink(doc, reading_issues)
     draft = validate_structure(doc.data, sink)
     if draft is not None:
+        sink.suppressed = draft.pruned
         decls = declarations(draft)
         written_nodes = raw_node_ids(doc.data)
         written_owners = raw_owner_ids(doc.data)
