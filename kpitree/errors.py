@@ -56,7 +56,24 @@ class UsageError(UserError):
 
 
 class WarehouseError(UserError):
-    """The warehouse cannot be opened, or it lacks a table or column that a tree reads."""
+    """The warehouse cannot be opened, lacks a table or column that a tree reads, holds a column of
+    a type a tree cannot use, or refused a statement. ``source``, ``node`` and ``key`` say where in
+    the tree the problem is, when it is about one place (``kpitree validate --warehouse`` reports it
+    at that line)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        source: str | None = None,
+        node: str | None = None,
+        key: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.source = source
+        self.node = node
+        self.key = key
 
 
 class DataRejected(UserError):

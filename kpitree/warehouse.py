@@ -21,6 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql.elements import ColumnElement
 
 from kpitree.errors import WarehouseError
 from kpitree.sql_text import quote_identifier
@@ -46,6 +47,7 @@ class Warehouse:
     url: str
     engine: Engine
     _columns: dict[str, dict[str, str]] = field(default_factory=dict)
+    _unreadable_times: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def dialect(self) -> str:
@@ -60,6 +62,23 @@ class Warehouse:
         connection = self._open()
         with connection:
             yield connection
+
+    @contextmanager
+    def reading(self, what: str, *, source: str | None = None, node: str | None = None) -> Iterator[Connection]:
+        """A connection for reading, on which an error the engine raises (a type it cannot compare,
+        a value it cannot convert, a column gone since the plan) is a :class:`WarehouseError` saying
+        ``what`` was being computed and the engine's own message: the user's data or tree, not a bug."""
+        with self.connect() as connection:
+            try:
+                yield connection
+            except sa.exc.DBAPIError as exc:
+                raise WarehouseError(
+                    f"{what}: the warehouse {self.display_url} refused it: {_first_line(exc.orig or exc)}",
+                    hint="check the source's columns and types against the tree ('kpitree validate --warehouse URL' "
+                    "checks them all), or see --show-sql",
+                    source=source,
+                    node=node,
+                ) from None
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -90,6 +109,18 @@ class Warehouse:
         if table not in self._columns:
             self._columns[table] = self._read_columns(table)
         return self._columns[table]
+
+    def first_unreadable_time(self, column: ColumnElement[Any], table: str) -> str | None:
+        """SQLite only: a non-empty value of a text time column that SQLite's datetime() cannot read
+        (None when every value reads); asked once per table and column."""
+        key = f"{table}.{column.key}"
+        if key not in self._unreadable_times:
+            readable = sa.func.datetime(column).is_not(None)
+            probe = sa.select(column).where(column.is_not(None), column != "", ~readable).limit(1)
+            with self.reading(f"checking the times in {key}") as connection:
+                found = connection.execute(probe).scalar()
+            self._unreadable_times[key] = None if found is None else str(found)
+        return self._unreadable_times[key]
 
     def _read_columns(self, table: str) -> dict[str, str]:
         schema, _, name = table.rpartition(".")

@@ -20,14 +20,18 @@ from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from kpitree.compute.batch import PeriodWindow, SegmentFilter, in_any_period, period_index, source_offers
+from kpitree.compute.column_types import Kind
 from kpitree.compute.conditions import condition_expr, restriction_expr
-from kpitree.compute.relations import build_relation, needed_columns
+from kpitree.compute.relations import SourceRelation, build_relation, computing, needed_columns
 from kpitree.compute.values import NodeValue
+from kpitree.errors import WarehouseError
 from kpitree.tree import MetricTree, Node
 from kpitree.warehouse import Warehouse
 
 PERIOD = "_period"
 KEEP = "_keep"
+ROWS = "r"
+NULLS = "z"
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,7 @@ class SourceQuery:
     labels: Mapping[str, str]  # node id -> result column
     timeless: bool  # the source has no time column: one row, the same in every period
     unfiltered_dims: tuple[str, ...]  # --where dimensions this source does not have
+    joins: tuple[str, ...] = ()  # the sources joined in
 
 
 def measure_nodes(tree: MetricTree) -> list[Node]:
@@ -53,6 +58,14 @@ def plan_source_queries(
         assert node.measure is not None
         by_source.setdefault(node.measure.source, []).append(node)
     return [_plan(tree, source_id, nodes, batch, segment, warehouse) for source_id, nodes in by_source.items()]
+
+
+def plan_one_node(
+    tree: MetricTree, node: Node, batch: Sequence[PeriodWindow], segment: SegmentFilter, warehouse: Warehouse
+) -> SourceQuery:
+    """The statement for one measure alone (what ``kpitree validate --warehouse`` checks node by node)."""
+    assert node.measure is not None
+    return _plan(tree, node.measure.source, [node], batch, segment, warehouse)
 
 
 def _node_columns(node: Node) -> set[str]:
@@ -75,6 +88,8 @@ def _plan(
     dims = set(segment.values) & source_offers(tree, source_id)
     used = set().union(*(_node_columns(n) for n in nodes))
     relation = build_relation(tree, source_id, needed_columns(spec, used | dims), warehouse)
+    for node in nodes:
+        _check_aggregated_column(node, relation)
     segment_conditions, lacking = segment.conditions(relation)
     timeless = relation.time_name is None
     conditions = [*relation.keep_rows(), *segment_conditions]
@@ -93,18 +108,67 @@ def _plan(
     subquery = rows.subquery("rows")
     labels = {node.id: f"m_{node.id}" for node in nodes}
     aggregates = [_aggregate(node, subquery.c).label(labels[node.id]) for node in nodes]
+    # Beside each measure over a column: its rows, and those with NULL in the column (for the warning
+    # that an average skipped them, and for 'kpitree check' of products and ratios built on it).
+    aggregates += [
+        expression.label(f"{prefix}_{node.id}")
+        for node in nodes
+        if node.measure is not None and node.measure.column
+        for prefix, expression in zip((ROWS, NULLS), _row_counts(node, subquery.c), strict=True)
+    ]
     statement = sa.select(subquery.c[PERIOD], *aggregates).group_by(subquery.c[PERIOD])
     if spec.dedupe:
         statement = statement.where(subquery.c[KEEP] == 1)
-    return SourceQuery(source_id, statement, labels, timeless, tuple(sorted(lacking)))
+    return SourceQuery(source_id, statement, labels, timeless, tuple(sorted(lacking)), relation.joins)
+
+
+_ADDABLE = (Kind.NUMBER, Kind.UNKNOWN)
+
+
+def _check_aggregated_column(node: Node, relation: SourceRelation) -> None:
+    """A sum or average needs numbers: say so, with the column and its type, before the engine
+    refuses the statement (or, on SQLite, adds up text)."""
+    measure = node.measure
+    assert measure is not None
+    if measure.agg not in ("sum", "avg") or measure.column is None:
+        return
+    kind = relation.kind(measure.column)
+    if kind in _ADDABLE or (kind is Kind.TEXT and relation.dialect == "sqlite"):
+        return  # SQLite keeps numbers loaded without a contract as text, and adds them as numbers
+    raise WarehouseError(
+        f"node {node.id!r}: {measure.agg}({measure.column}) over source {measure.source!r}, "
+        f"but {measure.column!r} holds {kind.value}s, not numbers",
+        hint="aggregate a number column (count or count_distinct count any column); a text column of numbers "
+        "needs a typed load ('kpitree load' with a contract)",
+        source=measure.source,
+        node=node.id,
+        key="column",
+    )
+
+
+def _kept(node: Node, columns: Any) -> ColumnElement[bool] | None:
+    """The node's own filter over the source's rows (its measure's where and its branch), if any."""
+    measure = node.measure
+    assert measure is not None
+    conditions = [condition_expr(columns[name], cond) for name, cond in measure.where.items()]
+    conditions += [restriction_expr(columns[r.column], r) for r in node.restrictions]
+    return sa.and_(*conditions) if conditions else None
+
+
+def _row_counts(node: Node, columns: Any) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+    """COUNT of the rows the node keeps, and of those with NULL in its column."""
+    assert node.measure is not None
+    keep = _kept(node, columns)
+    column = columns[node.measure.column]
+    rows = sa.func.count(sa.case((keep, 1))) if keep is not None else sa.func.count()
+    null = column.is_(None) if keep is None else sa.and_(keep, column.is_(None))
+    return rows, sa.func.count(sa.case((null, 1)))
 
 
 def _aggregate(node: Node, columns: Any) -> ColumnElement[Any]:
     measure = node.measure
     assert measure is not None
-    conditions = [condition_expr(columns[name], cond) for name, cond in measure.where.items()]
-    conditions += [restriction_expr(columns[r.column], r) for r in node.restrictions]
-    keep = sa.and_(*conditions) if conditions else None
+    keep = _kept(node, columns)
     target: ColumnElement[Any] | None = columns[measure.column] if measure.column else None
 
     def only_kept(value: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -135,22 +199,35 @@ def run_source_queries(
 ) -> list[dict[str, NodeValue]]:
     """Execute the statements; values by node id for each window of ``batch``, in its order."""
     per_period: dict[int, dict[str, NodeValue]] = {w.index: {} for w in batch}
-    with warehouse.connect() as connection:
-        for query in queries:
+    for query in queries:
+        nodes = list(query.labels)
+        single = nodes[0] if len(nodes) == 1 else None
+        with warehouse.reading(
+            computing(tree, query.source_id, nodes), source=query.source_id, node=single
+        ) as connection:
             rows = {row[PERIOD]: row for row in connection.execute(query.statement).mappings()}
             for window in batch:
                 row = rows.get(0 if query.timeless else window.index)
                 for node_id, label in query.labels.items():
                     raw = row[label] if row is not None else None
-                    per_period[window.index][node_id] = _measure_value(tree.nodes[node_id], raw)
+                    rows_kept, nulls = _counts(row, node_id)
+                    per_period[window.index][node_id] = _measure_value(tree.nodes[node_id], raw, rows_kept, nulls)
     return [per_period[w.index] for w in batch]
 
 
-def _measure_value(node: Node, raw: Any) -> NodeValue:
+def _counts(row: Any, node_id: str) -> tuple[int | None, int]:
+    """The node's kept rows and NULLs in a result row (None, 0 for a measure without a column)."""
+    if row is None or f"{ROWS}_{node_id}" not in row:
+        return None, 0
+    return int(row[f"{ROWS}_{node_id}"] or 0), int(row[f"{NULLS}_{node_id}"] or 0)
+
+
+def _measure_value(node: Node, raw: Any, rows: int | None, nulls: int) -> NodeValue:
     assert node.measure is not None
     if raw is None:
         if node.measure.agg == "avg":
-            return NodeValue(None, "no rows in the period to average")
-        return NodeValue(0.0)  # a count or sum over no rows is zero, not unknown
+            reason = f"no rows in the period to average ({nulls} with no {node.measure.column})" if nulls else None
+            return NodeValue(None, reason or "no rows in the period to average", rows, nulls)
+        return NodeValue(0.0, None, rows, nulls)  # a count or sum over no rows is zero, not unknown
     column = f"({node.measure.column})" if node.measure.column else ""
-    return NodeValue.from_warehouse(raw, f"{node.measure.agg}{column} over {node.measure.source}")
+    return NodeValue.from_warehouse(raw, f"{node.measure.agg}{column} over {node.measure.source}", rows, nulls)

@@ -7,8 +7,8 @@ is needed: joining accounts onto ten million activities costs time that a count 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -17,11 +17,13 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
+from kpitree.compute.column_types import Kind, kind_of, parse_time, sql_type
 from kpitree.compute.conditions import condition_expr
 from kpitree.data_contract import ColumnType, contract_types
 from kpitree.errors import WarehouseError
 from kpitree.spec.columns import time_column
 from kpitree.spec.models import SourceSpec
+from kpitree.spec.time_format import TIME_FORMAT_HINT, is_date_only
 from kpitree.tree import MetricTree
 from kpitree.warehouse import Warehouse
 
@@ -39,6 +41,11 @@ class SourceRelation:
     time_name: str | None
     time_is_date: bool
     dialect: str
+    kinds: Mapping[str, Kind] = field(default_factory=dict)  # by tree name, as the warehouse declares them
+    joins: tuple[str, ...] = ()  # the joined sources this relation reads
+
+    def kind(self, name: str) -> Kind:
+        return self.kinds.get(name, Kind.UNKNOWN)
 
     def column(self, name: str) -> ColumnElement[Any]:
         return self.columns[name]
@@ -74,6 +81,12 @@ class SourceRelation:
         return [condition_expr(self.columns[name], cond) for name, cond in self.spec.where.items()]
 
 
+def computing(tree: MetricTree, source_id: str, nodes: Sequence[str]) -> str:
+    """What a statement computes, for the error the warehouse may answer with."""
+    plural = "s" if len(nodes) > 1 else ""
+    return f"computing tree {tree.id!r}, source {source_id!r}, node{plural} {', '.join(map(repr, nodes))}"
+
+
 def needed_columns(source: SourceSpec, extra: Iterable[str]) -> set[str]:
     """Columns a query over ``source`` reads: its filters, dedupe keys, time column and ``extra``."""
     names = set(extra) | set(source.where) | set(source.dedupe)
@@ -87,23 +100,42 @@ def build_relation(tree: MetricTree, source_id: str, needed: Iterable[str], ware
     """The FROM clause of ``source_id`` with every column in ``needed`` (tree names) resolved."""
     spec = tree.sources[source_id]
     needed = set(needed)
-    base, base_columns = _open_source(tree, source_id, warehouse)
+    base, base_columns, kinds = _open_source(tree, source_id, warehouse)
     resolved = {name: col for name, col in base_columns.items() if name in needed}
     from_clause: FromClause = base
+    joins_used: list[str] = []
     for join in spec.joins:
+        filters = tree.sources[join.source].where
         wanted = needed - set(resolved)
-        if not wanted:
-            break
-        joined, joined_columns = _open_source(tree, join.source, warehouse, alias=f"j_{join.source}")
+        if not wanted and not filters:
+            continue
+        joined, joined_columns, joined_kinds = _open_source(tree, join.source, warehouse, alias=f"j_{join.source}")
         useful = {name: col for name, col in joined_columns.items() if name in wanted and name != join.on}
-        if not useful:
+        if not useful and not filters:
             continue
         if join.on not in base_columns or join.on not in joined_columns:
             raise WarehouseError(
                 f"cannot join source {source_id!r} to {join.source!r}: both need column {join.on!r}",
                 hint=f"map {join.on!r} under 'columns:' of the source that names it differently",
+                source=source_id,
             )
-        from_clause = from_clause.outerjoin(joined, base_columns[join.on] == joined_columns[join.on])
+        matches = base_columns[join.on] == joined_columns[join.on]
+        if filters:
+            # The joined source's own rows: an inner join on its filtered rows keeps only the rows
+            # whose match passes them ("opportunities of Enterprise accounts").
+            missing_filters = sorted(set(filters) - set(joined_columns))
+            if missing_filters:
+                raise WarehouseError(
+                    f"source {join.source!r} filters on {', '.join(missing_filters)}, which it does not have",
+                    source=join.source,
+                    key="where",
+                )
+            kept = [condition_expr(joined_columns[name], cond) for name, cond in filters.items()]
+            from_clause = from_clause.join(joined, sa.and_(matches, *kept))
+        else:
+            from_clause = from_clause.outerjoin(joined, matches)
+        joins_used.append(join.source)
+        kinds = {**{name: joined_kinds[name] for name in useful if name in joined_kinds}, **kinds}
         resolved.update(useful)
     missing = sorted(needed - set(resolved))
     if missing:
@@ -112,15 +144,86 @@ def build_relation(tree: MetricTree, source_id: str, needed: Iterable[str], ware
             hint="map the tree's name to the warehouse's under the source's 'columns:', or load the column",
         )
     time_name = time_column(spec)
+    time_is_date = _is_date(spec, time_name, resolved)
+    if time_name is not None:
+        resolved[time_name], time_is_date = _readable_time(
+            source_id, spec, time_name, resolved[time_name], kinds.get(time_name, Kind.UNKNOWN), time_is_date, warehouse
+        )
     return SourceRelation(
         source_id=source_id,
         spec=spec,
         from_clause=from_clause,
         columns=resolved,
         time_name=time_name,
-        time_is_date=_is_date(spec, time_name, resolved),
+        time_is_date=time_is_date,
         dialect=warehouse.dialect,
+        kinds=kinds,
+        joins=tuple(joins_used),
     )
+
+
+def _readable_time(
+    source_id: str,
+    spec: SourceSpec,
+    name: str,
+    column: ColumnElement[Any],
+    kind: Kind,
+    is_date: bool,
+    warehouse: Warehouse,
+) -> tuple[ColumnElement[Any], bool]:
+    """The time column as something that compares with period bounds, and whether it is a date.
+    Text is read with the source's ``time_format``; text without one is refused (it would not
+    compare with a timestamp on DuckDB or PostgreSQL), as are numbers and booleans."""
+    if spec.time_format:
+        return parse_time(column, spec.time_format, warehouse.dialect, source_id), is_date_only(spec.time_format)
+    if kind in (Kind.TEXT, Kind.UNKNOWN) and warehouse.dialect == "sqlite":
+        # SQLite keeps times as text and reads only ISO 8601: a row whose time it cannot read would
+        # silently fall out of every period, so one such row is an error.
+        unreadable = warehouse.first_unreadable_time(column, spec.table or source_id)
+        if unreadable is not None:
+            raise WarehouseError(
+                f"the time column {name!r} of source {source_id!r} ({_where(spec)}) holds {unreadable!r}, "
+                "which SQLite cannot read as a time (it reads ISO 8601: 2026-10-01 18:00:00)",
+                hint="load the file with 'kpitree load' and a contract, which writes ISO times, or use DuckDB or "
+                "PostgreSQL with time_format",
+                source=source_id,
+                key="time_column",
+            )
+    elif kind is Kind.TEXT:
+        raise WarehouseError(
+            f"the time column {name!r} of source {source_id!r} ({_where(spec)}) is text, not a date or timestamp",
+            hint=f"say how to read it with time_format on the source, e.g. time_format: '%m/%d/%Y %I:%M %p' "
+            f"({TIME_FORMAT_HINT}); or load the file with 'kpitree load' and a contract, which types it",
+            source=source_id,
+            key="time_column",
+        )
+    if kind in (Kind.NUMBER, Kind.BOOLEAN):
+        raise WarehouseError(
+            f"the time column {name!r} of source {source_id!r} ({_where(spec)}) holds {kind.value}s, not times",
+            hint="point time_column at the column that says when each row happened",
+            source=source_id,
+            key="time_column",
+        )
+    return column, is_date
+
+
+def repeated_join_keys(tree: MetricTree, source_id: str, joined_id: str, warehouse: Warehouse) -> int:
+    """How many values of the join key stand on more than one (kept) row of ``joined_id``: each
+    row of ``source_id`` matching one of them is counted once per matching row, so its measures
+    would be inflated. One aggregate query over the joined source (a dimension table, usually small)."""
+    join = next(j for j in tree.sources[source_id].joins if j.source == joined_id)
+    spec = tree.sources[joined_id]
+    relation, columns, _ = _open_source(tree, joined_id, warehouse)
+    key = columns[join.on]
+    kept = [condition_expr(columns[name], cond) for name, cond in spec.where.items() if name in columns]
+    repeated = (
+        sa.select(key).select_from(relation).where(*kept, key.is_not(None)).group_by(key).having(sa.func.count() > 1)
+    )
+    statement = sa.select(sa.func.count()).select_from(repeated.subquery())
+    with warehouse.reading(
+        f"checking the join of {source_id!r} to {joined_id!r} on {join.on!r}", source=joined_id
+    ) as c:
+        return int(c.execute(statement).scalar_one())
 
 
 def _where(spec: SourceSpec) -> str:
@@ -129,28 +232,30 @@ def _where(spec: SourceSpec) -> str:
 
 def _open_source(
     tree: MetricTree, source_id: str, warehouse: Warehouse, alias: str | None = None
-) -> tuple[FromClause, dict[str, ColumnElement[Any]]]:
-    """A source's table (or file) and its columns under the tree's names."""
+) -> tuple[FromClause, dict[str, ColumnElement[Any]], dict[str, Kind]]:
+    """A source's table (or file), its columns under the tree's names, and their kinds."""
     spec = tree.sources[source_id]
     relation: FromClause
     if spec.file:
-        physical = _file_columns(tree, spec, warehouse)
+        types = _file_columns(tree, spec, warehouse)
         path = _file_path(tree, spec)
-        relation = getattr(sa.func, _reader(path))(str(path)).table_valued(*physical)
+        typed = [sa.column(c, sql_type(t)) for c, t in types.items()]
+        relation = getattr(sa.func, _reader(path))(str(path)).table_valued(*typed)
     else:
         table_name = spec.table or source_id
-        types = warehouse.columns(table_name)
-        physical = list(types)
+        try:
+            types = warehouse.columns(table_name)
+        except WarehouseError as exc:  # say which source wanted the table, for validate --warehouse
+            raise WarehouseError(str(exc), hint=exc.hint, source=source_id, key="table") from None
         schema, _, name = table_name.rpartition(".")
-        relation = sa.table(name, *(sa.column(c, _sql_type(t)) for c, t in types.items()), schema=schema or None)
+        relation = sa.table(name, *(sa.column(c, sql_type(t)) for c, t in types.items()), schema=schema or None)
     if alias:
         relation = relation.alias(alias)
     tree_to_physical = {name: name for name in contract_types(spec.contract)}
     tree_to_physical.update({name: (physical_name or name) for name, physical_name in spec.columns.items()})
-    columns: dict[str, ColumnElement[Any]] = {
-        name: relation.c[physical_name] for name, physical_name in tree_to_physical.items() if physical_name in physical
-    }
-    return relation, columns
+    present = {name: physical for name, physical in tree_to_physical.items() if physical in types}
+    columns: dict[str, ColumnElement[Any]] = {name: relation.c[physical] for name, physical in present.items()}
+    return relation, columns, {name: kind_of(types[physical]) for name, physical in present.items()}
 
 
 def _file_path(tree: MetricTree, spec: SourceSpec) -> Path:
@@ -169,7 +274,8 @@ def _reader(path: Path) -> str:
     return "read_parquet" if path.suffix.lower() in (".parquet", ".pq") else "read_csv_auto"
 
 
-def _file_columns(tree: MetricTree, spec: SourceSpec, warehouse: Warehouse) -> list[str]:
+def _file_columns(tree: MetricTree, spec: SourceSpec, warehouse: Warehouse) -> dict[str, str]:
+    """A file's columns and the types DuckDB reads them as (its CSV sniffer, or Parquet's schema)."""
     if not warehouse.is_duckdb:
         raise WarehouseError(
             f"file sources ({spec.file}) are read in place by DuckDB; the warehouse is {warehouse.dialect}",
@@ -178,9 +284,16 @@ def _file_columns(tree: MetricTree, spec: SourceSpec, warehouse: Warehouse) -> l
     path = _file_path(tree, spec)
     if not path.exists():
         raise WarehouseError(f"source file {path} does not exist", hint="the path is relative to the tree file")
-    probe = sa.select(sa.text("*")).select_from(getattr(sa.func, _reader(path))(str(path))).limit(0)
+    probe = sa.select(sa.text("*")).select_from(getattr(sa.func, _reader(path))(str(path)))
+    described = sa.text(f"DESCRIBE {probe.compile(compile_kwargs={'literal_binds': True})}")
     with warehouse.connect() as connection:
-        return list(connection.execute(probe).keys())
+        try:
+            rows = connection.execute(described).all()
+        except sa.exc.DBAPIError as exc:
+            raise WarehouseError(
+                f"cannot read source file {path}: {str(exc.orig).strip().splitlines()[0]}", source=spec.file
+            ) from None
+    return {str(row[0]): str(row[1]).upper() for row in rows}
 
 
 def _is_date(spec: SourceSpec, time_name: str | None, columns: Mapping[str, ColumnElement[Any]]) -> bool:
@@ -191,12 +304,3 @@ def _is_date(spec: SourceSpec, time_name: str | None, columns: Mapping[str, Colu
         return contract[time_name] is ColumnType.DATE
     column_type = columns[time_name].type if time_name in columns else None
     return isinstance(column_type, sa.Date) and not isinstance(column_type, sa.DateTime)
-
-
-def _sql_type(declared: str) -> sa.types.TypeEngine[Any]:
-    """Enough of a reflected type to tell a date from a timestamp (the rest is left to the engine)."""
-    if declared == "DATE":
-        return sa.Date()
-    if declared.startswith("TIMESTAMP") or declared.startswith("DATETIME"):
-        return sa.DateTime()
-    return sa.types.NullType()

@@ -8,11 +8,12 @@ from collections.abc import Collection
 from pathlib import Path, PurePath
 
 from kpitree.crontab import crontab_trigger
-from kpitree.spec.columns import available_columns, own_columns
+from kpitree.spec.columns import available_columns, own_columns, time_column
 from kpitree.spec.edge import Draft
 from kpitree.spec.issues import IssueCode
 from kpitree.spec.sink import IssueSink
 from kpitree.spec.suggest import did_you_mean
+from kpitree.spec.time_format import TIME_FORMAT_HINT, time_format_problem
 
 
 @functools.cache
@@ -97,6 +98,23 @@ def check_sources(draft: Draft, sink: IssueSink) -> None:
                 "keep data files in the tree's folder or below it (symlinks are followed before this check), "
                 "or load the file into the warehouse with 'kpitree load'",
             )
+        if source.time_format is not None:
+            problem = time_format_problem(source.time_format)
+            if problem is not None:
+                sink.error(
+                    (*path, "time_format"),
+                    IssueCode.INVALID_VALUE,
+                    f"time_format {source.time_format!r} cannot be used: {problem}",
+                    f"write it in {TIME_FORMAT_HINT}, e.g. '%m/%d/%Y %I:%M %p' for 8/24/2025 5:30 PM",
+                )
+            elif time_column(source) is None:
+                sink.error(
+                    (*path, "time_format"),
+                    IssueCode.NO_TIME_COLUMN,
+                    "time_format says how to read the time column, but the source has none",
+                    "set time_column: to the column it reads",
+                    at_key=True,
+                )
         if source.file and PurePath(source.file).suffix.lower() not in (".csv", ".parquet", ".pq"):
             sink.error(
                 (*path, "file"),

@@ -71,6 +71,10 @@ class SourceSpec(SpecModel):
         "A source without a contract must list every column it uses here.",
     )
     time_column: str | None = Field(default=None, description="column that places a row in a period")
+    time_format: str | None = Field(
+        default=None,
+        description="how to read a time column held as text, in strptime codes, e.g. '%m/%d/%Y %I:%M %p'",
+    )
     where: WhereClause = Field(default_factory=dict, description="rows every measure on this source keeps")
     dedupe: list[str] = Field(
         default_factory=list, description="columns identifying one real record: duplicates count once"
