@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from kpitree.alert.routing import ENTITY_PREFIX
 from kpitree.alert.rules import Condition
 from kpitree.compute.batch import PeriodWindow, SegmentFilter
-from kpitree.compute.relations import build_relation, needed_columns
+from kpitree.compute.relations import build_relation, computing, needed_columns
 from kpitree.compute.score_states import UNSCORED, ScoreState, roll_up_state, state_from_row
 from kpitree.compute.scores import score_points, score_rows
 from kpitree.errors import UsageError
@@ -74,7 +74,7 @@ def entity_findings(
     now_idx, before_idx = points[0].index, points[1].index
     key = _entity_key(node, rule)
     states: dict[int, dict[str, list[ScoreState]]] = {now_idx: defaultdict(list), before_idx: defaultdict(list)}
-    with warehouse.connect() as connection:
+    with warehouse.reading(computing(tree, spec.source, [node.id]), source=spec.source, node=node.id) as connection:
         for row in connection.execute(score_rows(tree, node, points, segment, warehouse)).mappings():
             states[row["idx"]][str(row[key])].append(state_from_row(tree, node, row))
     rolled = {idx: {e: _one(rows, rule, node) for e, rows in by_entity.items()} for idx, by_entity in states.items()}
@@ -185,7 +185,8 @@ def _with_owner_values(
     relation = build_relation(tree, spec.source, needed_columns(tree.sources[spec.source], {key, *columns}), warehouse)
     ids = [f.crossing.entity for f in found]
     values: dict[str, dict[str, object]] = {}
-    with warehouse.connect() as connection:
+    what = f"{computing(tree, spec.source, [node.id])}: the owners {', '.join(columns)}"
+    with warehouse.reading(what, source=spec.source, node=node.id) as connection:
         for start in range(0, len(ids), _LOOKUP_CHUNK):
             chunk = ids[start : start + _LOOKUP_CHUNK]
             statement: Any = (

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
-from kpitree.compute.relations import build_relation, needed_columns
+from kpitree.compute.relations import build_relation, computing, needed_columns
 from kpitree.compute.scores import DAY_SECONDS
 from kpitree.scoring import normalise
 from kpitree.spec.models import ScoreSpec
@@ -107,7 +107,7 @@ def decayed_counts(
         )
         .group_by(entity)
     )
-    with warehouse.connect() as connection:
+    with warehouse.reading(f"back-testing {computing(tree, spec.source, [node.id])}", source=spec.source) as connection:
         rows = connection.execute(statement).mappings().all()
     return [
         EntityCounts(

@@ -6,7 +6,11 @@ What is checked, per period:
   NULL in the split column, or a branch filter that overlaps another, shows up here);
 * with a shared denominator (``per``), the branches' per-unit values add up to the parent's;
 * an engagement score's mean equals the sum of its engagement types' mean contributions;
-* a formula node equals its formula evaluated on its inputs.
+* a formula node equals its formula evaluated on its inputs;
+* a product or ratio of two measures on the same source with the same filters (revenue = won deals
+  x average deal size) has both factors computed over the same rows: a NULL in one factor's column
+  (a won deal with a blank Amount) leaves that row out of its average but not out of the count, so
+  the product is not the sum it stands for.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from dataclasses import dataclass
 
 from kpitree.compute.batch import SegmentFilter
 from kpitree.compute.engine import PeriodValues, TreeComputation, compute_periods, tree_calendar
-from kpitree.formula import evaluate, referenced_ids
+from kpitree.formula import BinOp, Ref, evaluate, referenced_ids
 from kpitree.periods import Period
 from kpitree.tree import MetricTree, Node, NodeKind
 from kpitree.warehouse import Warehouse
@@ -71,11 +75,11 @@ def check_computation(computation: TreeComputation, tolerance: float) -> CheckRe
     for values in computation.periods:
         label = calendar.label(values.period)
         for node in tree.nodes.values():
-            checks += _checks(node, values, label, tolerance)
+            checks += _checks(tree, node, values, label, tolerance)
     return CheckReport(tree, tuple(checks))
 
 
-def _checks(node: Node, values: PeriodValues, label: str, tolerance: float) -> list[IdentityCheck]:
+def _checks(tree: MetricTree, node: Node, values: PeriodValues, label: str, tolerance: float) -> list[IdentityCheck]:
     def identity(rule: str, parent: float | None, children: float | None) -> IdentityCheck:
         holds = None if parent is None or children is None else close(parent, children, tolerance)
         return IdentityCheck(node.id, label, rule, parent, children, holds)
@@ -84,7 +88,7 @@ def _checks(node: Node, values: PeriodValues, label: str, tolerance: float) -> l
         found = [values.value(i) for i in ids]
         return None if any(v is None for v in found) else sum(v for v in found if v is not None)
 
-    checks = []
+    checks: list[IdentityCheck] = []
     if node.kind is NodeKind.MEASURE and node.split_by and node.children:
         checks.append(identity("branches sum", values.value(node.id), total(node.children)))
         if node.per:
@@ -104,4 +108,41 @@ def _checks(node: Node, values: PeriodValues, label: str, tolerance: float) -> l
     if node.kind is NodeKind.FORMULA and node.formula is not None:
         inputs = {ref: values.value(ref) for ref in referenced_ids(node.formula)}
         checks.append(identity("formula", values.value(node.id), evaluate(node.formula, inputs).value))
+        checks += [identity(rule, a, b) for rule, a, b in _same_rows(tree, node, values)]
     return checks
+
+
+def _same_rows(tree: MetricTree, node: Node, values: PeriodValues) -> list[tuple[str, float | None, float | None]]:
+    """(rule, rows of one factor, rows of the other) for a product or ratio of two measures that
+    should aggregate the same rows: same source, same filters."""
+    expr = node.formula
+    if not (
+        isinstance(expr, BinOp) and expr.op in ("*", "/") and isinstance(expr.left, Ref) and isinstance(expr.right, Ref)
+    ):
+        return []
+    left, right = tree.nodes.get(expr.left.name), tree.nodes.get(expr.right.name)
+    if left is None or right is None or left.measure is None or right.measure is None:
+        return []
+    if (left.measure.source, left.measure.where, left.restrictions) != (
+        right.measure.source,
+        right.measure.where,
+        right.restrictions,
+    ):
+        return []  # different filters: different rows on purpose (won deals / closed deals)
+    rows = (_rows_used(left, values), _rows_used(right, values))
+    if rows[0] is None and rows[1] is None:
+        return []
+    return [(f"{left.id} {expr.op} {right.id}: both over the same rows", *rows)]
+
+
+def _rows_used(node: Node, values: PeriodValues) -> float | None:
+    """How many rows a measure aggregated: a plain count's own value, else its kept rows minus the
+    NULLs its column left out."""
+    measure = node.measure
+    assert measure is not None
+    value = values.values.get(node.id)
+    if value is None:
+        return None
+    if measure.column is None:
+        return value.value if measure.agg == "count" else None
+    return None if value.rows is None else float(value.rows - value.nulls)

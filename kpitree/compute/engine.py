@@ -10,6 +10,7 @@ from sqlalchemy.sql import Select
 
 from kpitree.compute.batch import PeriodWindow, SegmentFilter, windows
 from kpitree.compute.measures import plan_source_queries, run_source_queries
+from kpitree.compute.relations import repeated_join_keys
 from kpitree.compute.scores import ScoreSummary, plan_score_query, run_score_query, score_nodes, score_points
 from kpitree.compute.values import NodeValue
 from kpitree.formula import evaluate, referenced_ids
@@ -57,11 +58,16 @@ def compute_periods(
     statements: list[Select[object]] = []
     warnings: list[str] = []
 
+    joins_checked: set[tuple[str, str]] = set()
     for group in disjoint_groups(batch):
         queries = plan_source_queries(tree, group, segment, warehouse)
         for query in queries:
             statements.append(query.statement)
             warnings += _unfiltered(query.source_id, query.unfiltered_dims, list(query.labels))
+            for joined in query.joins:
+                if (query.source_id, joined) not in joins_checked:
+                    joins_checked.add((query.source_id, joined))
+                    warnings += _fan_out(tree, query.source_id, joined, warehouse)
         for window, values in zip(group, run_source_queries(tree, queries, group, warehouse), strict=True):
             measured[window.index].update(values)
 
@@ -74,6 +80,9 @@ def compute_periods(
             measured[index].update(values)
             summaries[index][node.id] = summary
 
+    calendar = tree_calendar(tree)
+    for window in batch:
+        warnings += null_warnings(tree, measured[window.index], calendar.label(window.period))
     results = tuple(
         PeriodValues(window, evaluate_formulas(tree, measured[window.index]), summaries[window.index])
         for window in batch
@@ -110,6 +119,33 @@ def evaluate_formulas(tree: MetricTree, measured: Mapping[str, NodeValue]) -> di
     for node_id in missing:  # not reachable by any computation: say so rather than drop the node
         values[node_id] = NodeValue(None, "nothing computes this node")
     return values
+
+
+def null_warnings(tree: MetricTree, measured: Mapping[str, NodeValue], label: str) -> list[str]:
+    """A measure over a column that met NULLs in it: how many, in which period, and what its
+    aggregate did with them (sum, avg, count and count_distinct of a column all leave them out)."""
+    found = []
+    for node_id, value in measured.items():
+        measure = tree.nodes[node_id].measure
+        if measure is None or not value.nulls or value.rows is None:
+            continue
+        found.append(
+            f"{node_id}: {value.nulls:,} of the {value.rows:,} rows it keeps in {label} have no {measure.column} "
+            f"(NULL); {measure.agg} leaves them out"
+        )
+    return found
+
+
+def _fan_out(tree: MetricTree, source_id: str, joined: str, warehouse: Warehouse) -> list[str]:
+    repeated = repeated_join_keys(tree, source_id, joined, warehouse)
+    if not repeated:
+        return []
+    on = next(j.on for j in tree.sources[source_id].joins if j.source == joined)
+    return [
+        f"{joined} has {repeated:,} {on} value(s) on more than one row: the {source_id} rows joined to them "
+        f"count once per matching row, so their measures are too high "
+        f"(dedupe {joined}, or filter it to one row per {on})"
+    ]
 
 
 def _unfiltered(source: str, dims: Sequence[str], nodes: list[str]) -> list[str]:

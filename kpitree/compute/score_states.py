@@ -17,6 +17,7 @@ from statistics import fmean
 from sqlalchemy import RowMapping
 
 from kpitree.compute.batch import SegmentFilter
+from kpitree.compute.relations import computing
 from kpitree.compute.scores import ScorePoint, plan_score_query, run_score_query, score_rows, signal_label
 from kpitree.errors import UsageError
 from kpitree.spec.models.base import Scalar
@@ -92,7 +93,8 @@ def score_states(
     assert subject.value is not None
     statement = score_rows(tree, node, points, segment, warehouse, only={subject.column: subject.value})
     contacts: dict[int, list[ScoreState]] = defaultdict(list)
-    with warehouse.connect() as connection:
+    source = node.score.source if node.score else ""
+    with warehouse.reading(computing(tree, source, [node.id]), source=source, node=node.id) as connection:
         for row in connection.execute(statement).mappings():
             contacts[row["idx"]].append(state_from_row(tree, node, row))
     if subject.roll_up is None:

@@ -26,7 +26,7 @@ from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from kpitree.compute.batch import PeriodWindow, SegmentFilter, source_offers
-from kpitree.compute.relations import build_relation, needed_columns
+from kpitree.compute.relations import build_relation, computing, needed_columns
 from kpitree.compute.values import NodeValue
 from kpitree.errors import WarehouseError
 from kpitree.spec.models import BandSpec, ScoreSpec
@@ -271,7 +271,11 @@ def run_score_query(
     tree: MetricTree, query: ScoreQuery, points: Sequence[ScorePoint], warehouse: Warehouse
 ) -> list[tuple[dict[str, NodeValue], ScoreSummary]]:
     """Values of the score node, its types and signals, and the band summary, per point."""
-    with warehouse.connect() as connection:
+    source = tree.nodes[query.node_id].score
+    source_id = source.source if source else ""
+    with warehouse.reading(
+        computing(tree, source_id, [query.node_id]), source=source_id, node=query.node_id
+    ) as connection:
         rows = {row["idx"]: row for row in connection.execute(query.statement).mappings()}
     node = tree.nodes[query.node_id]
     results = []
