@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -20,13 +21,23 @@ from kpitree.spec.schema import tree_json_schema
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
-def validate(paths: tuple[Path, ...], output_format: str, strict: bool) -> None:
+@click.option(
+    "--warehouse",
+    metavar="URL",
+    default=None,
+    help="Also check every source, column and type against this live warehouse (no row is read).",
+)
+def validate(paths: tuple[Path, ...], output_format: str, strict: bool, warehouse: str | None) -> None:
     """Check tree files and list every problem with file:line:column and a fix hint.
 
-    PATHS are tree files or directories of them (default: the trees directory). Exits 1 when any
+    PATHS are tree files or directories of them (default: the trees directory). With --warehouse,
+    each valid tree is also checked against that warehouse: its tables, columns and their types,
+    each statement bound by the engine (LIMIT 0), and joins whose key repeats. Exits 1 when any
     file has an error (or, with --strict, a warning), 0 otherwise.
     """
     results = [load_tree(path) for path in tree_files(paths or (default_trees_dir(),))]
+    if warehouse is not None:
+        results = _against_warehouse(results, warehouse)
     failed = any(r.errors or (strict and r.warnings) for r in results)
     if output_format == "json":
         echo(json.dumps(_json_report(results, failed), indent=2))
@@ -34,6 +45,35 @@ def validate(paths: tuple[Path, ...], output_format: str, strict: bool) -> None:
         _text_report(results)
     if failed:
         raise SystemExit(1)
+
+
+def _against_warehouse(results: list[LoadResult], url: str) -> list[LoadResult]:
+    from kpitree.compute.preflight import preflight
+    from kpitree.spec.issues import Level, sort_issues
+    from kpitree.warehouse import open_warehouse
+
+    opened = open_warehouse(url)
+    checked = []
+    try:
+        for result in results:
+            if result.tree is None:
+                checked.append(result)
+                continue
+            found = [
+                result.issue_at(
+                    f.message,
+                    f.hint,
+                    source=f.source,
+                    node=f.node,
+                    key=f.key,
+                    level=Level.ERROR if f.is_error else Level.WARNING,
+                )
+                for f in preflight(result.tree, opened)
+            ]
+            checked.append(replace(result, issues=tuple(sort_issues([*result.issues, *found]))))
+    finally:
+        opened.dispose()
+    return checked
 
 
 def _text_report(results: list[LoadResult]) -> None:

@@ -68,6 +68,7 @@ class IssueCode(enum.StrEnum):
     UNREACHABLE_NODE = "unreachable_node"
     UNREADABLE_FILE = "unreadable_file"
     UNSUPPORTED_FILE = "unsupported_file"
+    WAREHOUSE = "warehouse"
     YAML_SYNTAX = "yaml_syntax"
     YAML_TAG = "yaml_tag"
     YAML_TOO_COMPLEX = "yaml_too_complex"

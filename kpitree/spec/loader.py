@@ -7,8 +7,8 @@ tree_files(paths)        -> the YAML files named by paths and directories
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kpitree.errors import TreeInvalid, TreeNotFound
@@ -20,8 +20,9 @@ from kpitree.spec.compile import compile_tree
 from kpitree.spec.declarations import declarations, edges, raw_node_ids, raw_owner_ids
 from kpitree.spec.edge import validate_structure
 from kpitree.spec.issues import IssueCode, Level, ValidationIssue, sort_issues
+from kpitree.spec.models import SourceSpec
 from kpitree.spec.sink import IssueSink
-from kpitree.spec.yaml_source import MAX_FILE_BYTES, parse_yaml, too_large
+from kpitree.spec.yaml_source import MAX_FILE_BYTES, YamlDocument, YamlPath, parse_yaml, too_large
 from kpitree.tree import MetricTree
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -32,6 +33,39 @@ class LoadResult:
     file: str
     tree: MetricTree | None  # None when there is any error
     issues: tuple[ValidationIssue, ...]
+    # Where things stand in the file, for problems found later (against a warehouse, say).
+    document: YamlDocument | None = field(default=None, repr=False, compare=False)
+    node_paths: Mapping[str, YamlPath] = field(default_factory=dict, repr=False, compare=False)
+
+    def issue_at(
+        self,
+        message: str,
+        hint: str,
+        *,
+        source: str | None = None,
+        node: str | None = None,
+        key: str | None = None,
+        level: Level = Level.ERROR,
+        code: IssueCode = IssueCode.WAREHOUSE,
+    ) -> ValidationIssue:
+        """An issue at the node's (or else the source's) line: at ``key`` of its measure or score, or of
+        the source, when that key is written, else at the node or source itself."""
+        at_node: list[YamlPath] = []
+        if node is not None and node in self.node_paths:
+            base = self.node_paths[node]
+            at_node += [(*base, part, key) for part in ("measure", "score") if key]
+            at_node += [(*base, "measure"), (*base, "score"), base]
+        at_source: list[YamlPath] = []
+        if source is not None:
+            at_source += [("sources", source, key)] if key else []
+            at_source.append(("sources", source))
+        # A key of the source (time_column, where, joins) is best shown where the source says it.
+        candidates = at_source + at_node if key in SourceSpec.model_fields else at_node + at_source
+        spans = self.document.spans if self.document else {}
+        path = next((candidate for candidate in candidates if candidate in spans), ())
+        position = self.document.key_position(path) if self.document else None
+        line, column = (position.line, position.column) if position else (1, 1)
+        return ValidationIssue(self.file, line, column, level, code, message, hint)
 
     @property
     def errors(self) -> tuple[ValidationIssue, ...]:
@@ -86,7 +120,7 @@ def load_tree(path: Path) -> LoadResult:
     check_templates(tree, sink)
     if sink.has_errors:
         return LoadResult(file, None, tuple(sort_issues(_dedupe(sink.issues))))
-    return LoadResult(file, tree, issues)
+    return LoadResult(file, tree, issues, doc, {decl.id: decl.path for decl in decls})
 
 
 def _dedupe(issues: Iterable[ValidationIssue]) -> list[ValidationIssue]:
