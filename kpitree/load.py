@@ -23,7 +23,7 @@ import duckdb
 from kpitree.data_contract import CONTRACT, ColumnType, contract_types
 from kpitree.errors import DataRejected, UsageError
 from kpitree.ingest import land_table
-from kpitree.load_source import RawFile, record_lines, shown, stage_file
+from kpitree.load_source import RawFile, inferred_types, record_lines, shown, stage_file
 from kpitree.sql_text import quote_identifier, quote_literal
 from kpitree.warehouse import Warehouse
 
@@ -71,6 +71,7 @@ def load_file(
     skip_bad_rows: bool = False,
     rejects_file: Path | None = None,
     allow_empty: bool = False,
+    infer_types: bool = False,
 ) -> LoadReport:
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
@@ -86,19 +87,23 @@ def load_file(
         staging.execute("SET TimeZone = 'UTC'")
         raw = stage_file(staging, path)
         present = list(raw.columns)
-        types = dict(contract_types(contract))
-        missing = sorted(set(types) - set(present) - OPTIONAL_COLUMNS.get(contract or "", set()))
+        contracted = dict(contract_types(contract))
+        types = {name: DUCK_TYPES[kind] for name, kind in contracted.items()}
+        if infer_types and raw.is_csv:
+            inferred = inferred_types(staging, raw)
+            types.update({name: kind for name, kind in inferred.items() if name not in types})
+        missing = sorted(set(contracted) - set(present) - OPTIONAL_COLUMNS.get(contract or "", set()))
         if missing:
             raise DataRejected(
                 f"{path} lacks the {contract} contract's column(s) {', '.join(missing)}",
                 hint="rename the columns in the file, or load it with --no-contract and map them in the tree",
             )
-        required = [c for c in types if c in present and c not in OPTIONAL_COLUMNS.get(contract or "", set())]
+        required = [c for c in contracted if c in present and c not in OPTIONAL_COLUMNS.get(contract or "", set())]
         rejected = _rejected_rows(staging, raw, types, required)
         if rejected and not skip_bad_rows:
+            fit = f"the {contract} contract" if contract else "their columns' types"
             raise DataRejected(
-                f"{len(rejected)} value(s) in {path} do not fit the {contract} contract; nothing was loaded:\n"
-                + _describe(rejected),
+                f"{len(rejected)} value(s) in {path} do not fit {fit}; nothing was loaded:\n" + _describe(rejected),
                 hint="fix the rows, or pass --skip-bad-rows to load the others and keep these in a rejects file",
             )
         bad_rows = sorted({r.row for r in rejected})
@@ -106,9 +111,7 @@ def load_file(
         if bad_rows:
             staging.executemany("INSERT INTO bad VALUES (?)", [(r,) for r in bad_rows])
         absent = [
-            f"CAST(NULL AS {DUCK_TYPES[kind]}) AS {quote_identifier(name)}"
-            for name, kind in types.items()
-            if name not in present
+            f"CAST(NULL AS {kind}) AS {quote_identifier(name)}" for name, kind in types.items() if name not in present
         ]
         select = ", ".join([*(_typed(name, types.get(name)) for name in present), *absent])
         staging.execute(f"CREATE VIEW typed AS SELECT {select} FROM raw WHERE _row NOT IN (SELECT _row FROM bad)")
@@ -134,13 +137,13 @@ def _count(staging: duckdb.DuckDBPyConnection, relation: str) -> int:
     return int(staging.execute(f"SELECT count(*) FROM {relation}").fetchone()[0])  # type: ignore[index]
 
 
-def _typed(name: str, column_type: ColumnType | None) -> str:
+def _typed(name: str, duck_type: str | None) -> str:
     column = quote_identifier(name)
-    if column_type is None:
+    if duck_type is None:
         return column
-    if column_type in (ColumnType.ID, ColumnType.TEXT):
+    if duck_type == "VARCHAR":
         return f"CASE WHEN {_blank(column)} THEN NULL ELSE CAST({column} AS VARCHAR) END AS {column}"
-    return f"TRY_CAST(NULLIF(TRIM(CAST({column} AS VARCHAR)), '') AS {DUCK_TYPES[column_type]}) AS {column}"
+    return f"TRY_CAST(NULLIF(TRIM(CAST({column} AS VARCHAR)), '') AS {duck_type}) AS {column}"
 
 
 def _blank(column: str) -> str:
@@ -149,7 +152,7 @@ def _blank(column: str) -> str:
 
 
 def _rejected_rows(
-    staging: duckdb.DuckDBPyConnection, raw: RawFile, types: dict[str, ColumnType], required: list[str]
+    staging: duckdb.DuckDBPyConnection, raw: RawFile, types: dict[str, str], required: list[str]
 ) -> list[RejectedRow]:
     present = set(raw.columns)
     empty = [
@@ -161,7 +164,7 @@ def _rejected_rows(
         f"SELECT _row, {quote_literal(name)} AS col, CAST({quote_identifier(name)} AS VARCHAR) AS value, "
         f"'{expected}' AS expected FROM raw WHERE NOT {_blank(quote_identifier(name))} AND {misfit}"
         for name, kind in types.items()
-        if name in present and kind not in (ColumnType.ID, ColumnType.TEXT)
+        if name in present and kind != "VARCHAR"
         for expected, misfit in _misfits(name, kind)
     ]
     if not checks:
@@ -171,12 +174,12 @@ def _rejected_rows(
     return [RejectedRow(int(r[0]), str(r[1]), str(r[2]), _expected(str(r[3])), lines.get(int(r[0]))) for r in rows]
 
 
-def _misfits(name: str, kind: ColumnType) -> list[tuple[str, str]]:
-    """(what was expected, SQL condition) for each way a non-blank value can fail to be of ``kind``:
-    not that type at all, and for numbers also NaN or infinite ('NaN', 'inf', '1e309')."""
-    cast = f"TRY_CAST(TRIM(CAST({quote_identifier(name)} AS VARCHAR)) AS {DUCK_TYPES[kind]})"
-    misfits = [(DUCK_TYPES[kind], f"{cast} IS NULL")]
-    if kind is ColumnType.NUMBER:
+def _misfits(name: str, duck_type: str) -> list[tuple[str, str]]:
+    """(what was expected, SQL condition) for each way a non-blank value can fail to be of the
+    type: not that type at all, and for numbers also NaN or infinite ('NaN', 'inf', '1e309')."""
+    cast = f"TRY_CAST(TRIM(CAST({quote_identifier(name)} AS VARCHAR)) AS {duck_type})"
+    misfits = [(duck_type, f"{cast} IS NULL")]
+    if duck_type == "DOUBLE":
         misfits.append(("FINITE", f"NOT isfinite({cast})"))
     return misfits
 
@@ -185,6 +188,7 @@ def _expected(duck_type: str) -> str:
     return {
         "BOOLEAN": "true or false",
         "DOUBLE": "a number",
+        "BIGINT": "a whole number",
         "FINITE": "a finite number (NaN and infinity cannot be added up)",
         "DATE": "a date (YYYY-MM-DD)",
         "TIMESTAMPTZ": "a timestamp (YYYY-MM-DD HH:MM:SS, optional +HH:MM offset)",

@@ -23,7 +23,7 @@ from typing import Final
 import duckdb
 
 from kpitree.errors import DataRejected
-from kpitree.sql_text import quote_literal
+from kpitree.sql_text import quote_identifier, quote_literal
 
 PARQUET_SUFFIXES: Final = (".parquet", ".pq")
 SHOWN_PROBLEMS: Final = 20
@@ -80,6 +80,42 @@ def stage_file(staging: duckdb.DuckDBPyConnection, path: Path) -> RawFile:
             hint="a field holding a comma, a quote or a line break must be in double quotes, with its quotes doubled",
         )
     return RawFile(path, header, is_csv=True)
+
+
+# What DuckDB's sniffer may call a column, and the type kpitree gives it (integers stay integers,
+# so numeric ids keep their value; naive timestamps are UTC, as everywhere in kpitree).
+_INFERRED: Final = {
+    "BIGINT": "BIGINT",
+    "INTEGER": "BIGINT",
+    "SMALLINT": "BIGINT",
+    "TINYINT": "BIGINT",
+    "DOUBLE": "DOUBLE",
+    "FLOAT": "DOUBLE",
+    "DATE": "DATE",
+    "TIMESTAMP": "TIMESTAMPTZ",
+    "TIMESTAMP WITH TIME ZONE": "TIMESTAMPTZ",
+    "BOOLEAN": "BOOLEAN",
+}
+
+
+def inferred_types(staging: duckdb.DuckDBPyConnection, raw: RawFile) -> dict[str, str]:
+    """Each CSV column's type as DuckDB's sniffer reads the whole file (not a sample), as
+    ``kpitree load --infer-types`` gives them; text stays VARCHAR. A column of digits with a
+    leading zero (an id such as 00123) stays text, so the zeros are kept."""
+    options = "header = true, delim = ',', quote = '\"', escape = '\"', sample_size = -1"
+    described = staging.execute(
+        f"DESCRIBE SELECT * FROM read_csv({quote_literal(str(raw.path))}, {options})"
+    ).fetchall()
+    sniffed = dict(zip(raw.columns, (_INFERRED.get(str(row[1]).upper(), "VARCHAR") for row in described), strict=False))
+    for name, kind in list(sniffed.items()):
+        if kind == "BIGINT":
+            column = quote_identifier(name)
+            padded = staging.execute(
+                f"SELECT 1 FROM raw WHERE TRIM({column}) SIMILAR TO '[+-]?0[0-9]+' LIMIT 1"
+            ).fetchone()
+            if padded is not None:
+                sniffed[name] = "VARCHAR"
+    return sniffed
 
 
 def read_header(path: Path) -> tuple[str, ...]:

@@ -47,7 +47,7 @@ class Warehouse:
     url: str
     engine: Engine
     _columns: dict[str, dict[str, str]] = field(default_factory=dict)
-    _unreadable_times: dict[str, str | None] = field(default_factory=dict)
+    _text_times: dict[str, tuple[str | None, bool]] = field(default_factory=dict)
 
     @property
     def dialect(self) -> str:
@@ -110,17 +110,20 @@ class Warehouse:
             self._columns[table] = self._read_columns(table)
         return self._columns[table]
 
-    def first_unreadable_time(self, column: ColumnElement[Any], table: str) -> str | None:
-        """SQLite only: a non-empty value of a text time column that SQLite's datetime() cannot read
-        (None when every value reads); asked once per table and column."""
+    def text_times(self, column: ColumnElement[Any], table: str) -> tuple[str | None, bool]:
+        """SQLite only, for a time column kept as text: a non-empty value SQLite's datetime()
+        cannot read (None when every value reads), and whether every value is a date alone
+        (YYYY-MM-DD, to be compared by day); asked once per table and column."""
         key = f"{table}.{column.key}"
-        if key not in self._unreadable_times:
-            readable = sa.func.datetime(column).is_not(None)
-            probe = sa.select(column).where(column.is_not(None), column != "", ~readable).limit(1)
+        if key not in self._text_times:
+            written = (column.is_not(None), column != "")
+            unreadable = sa.select(column).where(*written, sa.func.datetime(column).is_(None)).limit(1)
+            with_time = sa.select(column).where(*written, sa.func.length(column) > len("2026-10-01")).limit(1)
             with self.reading(f"checking the times in {key}") as connection:
-                found = connection.execute(probe).scalar()
-            self._unreadable_times[key] = None if found is None else str(found)
-        return self._unreadable_times[key]
+                found = connection.execute(unreadable).scalar()
+                timed = connection.execute(with_time).scalar()
+            self._text_times[key] = (None if found is None else str(found), timed is None)
+        return self._text_times[key]
 
     def _read_columns(self, table: str) -> dict[str, str]:
         schema, _, name = table.rpartition(".")

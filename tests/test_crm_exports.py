@@ -278,7 +278,7 @@ def test_a_sum_over_a_date_column_is_a_user_error(runner: CliRunner, engine: str
     with warehouse(engine, tmp_path, _staging()) as url:
         code, _, _, err = compute(runner, tree, url)
     assert code == 1
-    assert "node 'total_of_dates': sum(CloseDate) over source 'opportunities', but 'CloseDate' holds dates" in err
+    assert "node 'total_of_dates': sum(CloseDate) over source 'opportunities', but 'CloseDate' is a date column" in err
     assert "Traceback" not in err
 
 
@@ -366,6 +366,39 @@ def test_validate_with_a_warehouse_reports_each_problem_at_its_line(
     assert result.exit_code == 1
     found = {(i["line"], i["message"]) for i in json.loads(result.stdout)["issues"] if i["code"] == "warehouse"}
     assert len(found) == 3, found
-    assert any(line == line_of("column: CloseDate}") and "'CloseDate' holds dates" in m for line, m in found)
+    assert any(line == line_of("column: CloseDate}") and "'CloseDate' is a date column" in m for line, m in found)
     assert any(line == line_of("table: no_such_table") and "no table 'no_such_table'" in m for line, m in found)
     assert any(line == line_of("time_column: CreatedDate") and "'CreatedDate'" in m for line, m in found)
+
+
+def test_an_untyped_load_is_summed_only_once_typed(runner: CliRunner, engine: str, tmp_path: Path) -> None:
+    """A CSV loaded as it is (every column text) cannot be summed on DuckDB or PostgreSQL: the
+    error says how to load it typed; loaded with --infer-types, the sums are the CSV's own."""
+    _write_csv(tmp_path / "Opportunity.csv", OPPORTUNITIES)
+    tree = _tree(tmp_path, "table: opportunities", nodes=REVENUE)
+    won = expected_won()
+    amounts = [float(r["Amount"]) for r in won if r["Amount"]]
+    with engine_url(engine, tmp_path) as url:
+        load = [
+            "load",
+            str(tmp_path / "Opportunity.csv"),
+            "--table",
+            "opportunities",
+            "--no-contract",
+            "--warehouse",
+            url,
+        ]
+        assert runner.invoke(cli, load).exit_code == 0
+        code, values, _, err = compute(runner, tree, url)
+        if engine == "sqlite":
+            assert code == 0, err  # SQLite adds up numbers kept as text
+            assert values["booked"] == pytest.approx(sum(amounts), rel=1e-9)
+        else:  # the first thing it meets: CloseDate is text too
+            assert code == 1
+            assert "the time column 'CloseDate' of source 'opportunities' (table opportunities) is text" in err
+            assert "--infer-types" in err
+        assert runner.invoke(cli, [*load, "--infer-types"]).exit_code == 0
+        code, values, _, err = compute(runner, tree, url)
+    assert code == 0, err
+    assert values["booked"] == pytest.approx(sum(amounts), rel=1e-9)
+    assert values["won"] == len(won)

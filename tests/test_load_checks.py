@@ -9,6 +9,7 @@ import csv
 from pathlib import Path
 
 import duckdb
+import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
@@ -132,3 +133,28 @@ def test_non_finite_values_in_a_warehouse_give_a_reason(
     )
     assert snapshot.result("activity_volume_per_contact").current.value is None
     assert snapshot.result("logged_touches").current.value is not None
+
+
+def test_infer_types_types_an_export_and_keeps_zero_padded_ids(runner: CliRunner, engine: str, tmp_path: Path) -> None:
+    data = tmp_path / "deals.csv"
+    data.write_text(
+        "Id,HubSpotId,Amount,CloseDate,IsWon\n"
+        "a1,00123,100.5,2026-10-01,true\n"
+        "a2,00200,,2026-10-02,false\n"
+        "a3,31000,42,2026-10-03,true\n",
+        encoding="utf-8",
+    )
+    with engine_url(engine, tmp_path) as url:
+        args = ["load", str(data), "--table", "deals", "--no-contract", "--warehouse", url]
+        assert runner.invoke(cli, [*args, "--infer-types"]).exit_code == 0
+        engine_ = sa.create_engine(url)
+        with engine_.connect() as connection:
+            rows = connection.execute(
+                sa.text('SELECT "HubSpotId", "Amount", "CloseDate", "IsWon" FROM deals ORDER BY "Id"')
+            ).all()
+            total = connection.execute(sa.text('SELECT sum("Amount") FROM deals')).scalar_one()
+        engine_.dispose()
+    assert [row[0] for row in rows] == ["00123", "00200", "31000"]  # ids with leading zeros stay text
+    assert total == pytest.approx(142.5, rel=1e-12)
+    assert str(rows[0][2]).startswith("2026-10-01")
+    assert rows[1][1] is None  # blank is NULL, not 0

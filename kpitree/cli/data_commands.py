@@ -61,6 +61,12 @@ def sample_data(
 @click.option("--table", required=True, help="Warehouse table to create or replace.")
 @click.option("--contract", default=None, help="Contract table whose types to check [default: --table, if one].")
 @click.option("--no-contract", is_flag=True, help="Load the columns as they are, without type checks.")
+@click.option(
+    "--infer-types",
+    is_flag=True,
+    help="Type a CSV's columns (outside the contract's) as DuckDB's sniffer reads the whole file: numbers, "
+    "dates, timestamps, booleans; the rest stays text.",
+)
 @click.option("--skip-bad-rows", is_flag=True, help="Load the good rows; write the rejected ones to a rejects file.")
 @click.option(
     "--allow-empty", is_flag=True, help="Replace the table even when the file has no rows (refused otherwise)."
@@ -77,6 +83,7 @@ def load(
     table: str,
     contract: str | None,
     no_contract: bool,
+    infer_types: bool,
     skip_bad_rows: bool,
     allow_empty: bool,
     rejects: Path | None,
@@ -92,7 +99,9 @@ def load(
     """
     target = open_warehouse(warehouse, writable=True)
     try:
-        report = load_file(file, table, target, contract, not no_contract, skip_bad_rows, rejects, allow_empty)
+        report = load_file(
+            file, table, target, contract, not no_contract, skip_bad_rows, rejects, allow_empty, infer_types
+        )
     finally:
         target.dispose()
     echo(f"loaded {report.loaded:,} rows into {table} ({target.display_url})")

@@ -137,9 +137,9 @@ def _check_aggregated_column(node: Node, relation: SourceRelation) -> None:
         return  # SQLite keeps numbers loaded without a contract as text, and adds them as numbers
     raise WarehouseError(
         f"node {node.id!r}: {measure.agg}({measure.column}) over source {measure.source!r}, "
-        f"but {measure.column!r} holds {kind.value}s, not numbers",
+        f"but {measure.column!r} is a {kind.value} column, not a number column",
         hint="aggregate a number column (count or count_distinct count any column); a text column of numbers "
-        "needs a typed load ('kpitree load' with a contract)",
+        "needs a typed load ('kpitree load FILE --table T --no-contract --infer-types', or a contract)",
         source=measure.source,
         node=node.id,
         key="column",

@@ -179,13 +179,15 @@ def _readable_time(
     if kind in (Kind.TEXT, Kind.UNKNOWN) and warehouse.dialect == "sqlite":
         # SQLite keeps times as text and reads only ISO 8601: a row whose time it cannot read would
         # silently fall out of every period, so one such row is an error.
-        unreadable = warehouse.first_unreadable_time(column, spec.table or source_id)
+        unreadable, dates_only = warehouse.text_times(column, spec.table or source_id)
+        if unreadable is None and dates_only:
+            return column, True  # text dates (an untyped load's 2026-10-01): compared by day, like DATE
         if unreadable is not None:
             raise WarehouseError(
                 f"the time column {name!r} of source {source_id!r} ({_where(spec)}) holds {unreadable!r}, "
                 "which SQLite cannot read as a time (it reads ISO 8601: 2026-10-01 18:00:00)",
-                hint="load the file with 'kpitree load' and a contract, which writes ISO times, or use DuckDB or "
-                "PostgreSQL with time_format",
+                hint="load the file with 'kpitree load' (a contract, or --infer-types), which writes ISO times, "
+                "or use DuckDB or PostgreSQL with time_format",
                 source=source_id,
                 key="time_column",
             )
@@ -193,13 +195,14 @@ def _readable_time(
         raise WarehouseError(
             f"the time column {name!r} of source {source_id!r} ({_where(spec)}) is text, not a date or timestamp",
             hint=f"say how to read it with time_format on the source, e.g. time_format: '%m/%d/%Y %I:%M %p' "
-            f"({TIME_FORMAT_HINT}); or load the file with 'kpitree load' and a contract, which types it",
+            f"({TIME_FORMAT_HINT}); or load the file typed "
+            "('kpitree load --no-contract --infer-types' types ISO dates and times)",
             source=source_id,
             key="time_column",
         )
     if kind in (Kind.NUMBER, Kind.BOOLEAN):
         raise WarehouseError(
-            f"the time column {name!r} of source {source_id!r} ({_where(spec)}) holds {kind.value}s, not times",
+            f"the time column {name!r} of source {source_id!r} ({_where(spec)}) is a {kind.value} column, not a time",
             hint="point time_column at the column that says when each row happened",
             source=source_id,
             key="time_column",
