@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from kpitree.attribute.methods import AttributionError, additive, lmdi, shapley
 from kpitree.formula import BinOp, Expr, Number, Ref, evaluate
+from kpitree.spec.models.nodes import ADDITIVE_AGGREGATIONS
 from kpitree.tree import Node, NodeKind
 
 
@@ -38,6 +39,8 @@ def decompose(node: Node, before: Mapping[str, float | None], after: Mapping[str
     """Decompose ``after[node] - before[node]`` over the node's children."""
     if not node.children:
         return NodeDecomposition(None, {})
+    if node.measure is not None and node.measure.agg not in ADDITIVE_AGGREGATIONS:
+        return NodeDecomposition(None, {}, reason=not_additive(node))
     movement_before, movement_after = before.get(node.id), after.get(node.id)
     if movement_before is None or movement_after is None:
         return NodeDecomposition(None, {}, reason=f"{node.id} has no value in one of the periods")
@@ -63,6 +66,15 @@ def decompose(node: Node, before: Mapping[str, float | None], after: Mapping[str
         return NodeDecomposition(method, {}, reason=str(exc))
     explained = math.fsum(values)
     return NodeDecomposition(method, dict(zip(children, values, strict=True)), residual=movement - explained)
+
+
+def not_additive(node: Node) -> str:
+    """Why a split measure's branches get no share of its movement."""
+    assert node.measure is not None
+    return (
+        f"a {node.measure.agg} is not the sum of its branches' {node.measure.agg}s: "
+        "the branches are shown beside it, not summed to it"
+    )
 
 
 def choose_method(node: Node, before: Sequence[float], after: Sequence[float]) -> Method:

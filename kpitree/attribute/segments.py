@@ -164,7 +164,7 @@ def _filtered_on(node: Node) -> tuple[str, str] | None:
     if condition.op not in ("eq", "in"):
         return None
     values = condition.value if isinstance(condition.value, list) else [condition.value]
-    return column, _label(values)
+    return column, _label(v for v in values if not isinstance(v, dict))
 
 
 def _label(values: Iterable[Scalar | None]) -> str:

@@ -23,6 +23,7 @@ from kpitree.compute.batch import SegmentFilter
 from kpitree.compute.engine import PeriodValues, TreeComputation, compute_periods, tree_calendar
 from kpitree.formula import BinOp, Ref, evaluate, referenced_ids
 from kpitree.periods import Period
+from kpitree.spec.models.nodes import ADDITIVE_AGGREGATIONS
 from kpitree.tree import MetricTree, Node, NodeKind
 from kpitree.warehouse import Warehouse
 
@@ -89,7 +90,8 @@ def _checks(tree: MetricTree, node: Node, values: PeriodValues, label: str, tole
         return None if any(v is None for v in found) else sum(v for v in found if v is not None)
 
     checks: list[IdentityCheck] = []
-    if node.kind is NodeKind.MEASURE and node.split_by and node.children:
+    additive = node.measure is not None and node.measure.agg in ADDITIVE_AGGREGATIONS
+    if node.kind is NodeKind.MEASURE and node.split_by and node.children and additive:
         checks.append(identity("branches sum", values.value(node.id), total(node.children)))
         if node.per:
             denominator = values.value(node.per)

@@ -7,20 +7,36 @@ so that the branches of a split always add up to their parent.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from kpitree.spec.models.base import Scalar
-from kpitree.spec.models.sources import FilterCondition
+from kpitree.spec.models.sources import ANY, FilterCondition
 from kpitree.tree import BranchRestriction
+
+
+def where_exprs(
+    columns: Mapping[str, ColumnElement[Any]], where: Mapping[str, FilterCondition]
+) -> list[ColumnElement[bool]]:
+    """A where as SQL conditions (all must hold): one per column, and one OR for its 'any'."""
+    conditions = [condition_expr(columns[name], cond) for name, cond in where.items() if name != ANY]
+    if ANY in where:
+        alternatives = [where_exprs(columns, alternative) for alternative in _alternatives(where[ANY])]
+        conditions.append(sa.or_(*(sa.and_(*alternative) for alternative in alternatives)))
+    return conditions
+
+
+def _alternatives(condition: FilterCondition) -> list[dict[str, FilterCondition]]:
+    value = condition.value
+    return [a for a in value if isinstance(a, dict)] if isinstance(value, list) else []
 
 
 def condition_expr(column: ColumnElement[Any], condition: FilterCondition) -> ColumnElement[bool]:
     value = condition.value
-    values: list[Scalar] = list(value) if isinstance(value, list) else []
+    values: list[Scalar] = [v for v in value if not isinstance(v, dict)] if isinstance(value, list) else []
     match condition.op:
         case "eq":
             return column.is_(None) if value is None else column == value
@@ -40,6 +56,8 @@ def condition_expr(column: ColumnElement[Any], condition: FilterCondition) -> Co
             return column <= value
         case "is_null":
             return column.is_(None) if value in (True, None) else column.is_not(None)
+        case "any":
+            raise AssertionError("an 'any' is a where of its own: where_exprs reads it")
     raise AssertionError(condition.op)  # pragma: no cover - FilterOp is a closed Literal
 
 

@@ -21,10 +21,11 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from kpitree.compute.batch import PeriodWindow, SegmentFilter, in_any_period, period_index, source_offers
 from kpitree.compute.column_types import Kind
-from kpitree.compute.conditions import condition_expr, restriction_expr
+from kpitree.compute.conditions import restriction_expr, where_exprs
 from kpitree.compute.relations import SourceRelation, build_relation, computing, needed_columns
 from kpitree.compute.values import NodeValue
 from kpitree.errors import WarehouseError
+from kpitree.spec.models.sources import where_columns
 from kpitree.tree import MetricTree, Node
 from kpitree.warehouse import Warehouse
 
@@ -70,7 +71,7 @@ def plan_one_node(
 
 def _node_columns(node: Node) -> set[str]:
     assert node.measure is not None
-    names = set(node.measure.where) | {r.column for r in node.restrictions}
+    names = set(where_columns(node.measure.where)) | {r.column for r in node.restrictions}
     if node.measure.column:
         names.add(node.measure.column)
     return names
@@ -107,7 +108,7 @@ def _plan(
         rows = rows.add_columns(sa.case((sa.or_(*(k.is_(None) for k in keys)), 1), else_=first).label(KEEP))
     subquery = rows.subquery("rows")
     labels = {node.id: f"m_{node.id}" for node in nodes}
-    aggregates = [_aggregate(node, subquery.c).label(labels[node.id]) for node in nodes]
+    aggregates = [_aggregate(node, subquery.c, warehouse.dialect).label(labels[node.id]) for node in nodes]
     # Beside each measure over a column: its rows, and those with NULL in the column (for the warning
     # that an average skipped them, and for 'kpitree check' of products and ratios built on it).
     aggregates += [
@@ -130,8 +131,16 @@ def _check_aggregated_column(node: Node, relation: SourceRelation) -> None:
     refuses the statement (or, on SQLite, adds up text)."""
     measure = node.measure
     assert measure is not None
-    if measure.agg not in ("sum", "avg") or measure.column is None:
+    if measure.agg in ("count", "count_distinct") or measure.column is None:
         return
+    if measure.agg in ("median", "percentile") and relation.dialect == "sqlite":
+        raise WarehouseError(
+            f"node {node.id!r}: a {measure.agg} needs DuckDB or PostgreSQL; SQLite has no percentile function",
+            hint="compute this tree on DuckDB (the default) or PostgreSQL",
+            source=measure.source,
+            node=node.id,
+            key="agg",
+        )
     kind = relation.kind(measure.column)
     if kind in _ADDABLE or (kind is Kind.TEXT and relation.dialect == "sqlite"):
         return  # SQLite keeps numbers loaded without a contract as text, and adds them as numbers
@@ -150,7 +159,7 @@ def _kept(node: Node, columns: Any) -> ColumnElement[bool] | None:
     """The node's own filter over the source's rows (its measure's where and its branch), if any."""
     measure = node.measure
     assert measure is not None
-    conditions = [condition_expr(columns[name], cond) for name, cond in measure.where.items()]
+    conditions = where_exprs(columns, measure.where)
     conditions += [restriction_expr(columns[r.column], r) for r in node.restrictions]
     return sa.and_(*conditions) if conditions else None
 
@@ -165,7 +174,7 @@ def _row_counts(node: Node, columns: Any) -> tuple[ColumnElement[Any], ColumnEle
     return rows, sa.func.count(sa.case((null, 1)))
 
 
-def _aggregate(node: Node, columns: Any) -> ColumnElement[Any]:
+def _aggregate(node: Node, columns: Any, dialect: str) -> ColumnElement[Any]:
     measure = node.measure
     assert measure is not None
     keep = _kept(node, columns)
@@ -185,7 +194,25 @@ def _aggregate(node: Node, columns: Any) -> ColumnElement[Any]:
             return sa.func.sum(only_kept(_required(target, node)))
         case "avg":
             return sa.func.avg(only_kept(_required(target, node)))
+        case "min":
+            return sa.func.min(only_kept(_required(target, node)))
+        case "max":
+            return sa.func.max(only_kept(_required(target, node)))
+        case "median" | "percentile":
+            p = 0.5 if measure.agg == "median" else measure.p
+            assert p is not None  # validation requires p for a percentile
+            return percentile(only_kept(_required(target, node)), p, dialect)
     raise AssertionError(measure.agg)  # pragma: no cover - Aggregation is a closed Literal
+
+
+def percentile(value: ColumnElement[Any], p: float, dialect: str) -> ColumnElement[Any]:
+    """The continuous percentile of ``value`` (NULLs left out): DuckDB's quantile_cont, PostgreSQL's
+    percentile_cont ... WITHIN GROUP. Other engines are refused before planning (see the checks)."""
+    # Inlined, not bound: DuckDB takes only a constant fraction; p is a validated float in (0, 1).
+    fraction: ColumnElement[Any] = sa.literal_column(repr(float(p)), sa.Double())
+    if dialect == "postgresql":
+        return sa.func.percentile_cont(fraction).within_group(sa.cast(value, sa.Double()))
+    return sa.func.quantile_cont(sa.cast(value, sa.Double()), fraction)
 
 
 def _required(target: ColumnElement[Any] | None, node: Node) -> ColumnElement[Any]:

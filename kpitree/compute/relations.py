@@ -18,11 +18,13 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
 from kpitree.compute.column_types import Kind, kind_of, parse_time, sql_type
-from kpitree.compute.conditions import condition_expr
+from kpitree.compute.conditions import where_exprs
+from kpitree.compute.derived import dependencies, derive, derived_names
 from kpitree.data_contract import ColumnType, contract_types
 from kpitree.errors import WarehouseError
 from kpitree.spec.columns import time_column
 from kpitree.spec.models import SourceSpec
+from kpitree.spec.models.sources import where_columns
 from kpitree.spec.time_format import TIME_FORMAT_HINT, is_date_only
 from kpitree.tree import MetricTree
 from kpitree.warehouse import Warehouse
@@ -78,7 +80,7 @@ class SourceRelation:
 
     def keep_rows(self) -> list[ColumnElement[bool]]:
         """The source's own ``where``: rows every measure on it keeps."""
-        return [condition_expr(self.columns[name], cond) for name, cond in self.spec.where.items()]
+        return where_exprs(self.columns, self.spec.where)
 
 
 def computing(tree: MetricTree, source_id: str, nodes: Sequence[str]) -> str:
@@ -89,7 +91,7 @@ def computing(tree: MetricTree, source_id: str, nodes: Sequence[str]) -> str:
 
 def needed_columns(source: SourceSpec, extra: Iterable[str]) -> set[str]:
     """Columns a query over ``source`` reads: its filters, dedupe keys, time column and ``extra``."""
-    names = set(extra) | set(source.where) | set(source.dedupe)
+    names = set(extra) | set(where_columns(source.where)) | set(source.dedupe)
     time_name = time_column(source)
     if time_name:
         names.add(time_name)
@@ -99,10 +101,18 @@ def needed_columns(source: SourceSpec, extra: Iterable[str]) -> set[str]:
 def build_relation(tree: MetricTree, source_id: str, needed: Iterable[str], warehouse: Warehouse) -> SourceRelation:
     """The FROM clause of ``source_id`` with every column in ``needed`` (tree names) resolved."""
     spec = tree.sources[source_id]
-    needed = set(needed)
+    needed = dependencies(spec, set(needed))  # with what its computed columns read
     base, base_columns, kinds = _open_source(tree, source_id, warehouse)
     resolved = {name: col for name, col in base_columns.items() if name in needed}
-    from_clause: FromClause = base
+
+    def related(child: str, columns: set[str]) -> tuple[FromClause, Mapping[str, ColumnElement[Any]], list[Any]]:
+        relation = build_relation(tree, child, needed_columns(tree.sources[child], columns), warehouse)
+        return relation.from_clause, relation.columns, relation.keep_rows()
+
+    available = dict(base_columns)
+    wanted = needed & derived_names(spec)
+    from_clause: FromClause = derive(source_id, spec, wanted, base, available, kinds, related, warehouse.dialect)
+    resolved.update({name: available[name] for name in wanted})
     joins_used: list[str] = []
     for join in spec.joins:
         filters = tree.sources[join.source].where
@@ -123,14 +133,14 @@ def build_relation(tree: MetricTree, source_id: str, needed: Iterable[str], ware
         if filters:
             # The joined source's own rows: an inner join on its filtered rows keeps only the rows
             # whose match passes them ("opportunities of Enterprise accounts").
-            missing_filters = sorted(set(filters) - set(joined_columns))
+            missing_filters = sorted(where_columns(filters) - set(joined_columns))
             if missing_filters:
                 raise WarehouseError(
                     f"source {join.source!r} filters on {', '.join(missing_filters)}, which it does not have",
                     source=join.source,
                     key="where",
                 )
-            kept = [condition_expr(joined_columns[name], cond) for name, cond in filters.items()]
+            kept = where_exprs(joined_columns, filters)
             from_clause = from_clause.join(joined, sa.and_(matches, *kept))
         else:
             from_clause = from_clause.outerjoin(joined, matches)
@@ -218,7 +228,7 @@ def repeated_join_keys(tree: MetricTree, source_id: str, joined_id: str, warehou
     spec = tree.sources[joined_id]
     relation, columns, _ = _open_source(tree, joined_id, warehouse)
     key = columns[join.on]
-    kept = [condition_expr(columns[name], cond) for name, cond in spec.where.items() if name in columns]
+    kept = where_exprs(columns, spec.where) if where_columns(spec.where) <= set(columns) else []
     repeated = (
         sa.select(key).select_from(relation).where(*kept, key.is_not(None)).group_by(key).having(sa.func.count() > 1)
     )
@@ -255,7 +265,7 @@ def _open_source(
     if alias:
         relation = relation.alias(alias)
     tree_to_physical = {name: name for name in contract_types(spec.contract)}
-    tree_to_physical.update({name: (physical_name or name) for name, physical_name in spec.columns.items()})
+    tree_to_physical.update(spec.physical_columns())
     present = {name: physical for name, physical in tree_to_physical.items() if physical in types}
     columns: dict[str, ColumnElement[Any]] = {name: relation.c[physical] for name, physical in present.items()}
     return relation, columns, {name: kind_of(types[physical]) for name, physical in present.items()}

@@ -99,6 +99,13 @@ _OP_SYMBOLS = {"eq": "=", "ne": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": 
 
 
 def _condition(column: str, condition: FilterCondition) -> str:
+    if condition.op == "any" and isinstance(condition.value, list):
+        alternatives = [
+            " and ".join(_condition(c, cond) for c, cond in alternative.items())
+            for alternative in condition.value
+            if isinstance(alternative, dict)
+        ]
+        return "(" + " or ".join(alternatives) + ")"
     if condition.op == "is_null":
         return f"{column} is {'' if condition.value else 'not '}null"
     return f"{column} {_OP_SYMBOLS[condition.op]} {condition.value!r}"

@@ -7,12 +7,13 @@ from collections.abc import Collection
 
 from kpitree.formula import FormulaSyntaxError, FormulaTooComplex, parse_formula, references
 from kpitree.spec.check_tree import column_hint
-from kpitree.spec.columns import available_columns, time_column
+from kpitree.spec.columns import available_columns, is_untimed, time_column
 from kpitree.spec.declarations import NodeDecl
 from kpitree.spec.edge import Draft
 from kpitree.spec.issues import IssueCode
 from kpitree.spec.models import BandSpec, MeasureSpec, NodeFields, NodeSpec, ScoreSpec, SplitSpec, TargetSpec
 from kpitree.spec.models.alerts import BandRule, EntityBandRule, ThresholdRule
+from kpitree.spec.models.sources import where_columns
 from kpitree.spec.sink import IssueSink
 from kpitree.spec.suggest import did_you_mean
 from kpitree.spec.yaml_source import YamlPath
@@ -134,12 +135,14 @@ def _check_measure(draft: Draft, path: YamlPath, measure: MeasureSpec, sink: Iss
             did_you_mean(measure.source, draft.spec.sources, "declare it under 'sources:'"),
         )
         return
-    if time_column(draft.spec.sources[measure.source]) is None:
+    source = draft.spec.sources[measure.source]
+    if time_column(source) is None and not is_untimed(source):
         sink.error(
             (*m_path, "source"),
             IssueCode.NO_TIME_COLUMN,
             f"source {measure.source!r} has no time column",
-            "set 'time_column:' on the source so its rows fall into periods",
+            "set 'time_column:' on the source so its rows fall into periods, or 'time_column: null' "
+            "for a source whose rows count in every period (a roster)",
         )
     if measure.column is None and measure.agg != "count" and not sink.pruned_within(m_path):
         sink.error(
@@ -148,6 +151,21 @@ def _check_measure(draft: Draft, path: YamlPath, measure: MeasureSpec, sink: Iss
             f"{measure.agg} needs a column",
             "add 'column:' naming the column to aggregate",
         )
+    if measure.agg == "percentile" and measure.p is None:
+        sink.error(
+            (*m_path, "agg"),
+            IssueCode.MISSING_KEY,
+            "a percentile needs p, the fraction it is at",
+            "add 'p: 0.9' for the 90th percentile (p: 0.5 is the median)",
+        )
+    if measure.p is not None and measure.agg != "percentile":
+        sink.error(
+            (*m_path, "p"),
+            IssueCode.INVALID_VALUE,
+            f"p is for agg: percentile, not {measure.agg}",
+            "remove p, or set agg: percentile",
+            at_key=True,
+        )
     if measure.column is not None and measure.column not in columns:
         sink.error(
             (*m_path, "column"),
@@ -155,7 +173,7 @@ def _check_measure(draft: Draft, path: YamlPath, measure: MeasureSpec, sink: Iss
             f"source {measure.source!r} has no column {measure.column!r}",
             column_hint(measure.column, columns),
         )
-    for column in measure.where:
+    for column in sorted(where_columns(measure.where)):
         if column not in columns:
             sink.error(
                 (*m_path, "where", column),
@@ -174,13 +192,6 @@ def _check_split(draft: Draft, path: YamlPath, split: SplitSpec, measure: Measur
             IssueCode.UNKNOWN_COLUMN,
             f"cannot split on {split.by!r}: source {measure.source!r} does not map that column",
             column_hint(split.by, columns),
-        )
-    if measure.agg not in ("count", "sum"):
-        sink.error(
-            (*path, "by"),
-            IssueCode.SPLIT_NOT_ADDITIVE,
-            f"a {measure.agg} cannot be split into branches that add up",
-            "split a count or a sum; for distinct counts or averages write a formula over split measures",
         )
     seen: dict[str, str] = {}
     others = 0

@@ -11,6 +11,7 @@ from kpitree.crontab import crontab_trigger
 from kpitree.spec.columns import available_columns, own_columns, time_column
 from kpitree.spec.edge import Draft
 from kpitree.spec.issues import IssueCode
+from kpitree.spec.models.sources import where_columns
 from kpitree.spec.sink import IssueSink
 from kpitree.spec.suggest import did_you_mean
 from kpitree.spec.time_format import TIME_FORMAT_HINT, time_format_problem
@@ -138,7 +139,7 @@ def check_sources(draft: Draft, sink: IssueSink) -> None:
                     "map it under 'columns:' of the source that lacks it",
                 )
         columns = available_columns(spec, name) or frozenset()
-        for column in source.where:
+        for column in sorted(where_columns(source.where)):
             if column not in columns:
                 sink.error(
                     (*path, "where", column),

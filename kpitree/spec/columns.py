@@ -34,7 +34,15 @@ def available_columns(spec: TreeFileSpec, source_id: str) -> frozenset[str] | No
 
 
 def time_column(source: SourceSpec) -> str | None:
-    """The source's time column: declared, or the contract's default."""
+    """The source's time column: declared, or the contract's default; None for an untimed source."""
     if source.time_column:
         return source.time_column
+    if is_untimed(source):
+        return None
     return DEFAULT_TIME_COLUMNS.get(source.contract or "")
+
+
+def is_untimed(source: SourceSpec) -> bool:
+    """``time_column: null`` written on purpose: every row counts in every period (a roster, a price
+    list), rather than a time column forgotten."""
+    return "time_column" in source.model_fields_set and source.time_column is None

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kpitree.errors import TreeInvalid, TreeNotFound
+from kpitree.spec.check_columns import check_derived_columns
 from kpitree.spec.check_graph import check_graph, check_ids, check_owners
 from kpitree.spec.check_nodes import check_nodes
 from kpitree.spec.check_templates import check_templates
@@ -108,6 +109,7 @@ def load_tree(path: Path) -> LoadResult:
         check_ids(written_owners, "person or team", "give each person and team its own id", sink)
         check_team_members(draft, written_owners, sink)
         check_sources(draft, sink)
+        check_derived_columns(draft, sink)
         check_ids(written_nodes, "node", "every node needs its own id: formulas and owners refer to nodes by id", sink)
         check_nodes(draft, decls, written_nodes, sink)
         check_owners(draft, decls, written_owners, sink)

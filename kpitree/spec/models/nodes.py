@@ -11,7 +11,10 @@ from kpitree.spec.models.base import Identifier, OwnerList, OwnerRef, Scalar, Sp
 from kpitree.spec.models.sources import WhereClause
 
 Direction = Literal["higher_is_better", "lower_is_better"]
-Aggregation = Literal["count", "count_distinct", "sum", "avg"]
+Aggregation = Literal["count", "count_distinct", "sum", "avg", "min", "max", "median", "percentile"]
+# Aggregates whose value over a set of rows is the sum of their values over its parts: only these
+# split into branches that add up (the others' branches are shown beside them, not summed).
+ADDITIVE_AGGREGATIONS = frozenset({"count", "sum"})
 # Weights and band edges must be written as numbers: a quoted "5" is a mistake worth reporting.
 Number = Annotated[float, Strict()]
 
@@ -49,7 +52,10 @@ class TargetSpec(SpecModel):
 class MeasureSpec(SpecModel):
     source: Identifier
     agg: Aggregation
-    column: str | None = Field(default=None, description="required for count_distinct, sum and avg")
+    column: str | None = Field(default=None, description="required for every aggregate but count")
+    p: float | None = Field(
+        default=None, gt=0, lt=1, description="percentile only: which one, e.g. 0.9 (linear interpolation)"
+    )
     where: WhereClause = Field(default_factory=dict)
 
 
