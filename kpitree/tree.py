@@ -84,6 +84,8 @@ class Node:
     benchmarks: tuple[BandSpec, ...] = ()
     alerts: tuple[AlertRuleSpec, ...] = ()
     per: str | None = None
+    display: str = "number"  # or "percent": a fraction shown x100 (presentation only)
+    decimals: int | None = None  # fixed decimals when shown, else as kpitree.display decides
     measure: MeasureSpec | None = None  # measures and split branches
     restrictions: tuple[BranchRestriction, ...] = ()  # split branches: from the outermost split in
     split_by: str | None = None  # a measure split into branches by this column

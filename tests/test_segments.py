@@ -73,7 +73,7 @@ def test_mix_and_rate_per_segment(tmp_path: Path) -> None:
     markdown = report_markdown(report)
     assert "## Touches per contact: mix and rate by segment" in markdown
     assert "| Mid-market |" in markdown
-    assert "Mid-market: rate -0.29, mix +0.42" in explain(report, "touches_per_contact")
+    assert "Mid-market: rate -0.292, mix +0.417" in explain(report, "touches_per_contact")
     assert "Touches per contact: mix and rate by segment</h2>" in report_html(report)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from kpitree.alert.evaluate import Finding
 from kpitree.alert.routing import Route
+from kpitree.display import PLAIN, Display, change, display_of, pair
 from kpitree.render.snapshot_data import fmt
 from kpitree.report.variance import VarianceReport, owner_name
 from kpitree.tree import MetricTree
@@ -34,12 +35,12 @@ def alert_view(report: VarianceReport, finding: Finding, kind: str, route: Route
         "node": {"id": node.id, "title": node.title, "unit": node.unit},
         "entity": finding.entity,
         "summary": finding.condition.summary,
-        "movement": movement(attributed.before, attributed.after, node.unit),
+        "movement": movement(attributed.before, attributed.after, node.unit, display_of(node)),
         "branch": {
             "id": branch.id,
             "title": branch.title,
             "is_node": branch.id == node.id,
-            "movement": movement(branch_attribution.before, branch_attribution.after, branch.unit),
+            "movement": movement(branch_attribution.before, branch_attribution.after, branch.unit, display_of(branch)),
             "owner": ", ".join(route.names[o] for o in owners.responsible) or None,
         },
         "responsible": [route.names[o] for o in owners.responsible],
@@ -68,17 +69,18 @@ def alert_view(report: VarianceReport, finding: Finding, kind: str, route: Route
     return view
 
 
-def movement(before: float | None, after: float | None, unit: str) -> dict[str, Any]:
+def movement(before: float | None, after: float | None, unit: str, display: Display = PLAIN) -> dict[str, Any]:
     """Before, after, change and percent change, formatted; ``text`` says it in one phrase."""
     delta = None if before is None or after is None else after - before
     pct = None
     if delta is not None and before:
         pct = delta / abs(before) * 100
-    text = f"{fmt(before)} -> {fmt(after)} {unit}".strip()
+    shown_before, shown_after = pair(before, after, display)
+    text = f"{shown_before} -> {shown_after} {unit}".strip()
     if delta is not None:
-        text += f" ({'+' if delta >= 0 else ''}{fmt(delta)}"
+        text += f" ({change(delta, display)}"
         text += f", {pct:+.1f}%)" if pct is not None and math.isfinite(pct) else ")"
-    return {"before": fmt(before), "after": fmt(after), "delta": fmt(delta), "pct": pct, "text": text}
+    return {"before": shown_before, "after": shown_after, "delta": change(delta, display), "pct": pct, "text": text}
 
 
 def sample_view(tree: MetricTree) -> AlertView:

@@ -30,10 +30,24 @@ from kpitree.warehouse import open_warehouse
     default=None,
     help="Also write each table as DIR/<table>.parquet.",
 )
-@click.option("--no-warehouse", is_flag=True, help="Write only the Parquet files.")
+@click.option("--no-warehouse", is_flag=True, help="Write only the files (Parquet, or --crm's CSVs).")
+@click.option(
+    "--crm",
+    "crm_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Instead: raw CRM exports for trees/examples (Salesforce, HubSpot, product events, Stripe) as CSVs "
+    "in DIR, loaded typed into the warehouse (see docs/examples.md).",
+)
 @warehouse_option
 def sample_data(
-    seed: int, size: int, end: str, parquet_dir: Path | None, no_warehouse: bool, warehouse: str | None
+    seed: int,
+    size: int,
+    end: str,
+    parquet_dir: Path | None,
+    no_warehouse: bool,
+    crm_dir: Path | None,
+    warehouse: str | None,
 ) -> None:
     """Generate a realistic, deterministic sample warehouse (tables are replaced).
 
@@ -41,6 +55,9 @@ def sample_data(
     events and duplicate syncs to exclude), engagement signals and renewal outcomes, with a few
     movements planted in the last month for attribution and alerts to find.
     """
+    if crm_dir is not None:
+        _crm_sample(crm_dir, seed, end, None if no_warehouse else warehouse, no_warehouse)
+        return
     spec = SampleSpec(seed=seed, activities=size, end=end)
     target = None if no_warehouse else open_warehouse(warehouse, writable=True)
     try:
@@ -54,6 +71,23 @@ def sample_data(
     echo(f"sample data (seed {seed}, up to {end}) written to {' and '.join(where)}:")
     for table, rows in counts.items():
         echo(f"  {table:<13} {rows:>12,} rows")
+
+
+def _crm_sample(folder: Path, seed: int, end: str, warehouse: str | None, files_only: bool) -> None:
+    from kpitree.sample.crm import CrmSpec, load_crm_exports, write_crm_exports
+
+    counts = write_crm_exports(CrmSpec(seed=seed, end=end), folder)
+    echo(f"CRM exports (seed {seed}, up to {end}) written to {folder}:")
+    for name, rows in counts.items():
+        echo(f"  {name:<24} {rows:>8,} rows")
+    if files_only:
+        return
+    target = open_warehouse(warehouse, writable=True)
+    try:
+        loaded = load_crm_exports(folder, target)
+    finally:
+        target.dispose()
+    echo(f"loaded into {target.display_url} as {', '.join(loaded)}")
 
 
 @click.command()

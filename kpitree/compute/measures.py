@@ -22,6 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from kpitree.compute.batch import PeriodWindow, SegmentFilter, in_any_period, period_index, source_offers
 from kpitree.compute.column_types import Kind
 from kpitree.compute.conditions import restriction_expr, where_exprs
+from kpitree.compute.instants import cohort_label, holds_label, point_in_time_rows
 from kpitree.compute.relations import SourceRelation, build_relation, computing, needed_columns
 from kpitree.compute.values import NodeValue
 from kpitree.errors import WarehouseError
@@ -72,6 +73,8 @@ def plan_one_node(
 def _node_columns(node: Node) -> set[str]:
     assert node.measure is not None
     names = set(where_columns(node.measure.where)) | {r.column for r in node.restrictions}
+    if node.measure.cohort is not None:
+        names.add(node.measure.cohort.entity)
     if node.measure.column:
         names.add(node.measure.column)
     return names
@@ -92,8 +95,11 @@ def _plan(
     for node in nodes:
         _check_aggregated_column(node, relation)
     segment_conditions, lacking = segment.conditions(relation)
-    timeless = relation.time_name is None
     conditions = [*relation.keep_rows(), *segment_conditions]
+    if spec.is_point_in_time:
+        instants = point_in_time_rows(tree, source_id, nodes, used | dims, batch, segment, warehouse)
+        return _aggregated(source_id, nodes, instants.subquery("rows"), False, lacking, relation, warehouse, False)
+    timeless = relation.time_name is None
     if not timeless:
         conditions.append(in_any_period(relation, batch))
     period = sa.literal(0) if timeless else period_index(relation, batch)
@@ -106,7 +112,23 @@ def _plan(
         order = [*([] if timeless else [relation.time]), *(relation.column(n) for n in sorted(used))]
         first = sa.func.row_number().over(partition_by=keys, order_by=order)
         rows = rows.add_columns(sa.case((sa.or_(*(k.is_(None) for k in keys)), 1), else_=first).label(KEEP))
-    subquery = rows.subquery("rows")
+    return _aggregated(
+        source_id, nodes, rows.subquery("rows"), timeless, lacking, relation, warehouse, bool(spec.dedupe)
+    )
+
+
+def _aggregated(
+    source_id: str,
+    nodes: list[Node],
+    subquery: Any,
+    timeless: bool,
+    lacking: Any,
+    relation: SourceRelation,
+    warehouse: Warehouse,
+    deduped: bool,
+) -> SourceQuery:
+    """The one statement over the source's rows (one row per period and row in them): every
+    measure's aggregate, grouped by period."""
     labels = {node.id: f"m_{node.id}" for node in nodes}
     aggregates = [_aggregate(node, subquery.c, warehouse.dialect).label(labels[node.id]) for node in nodes]
     # Beside each measure over a column: its rows, and those with NULL in the column (for the warning
@@ -118,7 +140,7 @@ def _plan(
         for prefix, expression in zip((ROWS, NULLS), _row_counts(node, subquery.c), strict=True)
     ]
     statement = sa.select(subquery.c[PERIOD], *aggregates).group_by(subquery.c[PERIOD])
-    if spec.dedupe:
+    if deduped:
         statement = statement.where(subquery.c[KEEP] == 1)
     return SourceQuery(source_id, statement, labels, timeless, tuple(sorted(lacking)), relation.joins)
 
@@ -161,6 +183,10 @@ def _kept(node: Node, columns: Any) -> ColumnElement[bool] | None:
     assert measure is not None
     conditions = where_exprs(columns, measure.where)
     conditions += [restriction_expr(columns[r.column], r) for r in node.restrictions]
+    if measure.at is not None:  # a point-in-time source: the rows that hold at the instant asked for
+        conditions.append(columns[holds_label(measure.at)] == 1)
+        if measure.cohort is not None:
+            conditions.append(columns[cohort_label(measure.cohort.entity, measure.cohort.at)] == 1)
     return sa.and_(*conditions) if conditions else None
 
 

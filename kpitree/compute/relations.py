@@ -92,6 +92,7 @@ def computing(tree: MetricTree, source_id: str, nodes: Sequence[str]) -> str:
 def needed_columns(source: SourceSpec, extra: Iterable[str]) -> set[str]:
     """Columns a query over ``source`` reads: its filters, dedupe keys, time column and ``extra``."""
     names = set(extra) | set(where_columns(source.where)) | set(source.dedupe)
+    names |= {column for column in (source.valid_from, source.valid_to) if column}
     time_name = time_column(source)
     if time_name:
         names.add(time_name)

@@ -10,6 +10,7 @@ from kpitree import __version__
 from kpitree.compute.engine import tree_calendar
 from kpitree.compute.scores import ScoreSummary
 from kpitree.compute.snapshot import NodeResult, Snapshot
+from kpitree.display import PLAIN, Display, number
 from kpitree.tree import MetricTree, Owners
 
 JSON_SCHEMA_VERSION = 1
@@ -81,6 +82,8 @@ def _node_json(result: NodeResult, depth: int | None) -> dict[str, Any]:
         "parent": node.parent,
         "depth": depth,
         "unit": node.unit,
+        "display": node.display,
+        "decimals": node.decimals,
         "direction": node.direction.value,
         "value": result.current.value,
         "reason": result.current.reason,
@@ -152,12 +155,6 @@ def _csv_number(value: float | None) -> str:
     return "" if value is None else repr(value)
 
 
-def fmt(value: float | None) -> str:
-    """A value for people: thousands separated, at most two decimals, no noise like 5.000000001."""
-    if value is None:
-        return "-"
-    if abs(value - round(value)) <= 1e-9 * max(abs(value), 1.0):
-        value = float(round(value))  # 3665.9999999 from a product of rounded factors is 3,666
-    if abs(value) >= 1000 or value == int(value):
-        return f"{value:,.0f}" if value == round(value) else f"{value:,.1f}"
-    return f"{value:,.2f}"
+def fmt(value: float | None, display: Display = PLAIN) -> str:
+    """A value for people (see :mod:`kpitree.display`)."""
+    return number(value, display)

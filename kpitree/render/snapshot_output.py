@@ -8,6 +8,7 @@ from rich.text import Text
 
 from kpitree.compute.engine import tree_calendar
 from kpitree.compute.snapshot import NodeResult, Snapshot
+from kpitree.display import change, display_of, pair
 from kpitree.render.snapshot_data import depths, fmt
 
 
@@ -33,9 +34,11 @@ def snapshot_table(snapshot: Snapshot) -> RenderableType:
     level = depths(tree)
     for r in snapshot.results:
         name = Text("  " * level.get(r.node.id, 0) + r.node.title)
-        row: list[RenderableType] = [name, fmt(r.current.value)]
+        display = display_of(r.node)
+        value, compare = pair(r.compare.value if r.compare else None, r.current.value, display)[::-1]
+        row: list[RenderableType] = [name, value]
         if snapshot.comparison is not None:
-            row += [fmt(r.compare.value if r.compare else None), _signed(r.delta)]
+            row += [compare, change(r.delta, display)]
         per = fmt(r.per.value) if r.per and r.per.value is not None else ""
         row += [per, r.node.unit, _status(r)]
         table.add_row(*row)
@@ -52,10 +55,6 @@ def snapshot_table(snapshot: Snapshot) -> RenderableType:
             parts.append(Text(f"  by {roll_up.entity}: {roll_up.count:,}; {rolled}"))
     parts += [Text(f"warning: {w}", style="yellow") for w in snapshot.warnings]
     return Group(*parts)
-
-
-def _signed(value: float | None) -> str:
-    return "-" if value is None else ("+" if value > 0 else "") + fmt(value)
 
 
 def _status(r: NodeResult) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 from kpitree.attribute.tree import is_bad
 from kpitree.compute.engine import tree_calendar
+from kpitree.display import display_of
 from kpitree.impact.describe import InterventionSummary, summary_lines
 from kpitree.render.snapshot_data import fmt
 from kpitree.report.picture import BOX_HEIGHT, BOX_WIDTH, SPARK_WIDTH, contribution_colour, lay_out, sparkline
@@ -21,6 +22,7 @@ from kpitree.report.rows import (
     score_split_sentence,
     segment_views,
     signed,
+    with_unit,
 )
 from kpitree.report.variance import VarianceReport, owner_name
 from kpitree.resources import shipped_dir
@@ -51,8 +53,12 @@ def report_markdown(report: VarianceReport, interventions: Sequence[Intervention
     offsetting = report.attribution.offsetting
     if offsetting:
         lines += ["", "Moved the KPI the other way:"]
-        unit = tree.node(tree.root).unit
-        lines += [f"- {_md(tree.node(o.child).title)} ({signed(o.to_root)} {unit})" for o in offsetting]
+        kpi = tree.node(tree.root)
+        shown = display_of(kpi)
+        lines += [
+            f"- {_md(tree.node(o.child).title)} ({with_unit(signed(o.to_root, shown), kpi.unit, shown)})"
+            for o in offsetting
+        ]
     lines += _score_split_markdown(report, rows)
     lines += _segments_markdown(report)
     lines += _per_views_markdown(report)
@@ -88,13 +94,15 @@ def _segments_markdown(report: VarianceReport) -> list[str]:
         if view.reason:
             lines.append(f"Not split by segment: {_md(view.reason)}.")
             continue
+        shown = display_of(node)
         lines += ["| segment | part of the change | rate | mix |", "|---|---:|---:|---:|"]
         lines += [
-            f"| {_md(s.pair.label)} | {signed(s.effect.total)} | {signed(s.effect.rate)} | {signed(s.effect.mix)} |"
+            f"| {_md(s.pair.label)} | {signed(s.effect.total, shown)} | {signed(s.effect.rate, shown)} "
+            f"| {signed(s.effect.mix, shown)} |"
             for s in view.segments
         ]
         if abs(view.residual) > 1e-9:
-            lines.append(f"| not explained by the segments | {signed(view.residual)} | | |")
+            lines.append(f"| not explained by the segments | {signed(view.residual, shown)} | | |")
     return lines
 
 
@@ -247,9 +255,9 @@ def _segment_views_html(report: VarianceReport) -> list[dict[str, Any]]:
             "segments": [
                 {
                     "label": s.pair.label,
-                    "total": signed(s.effect.total),
-                    "rate": signed(s.effect.rate),
-                    "mix": signed(s.effect.mix),
+                    "total": signed(s.effect.total, display_of(report.tree.node(node_id))),
+                    "rate": signed(s.effect.rate, display_of(report.tree.node(node_id))),
+                    "mix": signed(s.effect.mix, display_of(report.tree.node(node_id))),
                 }
                 for s in view.segments
             ],

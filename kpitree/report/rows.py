@@ -8,7 +8,7 @@ from kpitree.attribute.score_change import ScoreChange
 from kpitree.attribute.segments import PerView, SegmentView
 from kpitree.attribute.tree import is_bad
 from kpitree.compute.engine import tree_calendar
-from kpitree.render.snapshot_data import fmt
+from kpitree.display import PLAIN, Display, change, display_of, pair
 from kpitree.report.variance import VarianceReport, owner_name
 
 
@@ -50,6 +50,7 @@ def report_rows(report: VarianceReport) -> list[Row]:
             f"{result.benchmark.status} {result.benchmark.name}" if result.benchmark else "",
             result.score_band or "",
         ]
+        shown = pair(result.compare.value if result.compare else None, result.current.value, display_of(node))
         rows.append(
             Row(
                 node_id=node_id,
@@ -57,12 +58,12 @@ def report_rows(report: VarianceReport) -> list[Row]:
                 parent=tree.node(node_id).parent,
                 on_path=node_id in path,
                 unit=node.unit,
-                value=fmt(result.current.value),
-                compare=fmt(result.compare.value if result.compare else None),
-                delta=signed(result.delta),
-                contribution=signed(local.value) if local else "",
+                compare=shown[0],
+                value=shown[1],
+                delta=change(result.delta, display_of(node)) if result.delta is not None else "",
+                contribution=signed(local.value, display_of(tree.node(node.parent))) if local and node.parent else "",
                 share=f"{local.share:.0%}" if local and local.share is not None else "",
-                to_kpi=signed(attribution.to_root),
+                to_kpi=signed(attribution.to_root, display_of(tree.node(tree.root))),
                 to_kpi_number=attribution.to_root,
                 status="; ".join(s for s in statuses if s),
                 responsible=", ".join(owner_name(tree, o) for o in node.owners.responsible),
@@ -86,22 +87,69 @@ def headline(report: VarianceReport) -> str:
     against = _against(report)
     if root.delta is None:
         return f"{kpi.title} for {period} cannot be compared {against}: {root.reason or 'no value in one period'}."
-    moved = "did not move" if root.delta == 0 else ("fell" if root.delta < 0 else "rose")
-    sentence = f"{kpi.title} {moved} from {fmt(root.before)} to {fmt(root.after)} {kpi.unit} in {period} {against}"
+    before, after = pair(root.before, root.after, display_of(kpi))
+    after = with_unit(after, kpi.unit, display_of(kpi))
+    if root.delta == 0:
+        sentence = f"{kpi.title} did not move ({after}) in {period} {against}"
+    else:
+        sentence = f"{kpi.title} {'fell' if root.delta < 0 else 'rose'} from {before} to {after} in {period} {against}"
     path = report.attribution.largest_gap_path
     if len(path) == 1:
+        if root.reason and kpi.children:  # branches shown, not summed: say so, and which moved worst
+            return f"{sentence}; {root.reason}{_worst_branch(report)}."
+        if not kpi.children:
+            moved_badly = root.delta != 0 and is_bad(root.delta, kpi.direction)
+            return f"{sentence} ({'bad' if moved_badly else 'good' if root.delta else 'flat'}); it has no branches."
         verdict = "good" if root.delta and not is_bad(root.delta, kpi.direction) else "flat"
-        return f"{sentence}; no branch moved it the bad way ({verdict})."
+        return f"{sentence}; no branch moved it the bad way ({verdict}).{_worst_segment(report)}"
     last = tree.node(path[-1])
     to_root = report.attribution.nodes[path[-1]].to_root
     owners = report.attribution.gap_owners
     names = ", ".join(owner_name(tree, o) for o in owners.responsible) or "no one"
     accountable = f", accountable {owner_name(tree, owners.accountable)}" if owners.accountable else ""
     return (
-        f"{sentence}. The largest gap is {last.title} ({signed(to_root)} {kpi.unit} of the change), "
+        f"{sentence}. The largest gap is {last.title} "
+        f"({with_unit(signed(to_root, display_of(kpi)), kpi.unit, display_of(kpi))} of the change), "
         f"through {' > '.join(tree.node(n).title for n in path[1:-1]) or 'the KPI directly'}; "
-        f"responsible {names}{accountable}."
+        f"responsible {names}{accountable}.{_worst_segment(report)}"
     )
+
+
+def _worst_segment(report: VarianceReport) -> str:
+    """' By Region, LATAM moved it most the bad way: -5.9 pp (its own rate -5.8 pp, its share -0.1 pp).'
+
+    The KPI's mix-and-rate view, when it has one, names the segment behind the movement even where
+    the branches cannot (a distinct count's branches are shown, not summed)."""
+    tree = report.tree
+    kpi = tree.node(tree.root)
+    view = report.attribution.root.segments
+    if view is None or view.reason or not view.segments:
+        return ""
+    bad = [s for s in view.segments if s.effect.total and is_bad(s.effect.total, kpi.direction)]
+    if not bad:
+        return ""
+    worst = max(bad, key=lambda s: abs(s.effect.total))
+    shown = display_of(kpi)
+    effect = worst.effect
+    total, rate, mix = (with_unit(signed(v, shown), kpi.unit, shown) for v in (effect.total, effect.rate, effect.mix))
+    return (
+        f" By {view.split_by}, {worst.pair.label} moved it most the bad way: {total} "
+        f"(its own rate {rate}, its share {mix})."
+    )
+
+
+def _worst_branch(report: VarianceReport) -> str:
+    """'; the branch that moved most the bad way: Partner (+6.23 hours)', or '' when none did."""
+    tree = report.tree
+    kpi = tree.node(tree.root)
+    moves = [(report.attribution.nodes[c].delta, c) for c in kpi.children if c in report.attribution.nodes]
+    bad = [(delta, child) for delta, child in moves if delta is not None and is_bad(delta, kpi.direction)]
+    if not bad:
+        return ""
+    delta, child = max(bad, key=lambda item: abs(item[0]))
+    node, display = tree.node(child), display_of(tree.node(child))
+    amount = with_unit(signed(delta, display), node.unit, display)
+    return f"; the branch that moved most the bad way: {node.title} ({amount})"
 
 
 def _against(report: VarianceReport) -> str:
@@ -151,13 +199,18 @@ def per_view_text(report: VarianceReport, node_id: str, view: PerView) -> PerVie
     title = f"{node.title} per {denominator.title.lower()}"
     if view.reason:
         return PerViewText(title, f"{title} is not split by part: {view.reason}.", [])
-    sentence = f"{title} went from {fmt(view.before)} to {fmt(view.after)}; by part, and the denominator's own effect:"
+    before, after = pair(view.before, view.after)
+    sentence = f"{title} went from {before} to {after}; by part, and the denominator's own effect:"
     parts = [(tree.node(child).title, signed(value) or "0") for child, value in view.parts.items()]
     parts.append((f"{denominator.title} (the denominator)", signed(view.denominator_effect) or "0"))
     return PerViewText(title, sentence, parts)
 
 
-def signed(value: float | None) -> str:
-    if value is None:
-        return ""
-    return ("+" if value > 0 else "") + fmt(value)
+def signed(value: float | None, display: Display = PLAIN) -> str:
+    """A signed amount in a node's units ('' for none): ``+12``, or ``-1.2 pp`` for a percent."""
+    return "" if value is None else change(value, display)
+
+
+def with_unit(amount: str, unit: str, display: Display = PLAIN) -> str:
+    """``amount unit``, without a unit a percent already carries (pp) and without a stray space."""
+    return amount if not unit or display.percent else f"{amount} {unit}"

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from kpitree.attribute.tree import NodeAttribution, is_bad
+from kpitree.display import change, display_of, number, pair
 from kpitree.errors import UsageError
-from kpitree.render.snapshot_data import fmt
-from kpitree.report.rows import headline, per_view_text, score_split_sentence, signed
+from kpitree.report.rows import headline, per_view_text, score_split_sentence, signed, with_unit
 from kpitree.report.variance import VarianceReport, owner_name
 from kpitree.spec.suggest import did_you_mean
 
@@ -32,21 +32,25 @@ def explain(report: VarianceReport, node_id: str) -> str:
     if node.parent is not None and local is not None:
         parent = tree.node(node.parent)
         share = f" ({local.share:.0%} of its change)" if local.share is not None else " (its parent barely moved)"
-        lines.append(f"It moved {parent.title} by {signed(local.value)} {parent.unit}{share}.")
+        moved = with_unit(signed(local.value, display_of(parent)), parent.unit, display_of(parent))
+        lines.append(f"It moved {parent.title} by {moved}{share}.")
     if node_id != tree.root and attribution.to_root is not None:
         if attribution.to_root == 0:
             effect = "not at all"
         else:
             effect = "the bad way" if is_bad(attribution.to_root, kpi.direction) else "the good way"
-        lines.append(f"All told it moved {kpi.title} by {signed(attribution.to_root)} {kpi.unit}: {effect}.")
+        moved = with_unit(signed(attribution.to_root, display_of(kpi)), kpi.unit, display_of(kpi))
+        lines.append(f"All told it moved {kpi.title} by {moved}: {effect}.")
     if attribution.contributions:
         method = attribution.method.value if attribution.method else ""
         lines.append(f"Its own change splits over its children ({method}):")
         for c in sorted(attribution.contributions, key=lambda c: abs(c.value), reverse=True):
             share = f", {c.share:.0%}" if c.share is not None else ""
-            lines.append(f"  - {tree.node(c.child).title}: {signed(c.value)} {node.unit}{share}")
+            moved = with_unit(signed(c.value, display_of(node)), node.unit, display_of(node))
+            lines.append(f"  - {tree.node(c.child).title}: {moved}{share}")
         if attribution.residual and abs(attribution.residual) > 1e-9 * max(abs(attribution.delta), 1.0):
-            lines.append(f"  - not explained by the branches (they overlap): {signed(attribution.residual)}")
+            residual = signed(attribution.residual, display_of(node))
+            lines.append(f"  - not explained by the branches (they overlap): {residual}")
     elif attribution.reason:
         lines.append(f"Its change cannot be split further: {attribution.reason}.")
     lines += _score_split(report, node_id)
@@ -68,15 +72,17 @@ def _movement(attribution: NodeAttribution) -> str:
     delta = attribution.delta
     assert delta is not None
     assert attribution.before is not None
+    display = display_of(node)
     if delta == 0:
-        return f"{node.title} did not move ({fmt(attribution.after)} {node.unit})."
+        return f"{node.title} did not move ({with_unit(number(attribution.after, display), node.unit, display)})."
     verb = "fell" if delta < 0 else "rose"
     relative = f", {delta / abs(attribution.before):+.0%}" if attribution.before else ""
     judgement = "bad" if is_bad(delta, node.direction) else "good"
     up = "up" if node.direction.value == "higher_is_better" else "down"
+    before, after = pair(attribution.before, attribution.after, display)
     return (
-        f"{node.title} {verb} from {fmt(attribution.before)} to {fmt(attribution.after)} {node.unit} "
-        f"({signed(delta)}{relative}). That is {judgement}: {up} is good for it."
+        f"{node.title} {verb} from {before} to {with_unit(after, node.unit, display)} "
+        f"({change(delta, display)}{relative}). That is {judgement}: {up} is good for it."
     )
 
 
@@ -102,10 +108,11 @@ def _segments(attribution: NodeAttribution) -> list[str]:
     view = attribution.segments
     if view is None or not view.segments:
         return []
+    display = display_of(attribution.node)
     lines = [f"By {view.split_by}, each segment's part, from its own rate and from its share (mix):"]
     lines += [
-        f"  - {s.pair.label}: rate {signed(s.effect.rate) or '0'}, mix {signed(s.effect.mix) or '0'} "
-        f"(in all {signed(s.effect.total) or '0'})"
+        f"  - {s.pair.label}: rate {signed(s.effect.rate, display) or '0'}, mix {signed(s.effect.mix, display) or '0'} "
+        f"(in all {signed(s.effect.total, display) or '0'})"
         for s in view.segments
     ]
     return lines

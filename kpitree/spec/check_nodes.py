@@ -6,14 +6,14 @@ import itertools
 from collections.abc import Collection
 
 from kpitree.formula import FormulaSyntaxError, FormulaTooComplex, parse_formula, references
-from kpitree.spec.check_tree import column_hint
+from kpitree.spec.check_tree import check_named_columns, column_hint
 from kpitree.spec.columns import available_columns, is_untimed, time_column
 from kpitree.spec.declarations import NodeDecl
 from kpitree.spec.edge import Draft
 from kpitree.spec.issues import IssueCode
 from kpitree.spec.models import BandSpec, MeasureSpec, NodeFields, NodeSpec, ScoreSpec, SplitSpec, TargetSpec
 from kpitree.spec.models.alerts import BandRule, EntityBandRule, ThresholdRule
-from kpitree.spec.models.sources import where_columns
+from kpitree.spec.models.sources import SourceSpec, where_columns
 from kpitree.spec.sink import IssueSink
 from kpitree.spec.suggest import did_you_mean
 from kpitree.spec.yaml_source import YamlPath
@@ -136,7 +136,14 @@ def _check_measure(draft: Draft, path: YamlPath, measure: MeasureSpec, sink: Iss
         )
         return
     source = draft.spec.sources[measure.source]
-    if time_column(source) is None and not is_untimed(source):
+    _check_instant(m_path, measure, source, columns, sink)
+    half_point_in_time = source.valid_to is not None  # its missing valid_from is reported on the source
+    if (
+        time_column(source) is None
+        and not is_untimed(source)
+        and not source.is_point_in_time
+        and not half_point_in_time
+    ):
         sink.error(
             (*m_path, "source"),
             IssueCode.NO_TIME_COLUMN,
@@ -182,6 +189,37 @@ def _check_measure(draft: Draft, path: YamlPath, measure: MeasureSpec, sink: Iss
                 column_hint(column, columns),
                 at_key=True,
             )
+
+
+def _check_instant(
+    m_path: YamlPath, measure: MeasureSpec, source: SourceSpec, columns: frozenset[str], sink: IssueSink
+) -> None:
+    """``at`` and ``cohort`` belong to measures on point-in-time sources, which need ``at``."""
+    if source.is_point_in_time and measure.at is None:
+        sink.error(
+            (*m_path, "source"),
+            IssueCode.MISSING_KEY,
+            f"a measure on point-in-time source {measure.source!r} says when: at: start or at: end",
+            "at: start is the value as the period opens; at: end as it closes",
+        )
+    if not source.is_point_in_time:
+        for key in ("at", "cohort"):
+            if getattr(measure, key) is not None:
+                sink.error(
+                    (*m_path, key),
+                    IssueCode.INVALID_VALUE,
+                    f"{key} is for measures on a point-in-time source (with valid_from and valid_to); "
+                    f"{measure.source!r} is not one",
+                    f"remove {key}, or give the source valid_from and valid_to",
+                    at_key=True,
+                )
+    if measure.cohort is not None and measure.cohort.entity not in columns:
+        sink.error(
+            (*m_path, "cohort", "entity"),
+            IssueCode.UNKNOWN_COLUMN,
+            f"source {measure.source!r} has no column {measure.cohort.entity!r}",
+            column_hint(measure.cohort.entity, columns),
+        )
 
 
 def _check_split(draft: Draft, path: YamlPath, split: SplitSpec, measure: MeasureSpec, sink: IssueSink) -> None:
@@ -236,15 +274,7 @@ def _check_score(draft: Draft, path: YamlPath, score: ScoreSpec, sink: IssueSink
             did_you_mean(score.source, draft.spec.sources, "declare it under 'sources:'"),
         )
     else:
-        for key in ("entity", "signal_column", "quantity_column"):
-            column = getattr(score, key)
-            if column is not None and column not in columns:
-                sink.error(
-                    (*path, key),
-                    IssueCode.UNKNOWN_COLUMN,
-                    f"source {score.source!r} has no column {column!r}",
-                    column_hint(column, columns),
-                )
+        check_named_columns(score, ("entity", "signal_column", "quantity_column"), score.source, columns, path, sink)
         for index, roll_up in enumerate(score.roll_up):
             if roll_up.entity not in columns:
                 sink.error(

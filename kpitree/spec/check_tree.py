@@ -11,10 +11,11 @@ from kpitree.crontab import crontab_trigger
 from kpitree.spec.columns import available_columns, own_columns, time_column
 from kpitree.spec.edge import Draft
 from kpitree.spec.issues import IssueCode
-from kpitree.spec.models.sources import where_columns
+from kpitree.spec.models.sources import SourceSpec, where_columns
 from kpitree.spec.sink import IssueSink
 from kpitree.spec.suggest import did_you_mean
 from kpitree.spec.time_format import TIME_FORMAT_HINT, time_format_problem
+from kpitree.spec.yaml_source import YamlPath
 
 
 @functools.cache
@@ -79,6 +80,38 @@ def file_is_confined(tree_file: Path, file: str) -> bool:
     return (folder / file).resolve().is_relative_to(folder)
 
 
+def _check_point_in_time(name: str, source: SourceSpec, sink: IssueSink) -> None:
+    path = ("sources", name)
+    if (source.valid_from is None) != (source.valid_to is None):
+        present = "valid_from" if source.valid_from is not None else "valid_to"
+        sink.error(
+            (*path, present),
+            IssueCode.MISSING_KEY,
+            "a point-in-time source needs both valid_from and valid_to",
+            "name the column where a row starts to hold and the one where it stops (NULL: still holds)",
+            at_key=True,
+        )
+    if not source.is_point_in_time:
+        return
+    if source.time_column is not None:
+        sink.error(
+            (*path, "time_column"),
+            IssueCode.INVALID_VALUE,
+            "a point-in-time source is measured at instants, by valid_from and valid_to, not by a time column",
+            "remove time_column, or remove valid_from and valid_to",
+            at_key=True,
+        )
+    if source.dedupe:
+        sink.error(
+            (*path, "dedupe"),
+            IssueCode.INVALID_VALUE,
+            "dedupe is not supported on a point-in-time source",
+            "each row is one span of time: remove dedupe, or dedupe the table before",
+            at_key=True,
+        )
+    check_named_columns(source, ("valid_from", "valid_to"), name, own_columns(source), path, sink)
+
+
 def check_sources(draft: Draft, sink: IssueSink) -> None:
     spec = draft.spec
     for name, source in spec.sources.items():
@@ -99,6 +132,7 @@ def check_sources(draft: Draft, sink: IssueSink) -> None:
                 "keep data files in the tree's folder or below it (symlinks are followed before this check), "
                 "or load the file into the warehouse with 'kpitree load'",
             )
+        _check_point_in_time(name, source, sink)
         if source.time_format is not None:
             problem = time_format_problem(source.time_format)
             if problem is not None:
@@ -167,3 +201,18 @@ def check_sources(draft: Draft, sink: IssueSink) -> None:
 
 def column_hint(column: str, columns: frozenset[str]) -> str:
     return did_you_mean(column, columns, "map it under the source's 'columns:'")
+
+
+def check_named_columns(
+    spec: object, keys: tuple[str, ...], source: str, columns: frozenset[str], path: YamlPath, sink: IssueSink
+) -> None:
+    """Each of ``spec``'s ``keys`` that names a column must name one of ``source``'s ``columns``."""
+    for key in keys:
+        column = getattr(spec, key)
+        if column is not None and column not in columns:
+            sink.error(
+                (*path, key),
+                IssueCode.UNKNOWN_COLUMN,
+                f"source {source!r} has no column {column!r}",
+                column_hint(column, columns),
+            )

@@ -37,7 +37,7 @@ def time_column(source: SourceSpec) -> str | None:
     """The source's time column: declared, or the contract's default; None for an untimed source."""
     if source.time_column:
         return source.time_column
-    if is_untimed(source):
+    if is_untimed(source) or source.is_point_in_time:
         return None
     return DEFAULT_TIME_COLUMNS.get(source.contract or "")
 

@@ -137,6 +137,8 @@ def _compile_node(
         benchmarks=tuple(spec.benchmarks),
         alerts=tuple(spec.alerts),
         per=spec.per or (container.per if container else None),
+        display=spec.display or (container.display if container else "number"),
+        decimals=spec.decimals if spec.decimals is not None else (container.decimals if container else None),
         measure=node_spec.measure if node_spec else (container.measure if container else None),
         restrictions=restrictions,
         split_by=spec.split.by if isinstance(spec, NodeSpec | BranchSpec) and spec.split else None,

@@ -49,6 +49,13 @@ class TargetSpec(SpecModel):
     high: Number | None = None
 
 
+class CohortSpec(SpecModel):
+    """Only the entities present at an instant of the period: ``{entity: customer_id, at: start}``."""
+
+    entity: str = Field(description="the column naming an entity (a customer, an account)")
+    at: Literal["start", "end"] = "start"
+
+
 class MeasureSpec(SpecModel):
     source: Identifier
     agg: Aggregation
@@ -57,6 +64,12 @@ class MeasureSpec(SpecModel):
         default=None, gt=0, lt=1, description="percentile only: which one, e.g. 0.9 (linear interpolation)"
     )
     where: WhereClause = Field(default_factory=dict)
+    at: Literal["start", "end"] | None = Field(
+        default=None, description="point-in-time sources: the value at the instant the period opens or closes"
+    )
+    cohort: CohortSpec | None = Field(
+        default=None, description="point-in-time sources: only the entities present at that instant"
+    )
 
 
 class NodeFields(SpecModel):
@@ -74,6 +87,10 @@ class NodeFields(SpecModel):
     per: Identifier | None = Field(
         default=None, description="also show this node's value divided by another node (a shared denominator)"
     )
+    display: Literal["number", "percent"] | None = Field(
+        default=None, description="percent: a fraction shown x100 with %; inherited by split branches"
+    )
+    decimals: int | None = Field(default=None, ge=0, le=6, description="fixed decimals in every output")
 
 
 class SplitSpec(SpecModel):

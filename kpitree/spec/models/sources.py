@@ -131,6 +131,11 @@ class SourceSpec(SpecModel):
         "A source without a contract must list every column it uses here.",
     )
 
+    @property
+    def is_point_in_time(self) -> bool:
+        """Rows hold from valid_from until valid_to (subscriptions, assignments): measured at an instant."""
+        return self.valid_from is not None
+
     def physical_columns(self) -> dict[str, str]:
         """Tree name -> warehouse name, for the columns the warehouse has (not the derived ones)."""
         return {
@@ -143,7 +148,15 @@ class SourceSpec(SpecModel):
     def rollup_columns(self) -> dict[str, RollupSpec]:
         return {name: spec.rollup for name, spec in self.columns.items() if isinstance(spec, RollupColumnSpec)}
 
-    time_column: str | None = Field(default=None, description="column that places a row in a period")
+    time_column: str | None = Field(
+        default=None, description="column that places a row in a period (null: every row counts in every period)"
+    )
+    valid_from: str | None = Field(
+        default=None, description="point-in-time source: when a row starts to hold (instead of a time column)"
+    )
+    valid_to: str | None = Field(
+        default=None, description="point-in-time source: when it stops holding (NULL: it still holds)"
+    )
     time_format: str | None = Field(
         default=None,
         description="how to read a time column held as text, in strptime codes, e.g. '%m/%d/%Y %I:%M %p'",
