@@ -9,6 +9,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from kpitree.alert import rules
+from kpitree.display import Display
 from kpitree.spec.models.alerts import AnomalyRule, ChangeRule, SlideRule, ThresholdRule
 from kpitree.tree import Direction
 
@@ -27,6 +28,19 @@ def test_change_needs_both_the_percent_and_the_floor() -> None:
     fell = rules.change(rule, 264, 480)
     assert fell.summary == "fell 45% (480 -> 264): past 15% and 20"
     assert fell.signature == "down"
+
+
+def test_a_percent_node_s_rules_read_in_percent_and_points() -> None:
+    """A win rate of 0.40 -> 0.35 reads as it does in the report: 40% -> 35%, the floor in pp."""
+    percent = Display(percent=True)
+    fell = rules.change(change_rule(direction="down", pct=10, min_abs=0.02), 0.35, 0.40, percent)
+    assert fell.holds
+    assert fell.summary == "fell 12.5% (40% -> 35%): past 10% and 2 pp"
+    # a move that reads the same at the default precision gets the digits that tell it apart
+    tiny = rules.change(change_rule(direction="down", pct=0.1, min_abs=0), 0.07041, 0.07049, percent)
+    assert tiny.summary.startswith("fell 0.1% (7.05% -> 7.04%)")  # not 7.0% -> 7.0%
+    below = ThresholdRule.model_validate({"id": "t", "rule": "threshold", "below": 0.97})
+    assert rules.threshold(below, 0.948, percent).summary == "94.8% is below 97%"
 
 
 def test_change_from_zero_and_without_values() -> None:

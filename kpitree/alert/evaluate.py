@@ -17,6 +17,7 @@ from kpitree.alert import rules
 from kpitree.alert.entities import EntityCrossing, entity_findings
 from kpitree.alert.routing import largest_gap_branch
 from kpitree.alert.rules import Condition
+from kpitree.display import display_of
 from kpitree.report.variance import VarianceReport
 from kpitree.spec.models import AlertRuleSpec
 from kpitree.spec.models.alerts import (
@@ -78,6 +79,7 @@ def evaluate(
         value = result.current.value
         history: Sequence[float | None] = report.trend.values[node_id] if report.trend else (value,)
         branch = largest_gap_branch(tree, report.attribution, node_id)
+        shown = display_of(node)
         for rule in node.alerts:
             if isinstance(rule, EntityBandRule):
                 if snapshot.compare_window is None:
@@ -94,18 +96,18 @@ def evaluate(
                     )
                 continue
             if isinstance(rule, ThresholdRule):
-                condition = rules.threshold(rule, value)
+                condition = rules.threshold(rule, value, shown)
             elif isinstance(rule, BandRule):
                 status = result.target if rule.against == "target" else result.benchmark
-                condition = rules.band(status.status if status else None, status.name if status else "", value)
+                condition = rules.band(status.status if status else None, status.name if status else "", value, shown)
             elif isinstance(rule, ChangeRule):
                 compare = result.compare.value if result.compare else None
                 if rule.compare == "yoy":
                     compare = (year_ago or {}).get(node_id)
-                condition = rules.change(rule, value, compare)
+                condition = rules.change(rule, value, compare, shown)
             elif isinstance(rule, SlideRule):
-                condition = rules.slide(rule, history, node.direction)
+                condition = rules.slide(rule, history, node.direction, shown)
             else:
-                condition = rules.anomaly(rule, history)
+                condition = rules.anomaly(rule, history, shown)
             findings.append(Finding(node_id, rule, condition, branch))
     return findings

@@ -13,9 +13,10 @@ from __future__ import annotations
 import itertools
 import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from kpitree.display import PLAIN, Display, number, pair
 from kpitree.spec.models.alerts import AnomalyRule, ChangeRule, SlideRule, ThresholdRule
 from kpitree.tree import Direction
 
@@ -32,7 +33,9 @@ class Condition:
     facts: Mapping[str, float | str | None] = field(default_factory=dict)
 
 
-def threshold(rule: ThresholdRule, value: float | None) -> Condition:
+def threshold(rule: ThresholdRule, value: float | None, display: Display = PLAIN) -> Condition:
+    """``display`` is the node's (a percent reads 35%, not 0.35), here and in the other rules."""
+    _n = _numbers(display)
     if value is None:
         return Condition(False, "no value")
     if rule.above is not None and value > rule.above:
@@ -42,8 +45,9 @@ def threshold(rule: ThresholdRule, value: float | None) -> Condition:
     return Condition(False, f"{_n(value)} is within the threshold", facts={"value": value})
 
 
-def band(status: str | None, band_name: str, value: float | None) -> Condition:
+def band(status: str | None, band_name: str, value: float | None, display: Display = PLAIN) -> Condition:
     """``status`` is the value's place against the band: below, within or above (None: no band)."""
+    _n = _numbers(display)
     if status is None or value is None:
         return Condition(False, "no band or no value")
     if status == "within":
@@ -51,7 +55,7 @@ def band(status: str | None, band_name: str, value: float | None) -> Condition:
     return Condition(True, f"{_n(value)} is {status} {band_name}", status, {"value": value, "band": band_name})
 
 
-def change(rule: ChangeRule, value: float | None, compare: float | None) -> Condition:
+def change(rule: ChangeRule, value: float | None, compare: float | None, display: Display = PLAIN) -> Condition:
     """Both the relative change (``pct``) and the absolute one (``min_abs``) must be passed: a 50%
     rise from 2 to 3 is noise, and so is a 0.1% move of a large number."""
     if value is None or compare is None:
@@ -60,15 +64,17 @@ def change(rule: ChangeRule, value: float | None, compare: float | None) -> Cond
     pct = math.inf if compare == 0 and delta else (abs(delta) / abs(compare) * 100 if compare else 0.0)
     way = "up" if delta > 0 else "down"
     facts = {"value": value, "compare": compare, "delta": delta, "pct": pct if math.isfinite(pct) else None}
-    moved = f"{'rose' if delta > 0 else 'fell'} {_pct(pct)} ({_n(compare)} -> {_n(value)})"
+    before, after = pair(compare, value, display)
+    moved = f"{'rose' if delta > 0 else 'fell'} {_pct(pct)} ({before} -> {after})"
     if delta == 0 or (rule.direction != "both" and rule.direction != way):
         return Condition(False, f"did not move {rule.direction}" if delta else "did not move", facts=facts)
     holds = pct >= rule.pct and abs(delta) >= rule.min_abs
-    limits = f"{_n(rule.pct)}% and {_n(rule.min_abs)}"
+    floor = f"{number(rule.min_abs * 100)} pp" if display.percent else number(rule.min_abs)
+    limits = f"{number(rule.pct)}% and {floor}"
     return Condition(holds, f"{moved}: {'past' if holds else 'within'} {limits}", way if holds else "", facts)
 
 
-def slide(rule: SlideRule, values: Sequence[float | None], direction: Direction) -> Condition:
+def slide(rule: SlideRule, values: Sequence[float | None], direction: Direction, display: Display = PLAIN) -> Condition:
     """``values`` oldest first, ending with the current period: the last ``periods`` moves all bad."""
     recent = list(values[-(rule.periods + 1) :])
     if len(recent) < rule.periods + 1 or any(v is None for v in recent):
@@ -78,16 +84,17 @@ def slide(rule: SlideRule, values: Sequence[float | None], direction: Direction)
     bad = [m < 0 if direction is Direction.HIGHER_IS_BETTER else m > 0 for m in moves]
     facts: dict[str, float | str | None] = {"from": numbers[0], "value": numbers[-1], "periods": float(rule.periods)}
     if all(bad):
+        first, last = pair(numbers[0], numbers[-1], display)
         return Condition(
             True,
-            f"moved the bad way {rule.periods} periods running ({_n(numbers[0])} -> {_n(numbers[-1])})",
+            f"moved the bad way {rule.periods} periods running ({first} -> {last})",
             "sliding",
             facts,
         )
     return Condition(False, "not a slide", facts=facts)
 
 
-def anomaly(rule: AnomalyRule, values: Sequence[float | None]) -> Condition:
+def anomaly(rule: AnomalyRule, values: Sequence[float | None], display: Display = PLAIN) -> Condition:
     """The current value against the ``trailing`` periods before it, by the modified z-score
     0.6745 (x - median) / MAD. With a MAD of 0 (a flat history) any change is an anomaly."""
     *history, current = values
@@ -103,16 +110,20 @@ def anomaly(rule: AnomalyRule, values: Sequence[float | None]) -> Condition:
     if deviation == 0 or (rule.direction != "both" and rule.direction != way):
         return Condition(False, "within the usual range", facts=facts)
     holds = abs(z) >= rule.z
-    words = f"{_n(current)} against a median of {_n(median)} over {len(trailing)} periods (z {_z(z)})"
+    shown, usual = pair(current, median, display)
+    words = f"{shown} against a median of {usual} over {len(trailing)} periods (z {_z(z)})"
     return Condition(holds, words, way if holds else "", facts)
 
 
-def _n(value: float) -> str:
-    return f"{value:,.0f}" if abs(value) >= 100 or value == int(value) else f"{value:,.2f}"
+def _numbers(display: Display) -> Callable[[float], str]:
+    return lambda value: number(value, display)
 
 
 def _pct(pct: float) -> str:
-    return "from zero" if math.isinf(pct) else f"{pct:.0f}%"
+    """A relative change: 45%, 12.5% (one decimal under 100, as the messages' movement line)."""
+    if math.isinf(pct):
+        return "from zero"
+    return f"{pct:,.0f}%" if pct >= 100 else f"{pct:.1f}".removesuffix(".0") + "%"
 
 
 def _z(z: float) -> str:
