@@ -95,7 +95,8 @@ def score_states(
     contacts: dict[int, list[ScoreState]] = defaultdict(list)
     source = node.score.source if node.score else ""
     with warehouse.reading(computing(tree, source, [node.id]), source=source, node=node.id) as connection:
-        for row in connection.execute(statement).mappings():
+        # Ordered by contact id, so a roll-up's ties go as in the crossings' SQL (kpitree.compute.crossings).
+        for row in sorted(connection.execute(statement).mappings(), key=lambda r: str(r["entity"])):
             contacts[row["idx"]].append(state_from_row(tree, node, row))
     if subject.roll_up is None:
         return [contacts[p.index][0] if contacts[p.index] else UNSCORED for p in points]
@@ -106,7 +107,8 @@ def roll_up_state(contacts: Sequence[ScoreState], method: str) -> ScoreState:
     """An entity's (an account's) score from its contacts' scores, as the tree's roll-up takes it,
     with the composition that goes with it: the mean of the compositions for ``mean``, the top
     contact's for ``max`` (the first on a tie), the middle contact's (or the mean of the two middle
-    ones) for ``median``. So the rolled-up composition still sums to the rolled-up score."""
+    ones) for ``median``; the caller orders the contacts (by id) for ties. So the rolled-up
+    composition still sums to the rolled-up score."""
     scored = [c for c in contacts if c.score is not None]
     if not scored:
         return UNSCORED

@@ -108,7 +108,7 @@ def _signal_nodes(tree: MetricTree, score_node: Node) -> list[Node]:
     return [tree.nodes[s] for t in score_node.children for s in tree.nodes[t].children]
 
 
-def _scored_contacts(
+def scored_contacts(
     tree: MetricTree,
     node: Node,
     points: Sequence[ScorePoint],
@@ -225,7 +225,7 @@ def plan_score_query(
 ) -> ScoreQuery:
     spec = node.score
     assert spec is not None
-    scored, signal_labels, lacking = _scored_contacts(tree, node, points, segment, warehouse)
+    scored, signal_labels, lacking = scored_contacts(tree, node, points, segment, warehouse)
     band_labels = {band.name: f"b{i}" for i, band in enumerate(spec.bands)}
     contacts = (
         sa.select(
@@ -321,7 +321,7 @@ def score_rows(
     composition under the column :func:`signal_label` names) per contact and point."""
     spec = node.score
     assert spec is not None
-    scored, _labels, _lacking = _scored_contacts(tree, node, points, segment, warehouse, only)
+    scored, _labels, _lacking = scored_contacts(tree, node, points, segment, warehouse, only)
     return sa.select(scored, band_expr(scored.c.score, spec.bands).label("band"))
 
 
