@@ -54,9 +54,9 @@ def swinging_signals(seed: int) -> duckdb.DuckDBPyConnection:
                 for i in range(rng.randint(1, 9))
             ]
     connection.executemany("INSERT INTO signals VALUES (?, ?, ?, ?, ?, ?)", rows)
-    for account in range(12):
-        csm = f"csm{account % 3}@example.com" if account < 3 else None
-        connection.execute("INSERT INTO accounts VALUES (?, ?, 'SMB', 'outbound', ?)", [f"acc-{account}", "A", csm])
+    for number in range(12):
+        csm = f"csm{number % 3}@example.com" if number < 3 else None
+        connection.execute("INSERT INTO accounts VALUES (?, ?, 'SMB', 'outbound', ?)", [f"acc-{number}", "A", csm])
     return connection
 
 
