@@ -26,11 +26,11 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from kpitree.alert.evaluate import Finding, evaluate, history_needed, wants_year_ago
-from kpitree.alert.lifecycle import decide, fingerprint, suppression
+from kpitree.alert.lifecycle import Decision, decide, fingerprint, suppression
 from kpitree.alert.messages import MessagePlan, Notice, build_messages, digest_key, digest_messages
-from kpitree.alert.routing import Role, route
+from kpitree.alert.routing import Role, Route, route
 from kpitree.alert.templates import AlertTemplates, template_dir
-from kpitree.alert.views import alert_view
+from kpitree.alert.views import AlertView, alert_view
 from kpitree.compute.batch import SegmentFilter
 from kpitree.compute.engine import tree_calendar
 from kpitree.delivery.channels import Channel
@@ -40,11 +40,12 @@ from kpitree.periods import Comparison, Period
 from kpitree.report.variance import TREND_PERIODS, VarianceReport, build_report
 from kpitree.state.alerts import (
     AlertKey,
+    NewEvent,
     active_silences,
     alert_memory,
     read_alert_memory,
-    record_event,
-    save_decision,
+    record_events,
+    save_decisions,
     take_pending_digests,
 )
 from kpitree.state.runs import (
@@ -206,6 +207,8 @@ def _run(
             findings = evaluate(report, warehouse, year_ago, fresh.firing_entities)
         memory = fresh
         run_id = write_snapshot(session, report.snapshot, now)
+        decided: list[tuple[AlertKey, Decision]] = []
+        told: list[tuple[Finding, AlertKey, Decision, NewEvent, AlertView, Route]] = []
         for finding in findings:
             alert = _alert_key(tree, finding)
             held = suppression(
@@ -214,28 +217,31 @@ def _run(
             decision = decide(finding.rule, finding.condition, memory.remembered.get(alert.fingerprint), now, held)
             if decision.notify and not ticket.notify:
                 decision = replace(decision, notify=False, suppressed_by=CATCH_UP_HOLD)
-            save_decision(session, alert, decision, now, label)
+            decided.append((alert, decision))
             if decision.kind is None:
                 continue
             values = finding.crossing.owner_values if finding.crossing else None
             routed = route(tree, finding.branch, finding.rule.channels, values)
             view = alert_view(report, finding, decision.kind.value, routed)
-            event_id, new = record_event(
-                session, alert, decision.kind.value, key, label, now, decision.suppressed_by, view
-            )
+            event = NewEvent(alert, decision.kind.value, decision.suppressed_by, view)
+            told.append((finding, alert, decision, event, view, routed))
+        # In bulk: a run where thousands of contacts crossed writes them in a few statements.
+        save_decisions(session, decided, now, label)
+        recorded = record_events(session, [t[3] for t in told], key, label, now)
+        for (finding, alert, decision, event, view, routed), (event_id, new) in zip(told, recorded, strict=True):
             events.append(
                 EventSummary(
                     alert.node_id,
                     alert.rule_id,
                     alert.entity,
-                    decision.kind.value,
+                    event.kind,
                     decision.notify and new,
                     decision.suppressed_by,
                     finding.condition.summary,
                 )
             )
             if decision.notify and new:
-                notices.append(Notice(event_id, alert.fingerprint, decision.kind.value, view, routed))
+                notices.append(Notice(event_id, alert.fingerprint, event.kind, view, routed))
                 flags.extend(routed.flags)
         plan = MessagePlan(tree, label, key, f"kpitree report {tree.id} --period {label}")
         messages = build_messages(plan, notices, templates) + _digests(session, plan, notices, templates, now)

@@ -167,11 +167,13 @@ def _emails(plan: MessagePlan, notices: Sequence[Notice], templates: AlertTempla
 
 def _slack_posts(plan: MessagePlan, notices: Sequence[Notice], templates: AlertTemplates) -> list[NewMessage]:
     by_address: dict[str, list[Notice]] = defaultdict(list)
+    listed: set[tuple[str, int]] = set()  # (address, event): linear, however many entities crossed
     who: dict[str, Recipient] = {}
     for notice in notices:
         for recipient in notice.route.recipients:
             if recipient.channel == "slack" and recipient.role in (Role.TO, Role.CC):
-                if notice not in by_address[recipient.address]:
+                if (recipient.address, notice.event_id) not in listed:
+                    listed.add((recipient.address, notice.event_id))
                     by_address[recipient.address].append(notice)
                 if recipient.address not in who or recipient.role is Role.TO:
                     who[recipient.address] = recipient

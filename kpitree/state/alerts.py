@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import insert, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -68,81 +69,126 @@ class AlertKey:
     entity: str
 
 
-def save_decision(session: Session, key: AlertKey, decision: Decision, now: datetime, period_label: str) -> None:
-    """Create or update the fingerprint's state after a run's decision."""
-    state = session.get(AlertState, key.fingerprint)
-    if state is None:
-        if decision.status != "firing":
-            return  # a rule that never fired leaves no row
-        state = AlertState(
-            fingerprint=key.fingerprint,
-            tree_id=key.tree_id,
-            node_id=key.node_id,
-            rule_id=key.rule_id,
-            entity=key.entity,
-            status="firing",
-            signature=decision.signature,
-            first_fired_at=now,
-            last_fired_at=now,
-            period_label=period_label,
-        )
-    else:
-        if decision.status == "firing" and state.status != "firing":
-            state.first_fired_at = now
-            state.resolved_at = None
-        if decision.status == "firing":
-            state.last_fired_at = now
-        elif state.status == "firing":
-            state.resolved_at = now
-        state.status = decision.status
-        state.signature = decision.signature
-        state.period_label = period_label
+BATCH = 2000  # rows per statement: well inside every engine's limit on bound parameters
+
+
+def save_decisions(
+    session: Session, decisions: Sequence[tuple[AlertKey, Decision]], now: datetime, period_label: str
+) -> None:
+    """Create or update each fingerprint's state after a run's decisions: the states are read in
+    one query per batch and written in one statement per batch, however many entities crossed."""
+    for start in range(0, len(decisions), BATCH):
+        batch = decisions[start : start + BATCH]
+        prints = [key.fingerprint for key, _ in batch]
+        known = {
+            row.fingerprint: row
+            for row in session.exec(select(AlertState).where(col(AlertState.fingerprint).in_(prints)))
+        }
+        inserts: list[dict[str, object]] = []
+        updates: list[dict[str, object]] = []
+        for key, decision in batch:
+            state = known.get(key.fingerprint)
+            if state is None:
+                if decision.status == "firing":  # a rule that never fired leaves no row
+                    inserts.append(_new_state(key, decision, now, period_label))
+                continue
+            updates.append(_updated_state(state, decision, now, period_label))
+        if inserts:
+            session.execute(insert(AlertState), inserts)
+        if updates:
+            session.execute(update(AlertState), updates)
+    session.expire_all()  # the ORM's copies of updated rows are stale now
+
+
+def _new_state(key: AlertKey, decision: Decision, now: datetime, period_label: str) -> dict[str, object]:
+    return {
+        "fingerprint": key.fingerprint,
+        "tree_id": key.tree_id,
+        "node_id": key.node_id,
+        "rule_id": key.rule_id,
+        "entity": key.entity,
+        "status": "firing",
+        "signature": decision.signature,
+        "first_fired_at": now,
+        "last_fired_at": now,
+        "last_notified_at": now if decision.notify else None,
+        "resolved_at": None,
+        "period_label": period_label,
+    }
+
+
+def _updated_state(state: AlertState, decision: Decision, now: datetime, period_label: str) -> dict[str, object]:
+    values: dict[str, object] = {
+        "fingerprint": state.fingerprint,
+        "status": decision.status,
+        "signature": decision.signature,
+        "period_label": period_label,
+    }
+    if decision.status == "firing" and state.status != "firing":
+        values.update(first_fired_at=now, resolved_at=None)
+    if decision.status == "firing":
+        values["last_fired_at"] = now
+    elif state.status == "firing":
+        values["resolved_at"] = now
     if decision.status == "resolved":
-        state.last_notified_at = None  # a later firing starts afresh
+        values["last_notified_at"] = None  # a later firing starts afresh
     elif decision.notify:
-        state.last_notified_at = now
-    session.add(state)
+        values["last_notified_at"] = now
+    return values
 
 
-def record_event(
-    session: Session,
-    key: AlertKey,
-    kind: str,
-    run_key: str,
-    period_label: str,
-    now: datetime,
-    suppressed_by: str | None,
-    facts: Mapping[str, object],
-) -> tuple[int, bool]:
-    """The event's id, and whether it is new: the same run deciding the same event again (a re-run)
-    finds the first one."""
-    existing = session.exec(
-        select(AlertEvent).where(
-            col(AlertEvent.fingerprint) == key.fingerprint,
-            col(AlertEvent.kind) == kind,
-            col(AlertEvent.run_key) == run_key,
+@dataclass(frozen=True)
+class NewEvent:
+    key: AlertKey
+    kind: str
+    suppressed_by: str | None
+    facts: Mapping[str, object]
+
+
+def record_events(
+    session: Session, new: Sequence[NewEvent], run_key: str, period_label: str, now: datetime
+) -> list[tuple[int, bool]]:
+    """Each event's id, and whether it is new: the same run deciding the same event again (a
+    re-run) finds the first one. One query reads the run's earlier events, and one statement per
+    batch inserts the rest."""
+    earlier: dict[tuple[str, str], int] = {}
+    if new:
+        found = session.execute(
+            select(AlertEvent.fingerprint, AlertEvent.kind, AlertEvent.id).where(
+                col(AlertEvent.run_key) == run_key, col(AlertEvent.tree_id) == new[0].key.tree_id
+            )
         )
-    ).first()
-    if existing is not None:
-        assert existing.id is not None
-        return existing.id, False
-    event = AlertEvent(
-        fingerprint=key.fingerprint,
-        tree_id=key.tree_id,
-        node_id=key.node_id,
-        rule_id=key.rule_id,
-        entity=key.entity,
-        kind=kind,
-        run_key=run_key,
-        period_label=period_label,
-        created_at=now,
-        suppressed_by=suppressed_by,
-        facts=json.dumps(facts, default=str),
-    )
-    session.add(event)
-    session.flush()
-    assert event.id is not None
-    return event.id, True
+        earlier = {(fingerprint, kind): int(event_id) for fingerprint, kind, event_id in found}
+    rows = [
+        {
+            "fingerprint": e.key.fingerprint,
+            "tree_id": e.key.tree_id,
+            "node_id": e.key.node_id,
+            "rule_id": e.key.rule_id,
+            "entity": e.key.entity,
+            "kind": e.kind,
+            "run_key": run_key,
+            "period_label": period_label,
+            "created_at": now,
+            "suppressed_by": e.suppressed_by,
+            "facts": json.dumps(e.facts, default=str),
+        }
+        for e in new
+        if (e.key.fingerprint, e.kind) not in earlier
+    ]
+    ids: dict[tuple[str, str], int] = {}
+    for start in range(0, len(rows), BATCH):
+        statement = insert(AlertEvent).returning(
+            col(AlertEvent.fingerprint), col(AlertEvent.kind), col(AlertEvent.id), sort_by_parameter_order=True
+        )
+        for fingerprint, kind, event_id in session.execute(statement, rows[start : start + BATCH]):
+            ids[(fingerprint, kind)] = int(event_id)
+    return [
+        (earlier[(e.key.fingerprint, e.kind)], False)
+        if (e.key.fingerprint, e.kind) in earlier
+        else (ids[(e.key.fingerprint, e.kind)], True)
+        for e in new
+    ]
 
 
 def events(engine: Engine, tree_id: str | None = None) -> list[AlertEvent]:
