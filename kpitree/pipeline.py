@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
+from pathlib import Path
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
@@ -27,7 +28,15 @@ from sqlmodel import Session
 
 from kpitree.alert.evaluate import Finding, evaluate, history_needed, wants_year_ago
 from kpitree.alert.lifecycle import Decision, decide, fingerprint, suppression
-from kpitree.alert.messages import MessagePlan, Notice, build_messages, digest_key, digest_messages
+from kpitree.alert.messages import (
+    MessagePlan,
+    Notice,
+    build_messages,
+    digest_key,
+    digest_messages,
+    entities_csv,
+    entity_file_name,
+)
 from kpitree.alert.routing import Role, Route, route
 from kpitree.alert.templates import AlertTemplates, template_dir
 from kpitree.alert.views import AlertView, alert_view
@@ -88,6 +97,9 @@ class RunOutcome:
     queued: int  # new outbox rows
     delivered: DeliveryTally | None = None  # None when delivery was left to a worker
     flags: tuple[str, ...] = field(default_factory=tuple)
+    # Every entity alert the run told, as CSV (None without any): written beside the run's report,
+    # where its messages say the full list is (kpitree.alert.messages.entity_file_name).
+    entity_list: str | None = None
 
 
 def run_key(
@@ -259,6 +271,7 @@ def _run(
         queued,
         None,
         tuple(dict.fromkeys(flags)),
+        entities_csv([n.view for n in notices]) if any(n.view.get("crossing") for n in notices) else None,
     )
 
 
@@ -297,6 +310,18 @@ def _values_of(report: VarianceReport, period: Period) -> dict[str, float | None
         if values.window.period == period:
             return {node_id: value.value for node_id, value in values.values.items()}
     return {}
+
+
+def write_entity_list(outcome: RunOutcome, tree: MetricTree, reports_dir: Path) -> Path | None:
+    """Write the run's entity alerts where its messages say they are: ``<reports>/<tree>/<period>-entities.csv``."""
+    if outcome.entity_list is None:
+        return None
+    label = outcome.report.snapshot.period
+    plan = MessagePlan(tree, tree_calendar(tree).label(label), outcome.run_key, "")
+    path = reports_dir / entity_file_name(plan)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(outcome.entity_list, encoding="utf-8")
+    return path
 
 
 def outcome_lines(outcome: RunOutcome) -> Sequence[str]:

@@ -16,9 +16,11 @@ alerts told, so writing the same run twice adds nothing; an email's rows share a
 
 from __future__ import annotations
 
+import csv
 import hashlib
-from collections import defaultdict
-from collections.abc import Mapping, Sequence
+import io
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -27,6 +29,9 @@ from kpitree.alert.templates import AlertTemplates, RenderedMessage
 from kpitree.alert.views import AlertView, sample_view
 from kpitree.delivery.outbox import NewMessage, idempotency_key
 from kpitree.tree import MetricTree
+
+LISTED = 20  # entity crossings a message lists one by one; the rest are summarised and in its CSV
+MAX_MESSAGE_BYTES = 200 * 1024  # a message with its attachment; past it the CSV is not attached
 
 
 @dataclass(frozen=True)
@@ -54,16 +59,113 @@ class MessagePlan:
     report_command: str
 
 
-def message_context(plan: MessagePlan, names: Sequence[str], role: Role, views: Sequence[AlertView]) -> dict[str, Any]:
-    """The variables every alert template gets (see docs/alerts.md)."""
+def message_context(
+    plan: MessagePlan, names: Sequence[str], role: Role, views: Sequence[AlertView], attached: bool = True
+) -> dict[str, Any]:
+    """The variables every alert template gets (see docs/alerts.md). ``alerts`` lists every alert
+    on a node and at most :data:`LISTED` entity crossings (those whose score fell most);
+    ``entities`` summarises all of the message's crossings, which its CSV lists."""
+    listed, entities = summarise(views)
+    if entities is not None:
+        entities["file"] = entity_file_name(plan)
+        entities["attached"] = attached
     return {
         "tree": {"id": plan.tree.id, "title": plan.tree.title},
         "period": plan.period,
         "recipient": {"name": " and ".join(dict.fromkeys(names)) or "team", "role": role.value},
         "digest": role is Role.DIGEST,
-        "alerts": list(views),
+        "alerts": listed,
+        "entities": entities,
         "report_command": plan.report_command,
     }
+
+
+def summarise(views: Sequence[AlertView]) -> tuple[list[AlertView], dict[str, Any] | None]:
+    """The alerts a message lists, and the summary of its entity crossings (None when it has none).
+
+    A person reads twenty entities, not eleven thousand: past :data:`LISTED` the message says how
+    many crossed into which band and by which engagement type, and lists those that fell most."""
+    crossings = [v for v in views if v.get("crossing")]
+    if not crossings:
+        return list(views), None
+    ranked = sorted(crossings, key=lambda v: (-float(v["crossing"].get("drop", 0.0)), str(v["entity"])))
+    shown = {id(v) for v in ranked[:LISTED]}
+    listed = [v for v in views if not v.get("crossing") or id(v) in shown]
+    summary = {
+        "total": len(crossings),
+        "listed": min(len(crossings), LISTED),
+        "unlisted": max(0, len(crossings) - LISTED),
+        "by_band": _counts(v["crossing"]["band_after"] for v in crossings),
+        "by_type": _counts(v["crossing"]["fell_most"] or "none fell" for v in crossings),
+        "by_kind": _counts(v["crossing"]["kind"] for v in crossings),
+    }
+    return listed, summary
+
+
+def _counts(values: Iterable[str]) -> list[dict[str, Any]]:
+    """[{name, count}], most first: templates loop over it in order."""
+    counted = Counter(values)
+    return [{"name": name, "count": count} for name, count in sorted(counted.items(), key=lambda i: (-i[1], i[0]))]
+
+
+def entity_file_name(plan: MessagePlan) -> str:
+    """Where the run writes every entity alert it told: beside the run's report (see docs/alerts.md)."""
+    return f"{plan.tree.id}/{plan.period}-entities.csv"
+
+
+ENTITY_COLUMNS = (
+    "kind",
+    "entity",
+    "node",
+    "rule",
+    "severity",
+    "band_before",
+    "score_before",
+    "band_after",
+    "score_after",
+    "fell_most",
+    "moved_by",
+    "owner",
+)
+
+
+def entities_csv(views: Sequence[AlertView]) -> str:
+    """The entity crossings of ``views`` as CSV, those that fell most first (a formula-looking
+    value is quoted with a leading apostrophe: a spreadsheet must not run a warehouse value)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(ENTITY_COLUMNS)
+    crossings = [v for v in views if v.get("crossing")]
+    for v in sorted(crossings, key=lambda v: (-float(v["crossing"].get("drop", 0.0)), str(v["entity"]))):
+        c = v["crossing"]
+        row = [
+            c["kind"],
+            v["entity"],
+            v["node"]["id"],
+            v["rule"],
+            v["severity"],
+            c["band_before"] or "",
+            c["score_before"],
+            c["band_after"],
+            c["score_after"],
+            c["fell_most"] or "",
+            c["moved_by"],
+            v["branch"]["owner"] or "",
+        ]
+        writer.writerow([_cell(str(value)) for value in row])
+    return out.getvalue()
+
+
+def _cell(value: str) -> str:
+    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") and not _number(value) else value
+
+
+def _number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
 
 
 def sample_contexts(tree: MetricTree) -> list[dict[str, Any]]:
@@ -72,10 +174,15 @@ def sample_contexts(tree: MetricTree) -> list[dict[str, Any]]:
     plan = MessagePlan(tree, "2026-10", "sample", f"kpitree report {tree.id}")
     with_crossing = sample_view(tree)
     without = {**with_crossing, "crossing": None, "entity": "", "flags": ["sample flag: no email address"]}
+    many = [
+        {**with_crossing, "entity": f"sample-{i}", "crossing": {**with_crossing["crossing"], "drop": float(i)}}
+        for i in range(LISTED + 2)
+    ]  # more than a message lists: the summary
     return [
-        message_context(plan, ["Sample Owner"], role, views)
+        message_context(plan, ["Sample Owner"], role, views, attached)
         for role in Role
-        for views in ([with_crossing], [without, with_crossing])
+        for views in ([with_crossing], [without, with_crossing], [without, *many])
+        for attached in (True, False)
     ]
 
 
@@ -127,9 +234,9 @@ def digest_messages(
             message_key = digest_key(plan, day, channel, address)
             before = (earlier or {}).get(message_key, before)
         views = [*before.views, *(n.view for n in told)]
-        rendered = templates.render(message_context(plan, [recipient.name], Role.DIGEST, views))
+        rendered, attachment = render_message(plan, templates, [recipient.name], Role.DIGEST, views, channel)
         row_key = idempotency_key(message_key, *map(str, before.event_ids), *sorted(n.token for n in told))
-        message = _message(plan, row_key, message_key, recipient, rendered, told, channel)
+        message = _message(plan, row_key, message_key, recipient, rendered, told, channel, attachment)
         messages.append(replace(message, event_ids=(*before.event_ids, *message.event_ids)))
     return messages
 
@@ -155,13 +262,14 @@ def _emails(plan: MessagePlan, notices: Sequence[Notice], templates: AlertTempla
             key=lambda r: r.address,
         )
         lead = to_rows or cc_rows
-        rendered = templates.render(message_context(plan, [r.name for r in lead], lead[0].role, [n.view for n in told]))
+        views = [n.view for n in told]
+        rendered, attachment = render_message(plan, templates, [r.name for r in lead], lead[0].role, views, "email")
         message_key = idempotency_key(
             plan.run_key, "email", *to, *(r.address for r in cc_rows), *sorted(n.token for n in told)
         )
         for recipient in [*to_rows, *cc_rows]:
             key = _key(plan, "email", recipient.address, recipient.role, told)
-            messages.append(_message(plan, key, message_key, recipient, rendered, told, "email"))
+            messages.append(_message(plan, key, message_key, recipient, rendered, told, "email", attachment))
     return messages
 
 
@@ -180,7 +288,8 @@ def _slack_posts(plan: MessagePlan, notices: Sequence[Notice], templates: AlertT
     messages = []
     for address, told in by_address.items():
         recipient = who[address]
-        rendered = templates.render(message_context(plan, [recipient.name], recipient.role, [n.view for n in told]))
+        views = [n.view for n in told]
+        rendered, _none = render_message(plan, templates, [recipient.name], recipient.role, views, "slack")
         key = _key(plan, "slack", address, recipient.role, told)
         messages.append(_message(plan, key, key, recipient, rendered, told, "slack"))
     return messages
@@ -198,10 +307,32 @@ def _message(
     rendered: RenderedMessage,
     told: Sequence[Notice],
     channel: str,
+    attachment: tuple[str, str] | None = None,
 ) -> NewMessage:
-    return outbox_message(
+    message = outbox_message(
         plan.tree.id, plan.run_key, key, message_key, recipient, rendered, channel, tuple(n.event_id for n in told)
     )
+    if attachment is None:
+        return message
+    return replace(message, attachment_name=attachment[0], attachment=attachment[1])
+
+
+def render_message(
+    plan: MessagePlan,
+    templates: AlertTemplates,
+    names: Sequence[str],
+    role: Role,
+    views: Sequence[AlertView],
+    channel: str,
+) -> tuple[RenderedMessage, tuple[str, str] | None]:
+    """The message, and the CSV of its entities when it is an email that stays under
+    :data:`MAX_MESSAGE_BYTES` with it attached; otherwise the message names the run's file."""
+    listed = entities_csv(views) if channel == "email" and any(v.get("crossing") for v in views) else None
+    if listed is not None:
+        rendered = templates.render(message_context(plan, names, role, views, attached=True))
+        if rendered.size + len(listed.encode()) <= MAX_MESSAGE_BYTES:
+            return rendered, (f"{plan.period}-entities.csv", listed)
+    return templates.render(message_context(plan, names, role, views, attached=False)), None
 
 
 def outbox_message(

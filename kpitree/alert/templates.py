@@ -50,6 +50,11 @@ class RenderedMessage:
     blocks: tuple[dict[str, Any], ...]
     slack_text: str  # the notification and accessibility fallback Slack shows with the blocks
 
+    @property
+    def size(self) -> int:
+        """Bytes of the email's subject and bodies (an email carries both the text and the HTML)."""
+        return sum(len(part.encode()) for part in (self.subject, self.text, self.html))
+
 
 class TemplateError(UserError):
     """A template failed to render (a tree author's mistake); carries where."""

@@ -65,6 +65,8 @@ def alert_view(report: VarianceReport, finding: Finding, kind: str, route: Route
             "score_after": fmt(crossing.score_after),
             "fell_most": tree.node(crossing.fell_most).title if crossing.fell_most else None,
             "moved_by": f"{crossing.moved_by:+.1f}",
+            # Unformatted, for ranking and the CSV of a message's entities.
+            "drop": (crossing.score_before or 0.0) - crossing.score_after,
         }
     return view
 
@@ -117,5 +119,6 @@ def sample_view(tree: MetricTree) -> AlertView:
             "score_after": "41",
             "fell_most": "Product usage",
             "moved_by": "-15.0",
+            "drop": 21.0,
         },
     }

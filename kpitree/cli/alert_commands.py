@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from kpitree.cli.compute_commands import load, resolve_period
-from kpitree.cli.options import TREES_DIR_OPTION, period_option, state_option, warehouse_option
+from kpitree.cli.options import DEFAULT_REPORTS_DIR, TREES_DIR_OPTION, period_option, state_option, warehouse_option
 from kpitree.cli.plain import echo
 from kpitree.errors import UsageError
 
@@ -52,6 +52,13 @@ def delivery_channels(secrets: Path | None, outbox_dir: Path | None, files_only:
 @period_option
 @click.option("--where", "where", multiple=True, metavar="DIM=VALUE", help="Run for one segment; repeatable.")
 @click.option("--no-deliver", is_flag=True, help="Queue the messages in the outbox; leave sending to 'alerts deliver'.")
+@click.option(
+    "--reports-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_REPORTS_DIR,
+    show_default=True,
+    help="Where the run writes the CSV of the entity alerts it told (<tree>/<period>-entities.csv).",
+)
 @delivery_options
 @warehouse_option
 @state_option
@@ -61,6 +68,7 @@ def run(
     period: str | None,
     where: tuple[str, ...],
     no_deliver: bool,
+    reports_dir: Path,
     secrets: Path | None,
     outbox_dir: Path | None,
     files_only: bool,
@@ -74,7 +82,7 @@ def run(
     transaction; then the outbox is delivered. Running the same period again sends nothing new.
     """
     from kpitree.compute.batch import SegmentFilter
-    from kpitree.pipeline import outcome_lines, run_tree
+    from kpitree.pipeline import outcome_lines, run_tree, write_entity_list
     from kpitree.state.store import StateStore
     from kpitree.warehouse import open_warehouse
 
@@ -90,6 +98,9 @@ def run(
         opened.dispose()
     for line in outcome_lines(outcome):
         echo(line)
+    written = write_entity_list(outcome, tree, reports_dir)
+    if written is not None:
+        echo(f"entity alerts: {written}")
 
 
 @click.group()

@@ -8,6 +8,8 @@ from typing import Any, TypeVar
 
 import click
 
+DEFAULT_REPORTS_DIR = Path(".kpitree") / "reports"  # reports and entity lists, per tree
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 TREES_DIR_OPTION = click.option(

@@ -9,10 +9,9 @@ from pathlib import Path
 import click
 
 from kpitree.cli.alert_commands import delivery_channels, delivery_options
-from kpitree.cli.options import TREES_DIR_OPTION, state_option, warehouse_option
+from kpitree.cli.options import DEFAULT_REPORTS_DIR, TREES_DIR_OPTION, state_option, warehouse_option
 from kpitree.cli.plain import echo
 
-DEFAULT_REPORTS_DIR = Path(".kpitree") / "reports"
 WATCH_EVERY = 5.0  # seconds
 
 

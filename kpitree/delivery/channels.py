@@ -33,6 +33,7 @@ class Outgoing:
     cc: tuple[str, ...] = ()
     message_id: str | None = None
     blocks: Sequence[Mapping[str, Any]] | None = None  # Slack Block Kit
+    attachment: tuple[str, str] | None = None  # (file name, CSV text), emails only
 
 
 class DeliveryFailure(Exception):

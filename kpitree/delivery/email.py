@@ -34,6 +34,9 @@ def build_email(message: Outgoing, sender: str) -> EmailMessage:
     email.set_content(message.text)
     if message.html is not None:
         email.add_alternative(message.html, subtype="html")
+    if message.attachment is not None:
+        name, text = message.attachment
+        email.add_attachment(text, subtype="csv", filename=name)
     return email
 
 

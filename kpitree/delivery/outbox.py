@@ -43,6 +43,8 @@ class NewMessage:
     message_id: str | None = None
     fallback: bool = False
     not_before: datetime | None = None  # first attempt (a daily digest waits for the day's end)
+    attachment_name: str | None = None  # emails only: the CSV of the entities the message summarises
+    attachment: str | None = None
 
 
 def idempotency_key(*parts: str) -> str:

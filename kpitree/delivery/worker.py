@@ -185,6 +185,7 @@ def _outgoing(engine: Engine, rows: list[OutboxMessage]) -> Outgoing:
         cc=tuple(dict.fromkeys(r.recipient for r in siblings if r.role == "cc")),
         message_id=first.message_id,
         blocks=blocks,
+        attachment=(first.attachment_name, first.attachment) if first.attachment_name and first.attachment else None,
     )
 
 

@@ -23,7 +23,7 @@ from kpitree.delivery.worker import DeliveryTally, RetryPolicy, deliver_due
 from kpitree.errors import RunSuperseded, UserError
 from kpitree.impact.describe import summaries
 from kpitree.impact.loop import evaluate_due
-from kpitree.pipeline import RunOutcome, run_request, run_tree
+from kpitree.pipeline import RunOutcome, run_request, run_tree, write_entity_list
 from kpitree.report.render import report_html, report_markdown
 from kpitree.schedule.logs import log_event
 from kpitree.schedule.plan import DEFAULT_MAX_PERIODS, PlannedRun, Unfinished, due_runs
@@ -154,7 +154,14 @@ class TreeRunner:
             return RunResult(planned, "failed")
         finally:
             warehouse.dispose()
-        written = self._write_reports(tree, label, outcome)
+        try:
+            written = self._write_reports(tree, label, outcome)
+        except OSError as exc:  # the run has committed and its messages are queued: log, carry on
+            log_event(logging.ERROR, "report.failed", **fields, error=f"{type(exc).__name__}: {exc}")
+            written = None
+        except Exception as exc:  # a bug in rendering: logged with its traceback; the run stands
+            log_event(logging.ERROR, "report.failed", exc_info=True, **fields, error=f"{type(exc).__name__}: {exc}")
+            written = None
         told = sum(1 for event in outcome.events if event.notified)
         log_event(
             logging.INFO,
@@ -197,6 +204,7 @@ class TreeRunner:
         (folder / f"{label}.md").write_text(report_markdown(outcome.report, interventions), encoding="utf-8")
         html = folder / f"{label}.html"
         html.write_text(report_html(outcome.report, interventions), encoding="utf-8")
+        write_entity_list(outcome, tree, self.settings.reports_dir)
         return str(html)
 
     def deliver(self) -> DeliveryTally:

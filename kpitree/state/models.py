@@ -113,6 +113,8 @@ class OutboxMessage(SQLModel, table=True):
     body_text: str
     body_html: str | None = None
     slack_blocks: str | None = None  # JSON list of Block Kit blocks
+    attachment_name: str | None = None  # an email's one attachment: the CSV of the entities it summarises
+    attachment: str | None = None
     status: str = Field(default="pending", index=True)  # pending | sending | sent | dead
     attempts: int = 0
     next_attempt_at: datetime
