@@ -46,7 +46,7 @@ from kpitree.delivery.channels import Channel
 from kpitree.delivery.outbox import NewMessage, enqueue
 from kpitree.delivery.worker import DeliveryTally, RetryPolicy, deliver_due
 from kpitree.periods import Comparison, Period
-from kpitree.report.variance import TREND_PERIODS, VarianceReport, build_report
+from kpitree.report.variance import VarianceReport, build_report
 from kpitree.state.alerts import (
     AlertKey,
     NewEvent,
@@ -149,6 +149,7 @@ def run_tree(
     ticket: RunTicket | None = None,
     channels: Mapping[str, Channel] | None = None,
     policy: RetryPolicy | None = None,
+    trend_periods: int = 1,
 ) -> RunOutcome:
     """Run the pipeline once for ``period``. With ``channels``, deliver what is due afterwards.
 
@@ -157,6 +158,10 @@ def run_tree(
     a ticket with ``notify=False`` records the results and the alerts' states without queuing
     messages (the catch-up of older periods, so owners hear about the latest one only).
     A failure is entered in the ledger, then raised.
+
+    The report has ``trend_periods`` periods of trend (the scheduler asks for a report's worth),
+    or more when slide and anomaly rules read further back. Past periods that earlier runs of this
+    tree file stored are read from the state database, not computed again (docs/alerts.md).
     """
     now = now or datetime.now(UTC)
     segment = segment or SegmentFilter()
@@ -165,7 +170,7 @@ def run_tree(
         assert ticket is not None, "a run by hand has a key of its own"
     clock = time.monotonic()
     try:
-        outcome = _run(tree, period, warehouse, store, now, segment, ticket, clock)
+        outcome = _run(tree, period, warehouse, store, now, segment, ticket, clock, trend_periods)
     except Exception as exc:
         fail_run(store.engine, ticket, f"{type(exc).__name__}: {exc}", _later(now, clock))
         raise
@@ -188,17 +193,21 @@ def _run(
     segment: SegmentFilter,
     ticket: RunTicket,
     clock: float,
+    trend_periods: int,
 ) -> RunOutcome:
     calendar = tree_calendar(tree)
     year_ago_period = calendar.compare_period(period, Comparison.YOY) if wants_year_ago(tree) else None
+    trend = max(trend_periods, history_needed(tree))
+    past = [calendar.shift(period, -steps) for steps in range(2, trend)]  # the comparison is computed
     report = build_report(
         tree,
         period,
         warehouse,
         Comparison.PREVIOUS,
         segment,
-        trend_periods=max(TREND_PERIODS, history_needed(tree)),
+        trend_periods=trend,
         also=[year_ago_period] if year_ago_period else [],
+        recorded=store.recorded(tree, past, segment.key()),
     )
     year_ago = _values_of(report, year_ago_period) if year_ago_period else {}
     memory = alert_memory(store.engine, tree.id)

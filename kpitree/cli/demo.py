@@ -28,6 +28,7 @@ from kpitree.pipeline import outcome_lines, run_tree
 from kpitree.render.snapshot_output import snapshot_table
 from kpitree.report.render import report_html, report_markdown
 from kpitree.report.rows import headline
+from kpitree.report.variance import TREND_PERIODS
 from kpitree.resources import shipped_trees_dir
 from kpitree.sample import SampleSpec, write_sample
 from kpitree.spec.loader import load_tree, tree_files
@@ -76,7 +77,7 @@ def demo(demo_dir: Path, size: int) -> None:
             # One run: the computation (the period, the one before, and the trend's) serves the
             # snapshot, the attributed report, the alert rules and the consistency check; alerts go
             # through the outbox to files in the demo's outbox directory.
-            outcome = run_tree(tree, period, warehouse, store, channels=channels)
+            outcome = run_tree(tree, period, warehouse, store, channels=channels, trend_periods=TREND_PERIODS)
             report = outcome.report
             out.print()
             out.print(snapshot_table(report.snapshot))

@@ -12,6 +12,7 @@ from kpitree.cli.compute_commands import load, resolve_period
 from kpitree.cli.options import TREES_DIR_OPTION, period_option, state_option, warehouse_option
 from kpitree.cli.plain import echo
 from kpitree.compute.batch import SegmentFilter
+from kpitree.compute.engine import tree_calendar
 from kpitree.periods import Comparison
 from kpitree.report.variance import TREND_PERIODS, VarianceReport, build_report
 from kpitree.tree import MetricTree
@@ -19,6 +20,7 @@ from kpitree.warehouse import open_warehouse
 
 if TYPE_CHECKING:
     from kpitree.impact.describe import InterventionSummary
+    from kpitree.state.store import StateStore
 
 COMPARE_OPTION = click.option(
     "--compare",
@@ -40,13 +42,22 @@ def _build(
     warehouse: str | None,
     trees_dir: Path | None,
     trend: int,
+    state_db: str | None = None,
 ) -> VarianceReport:
+    """With ``state_db``, the trend shows the values earlier runs stored for this tree file."""
     metric_tree = load(tree_name, trees_dir)
     chosen = resolve_period(metric_tree, period)
     segment = SegmentFilter.parse(where, metric_tree)
+    recorded = {}
+    if state_db is not None and trend > 1:
+        store = _existing_store(state_db)
+        if store is not None:
+            calendar = tree_calendar(metric_tree)
+            past = [calendar.shift(chosen, -steps) for steps in range(1, trend)]
+            recorded = store.recorded(metric_tree, past, segment.key())
     opened = open_warehouse(warehouse)
     try:
-        return build_report(metric_tree, chosen, opened, Comparison(compare), segment, trend)
+        return build_report(metric_tree, chosen, opened, Comparison(compare), segment, trend, recorded=recorded)
     finally:
         opened.dispose()
 
@@ -67,6 +78,11 @@ def _build(
     show_default=True,
     help="Periods in each node's trend sparkline (0: none).",
 )
+@click.option(
+    "--recompute-trend",
+    is_flag=True,
+    help="Compute every trend period in the warehouse, not the values earlier runs of this tree file stored.",
+)
 @warehouse_option
 @state_option
 @TREES_DIR_OPTION
@@ -78,6 +94,7 @@ def report(
     output_format: str,
     output: Path | None,
     trend: int,
+    recompute_trend: bool,
     warehouse: str | None,
     state_db: str | None,
     trees_dir: Path | None,
@@ -89,11 +106,15 @@ def report(
     KPI most the bad way) comes first and names its owners. HTML is one self-contained page with
     the tree as a picture and a trend sparkline per node; Markdown has a Mermaid diagram. Both list
     the tree's interventions from the state database with their verdicts, marked on the trends.
+
+    A trend period that an earlier run (kpitree compute or run) stored for this very tree file
+    shows the stored values, and the report says how many do; --recompute-trend computes them all.
     """
     from kpitree.report.render import report_csv, report_html, report_markdown
     from kpitree.report.variance import report_json
 
-    built = _build(tree_name, period, compare, where, warehouse, trees_dir, trend)
+    state = None if recompute_trend else (state_db or "")
+    built = _build(tree_name, period, compare, where, warehouse, trees_dir, trend, state)
     if output_format == "json":
         text = json.dumps(report_json(built), indent=2) + "\n"
     elif output_format == "html":
@@ -133,14 +154,21 @@ def explain(
     echo(story(_build(tree_name, period, compare, where, warehouse, trees_dir, 0), node_id), nl=False)
 
 
-def _interventions(tree: MetricTree, state_db: str | None) -> list[InterventionSummary]:
-    """The tree's interventions, if there is a state database; a report never creates one."""
+def _existing_store(state_db: str | None) -> StateStore | None:
+    """The state database, if there is one; a report never creates one."""
     import sqlalchemy as sa
 
-    from kpitree.impact.describe import summaries
     from kpitree.state.store import StateStore, state_url
 
-    url = sa.make_url(state_url(state_db))
+    url = sa.make_url(state_url(state_db or None))
     if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
-        return []
-    return summaries(StateStore.open(url.render_as_string(hide_password=False)).engine, tree)
+        return None
+    return StateStore.open(url.render_as_string(hide_password=False))
+
+
+def _interventions(tree: MetricTree, state_db: str | None) -> list[InterventionSummary]:
+    """The tree's interventions, if there is a state database."""
+    from kpitree.impact.describe import summaries
+
+    store = _existing_store(state_db)
+    return summaries(store.engine, tree) if store is not None else []

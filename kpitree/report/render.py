@@ -24,7 +24,7 @@ from kpitree.report.rows import (
     signed,
     with_unit,
 )
-from kpitree.report.variance import VarianceReport, owner_name
+from kpitree.report.variance import Trend, VarianceReport, owner_name
 from kpitree.resources import shipped_dir
 from kpitree.templating.sandbox import BoundedSandbox
 
@@ -227,6 +227,7 @@ def _html_context(report: VarianceReport) -> dict[str, Any]:
         "box_height": BOX_HEIGHT,
         "sparklines": {row.node_id: sparkline(trend.values[row.node_id]) if trend else () for row in rows},
         "trend_labels": f"{trend.labels[0]} to {trend.labels[-1]}" if trend else "",
+        "trend_recorded": recorded_note(trend),
         "offsetting": [
             {"title": tree.node(o.child).title, "to_kpi": fmt(o.to_root)} for o in report.attribution.offsetting
         ],
@@ -264,3 +265,13 @@ def _segment_views_html(report: VarianceReport) -> list[dict[str, Any]]:
         }
         for node_id, view in segment_views(report)
     ]
+
+
+def recorded_note(trend: Trend | None) -> str:
+    """Which trend periods show the values earlier runs stored, rather than computed now."""
+    if trend is None or not trend.recorded:
+        return ""
+    return (
+        f"{len(trend.recorded)} of the {len(trend.labels)} trend periods show the values earlier runs of this tree "
+        "file stored (kpitree compute or run); the others were computed now"
+    )

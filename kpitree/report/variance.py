@@ -33,6 +33,7 @@ class Trend:
 
     labels: tuple[str, ...]
     values: Mapping[str, tuple[float | None, ...]]
+    recorded: tuple[str, ...] = ()  # the labels whose values earlier runs stored (not computed now)
 
 
 @dataclass(frozen=True)
@@ -73,23 +74,32 @@ def build_report(
     segment: SegmentFilter | None = None,
     trend_periods: int = TREND_PERIODS,
     also: Sequence[Period] = (),
+    recorded: Mapping[Period, Mapping[str, float | None]] | None = None,
 ) -> VarianceReport:
     """``also``: more periods to compute in the same statements (alert rules comparing a year
-    back); their values are in the report's ``computation``."""
+    back); their values are in the report's ``computation``. ``recorded``: node values earlier
+    runs stored for past periods (:meth:`kpitree.state.store.StateStore.recorded`); the trend
+    shows them instead of computing those periods, and says which they are."""
     calendar = tree_calendar(tree)
     compare_period = calendar.compare_period(period, comparison)
     compared = [period] if compare_period is None else [period, compare_period]
     past = [calendar.shift(period, -steps) for steps in range(trend_periods - 1, -1, -1)] if trend_periods > 1 else []
+    stored = {p: v for p, v in (recorded or {}).items() if p in past and p not in compared and p not in also}
     # One computation for the report and its trend: the periods they share are computed once.
-    wanted = list(dict.fromkeys([*compared, *past, *also]))
+    wanted = list(dict.fromkeys([*compared, *(p for p in past if p not in stored), *also]))
     computation = compute_periods(tree, wanted, warehouse, segment)
     by_period = {values.window.period: values for values in computation.periods}
     snapshot = snapshot_of(replace(computation, periods=computation.periods[: len(compared)]), comparison)
     trend = None
     if past:
+
+        def value(p: Period, node_id: str) -> float | None:
+            return stored[p].get(node_id) if p in stored else by_period[p].values[node_id].value
+
         trend = Trend(
             labels=tuple(calendar.label(p) for p in past),
-            values={node_id: tuple(by_period[p].values[node_id].value for p in past) for node_id in tree.nodes},
+            values={node_id: tuple(value(p, node_id) for p in past) for node_id in tree.nodes},
+            recorded=tuple(calendar.label(p) for p in past if p in stored),
         )
     report = report_of(snapshot, trend, computation)
     return replace(report, score_changes=_score_changes(report, warehouse))
@@ -157,6 +167,7 @@ def report_json(report: VarianceReport) -> dict[str, Any]:
     data["largest_gap_owners"] = owners_json(tree, attribution.gap_owners)
     data["offsetting"] = [{"parent": o.parent, "child": o.child, "to_root": o.to_root} for o in attribution.offsetting]
     data["trend_periods"] = list(report.trend.labels) if report.trend else []
+    data["trend_recorded"] = list(report.trend.recorded) if report.trend else []
     return data
 
 

@@ -25,6 +25,7 @@ from kpitree.impact.describe import summaries
 from kpitree.impact.loop import evaluate_due
 from kpitree.pipeline import RunOutcome, run_request, run_tree, write_entity_list
 from kpitree.report.render import report_html, report_markdown
+from kpitree.report.variance import TREND_PERIODS
 from kpitree.schedule.logs import log_event
 from kpitree.schedule.plan import DEFAULT_MAX_PERIODS, PlannedRun, Unfinished, due_runs
 from kpitree.state.runs import begin_run, last_scheduled_fire, unfinished_runs
@@ -141,7 +142,8 @@ class TreeRunner:
         )
         warehouse = open_warehouse(self.settings.warehouse_url)
         try:
-            outcome = run_tree(tree, planned.period, warehouse, self.store, now=now, ticket=ticket)
+            trend = TREND_PERIODS if self.settings.reports_dir is not None else 1  # the report's sparklines
+            outcome = run_tree(tree, planned.period, warehouse, self.store, now=now, ticket=ticket, trend_periods=trend)
             self._evaluate_interventions(tree, warehouse, now, planned.notify)
         except RunSuperseded as exc:
             log_event(logging.WARNING, "run.superseded", **fields, reason=str(exc))

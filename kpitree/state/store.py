@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,8 +15,10 @@ from sqlmodel import Session, col, delete, select
 from kpitree.compute.engine import tree_calendar
 from kpitree.compute.snapshot import Snapshot
 from kpitree.errors import UserError
+from kpitree.periods import Period
 from kpitree.state.migrations import ensure_current
 from kpitree.state.models import ComputeRun, NodeValueRecord
+from kpitree.tree import MetricTree
 from kpitree.warehouse import make_file_directory
 
 STATE_ENV = "KPITREE_STATE_DB"
@@ -65,6 +68,31 @@ class StateStore:
             return list(
                 session.exec(select(ComputeRun).where(col(ComputeRun.tree_id) == tree_id).order_by(col(ComputeRun.id)))
             )
+
+    def recorded(
+        self, tree: MetricTree, periods: Sequence[Period], segment: str = ""
+    ) -> dict[Period, dict[str, float | None]]:
+        """The node values earlier runs stored for ``periods``, where they were computed from this
+        very tree file (its version) for this segment and cover every node: a trend can show
+        them instead of computing those periods again. Periods not recorded so are left out."""
+        if not periods:
+            return {}
+        by_start = {(p.start, p.end): p for p in periods}
+        found: dict[Period, dict[str, float | None]] = {}
+        with Session(self.engine) as session:
+            rows = session.exec(
+                select(NodeValueRecord).where(
+                    col(NodeValueRecord.tree_id) == tree.id,
+                    col(NodeValueRecord.segment) == segment,
+                    col(NodeValueRecord.tree_version) == tree.version,
+                    col(NodeValueRecord.period_start).in_([p.start for p in periods]),
+                )
+            )
+            for row in rows:
+                period = by_start.get((row.period_start, row.period_end))
+                if period is not None:
+                    found.setdefault(period, {})[row.node_id] = row.value
+        return {period: values for period, values in found.items() if set(values) >= set(tree.nodes)}
 
     def values(self, tree_id: str, segment: str = "") -> list[NodeValueRecord]:
         with Session(self.engine) as session:
