@@ -1,0 +1,116 @@
+"""Pipeline benchmark: ``kpitree run`` and ``kpitree report --format html`` beside ``kpitree compute``.
+
+For each scale (activities; contacts a tenth, signals twice as many) the sample is generated as
+Parquet and a DuckDB warehouse points at it (as bench/compute_bench.py does). For both shipped
+trees it then times, each in a fresh process so that peak memory is its own:
+
+* ``kpitree compute`` of the period against the one before (the baseline: what the data costs);
+* ``kpitree run`` of the same period, on a state database where earlier runs stored the trend's
+  periods (the steady state of a scheduled tree), messages written by the file channel;
+* ``kpitree report --format html`` with a 12-period trend on that state database;
+* the same two on a fresh state database (``cold``: every trend period computed now).
+
+Prints wall time and peak RSS, each command's ratio to compute, and the size of the largest
+message the run queued as the file channel wrote it. Run: python bench/pipeline_bench.py
+[--scales 1000000,10000000] [--dir /tmp/kpitree-bench] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from compute_bench import KPITREE, median_run, prepare
+
+TREES = (("activity_volume_per_contact", "2026-10"), ("contact_engagement_score", "2026-W43"))
+# Earlier periods stored by runs before the measured one, back to the 12-period trend's start.
+TREND = 12
+
+
+def history(tree: str, period: str) -> list[str]:
+    """The 11 periods before ``period``: a scheduled tree's earlier runs stored them."""
+    from kpitree.compute.engine import tree_calendar
+    from kpitree.spec.loader import load_tree_or_raise
+
+    loaded = load_tree_or_raise(Path(__file__).resolve().parent.parent / "trees" / f"{tree}.yaml")
+    calendar = tree_calendar(loaded)
+    chosen = calendar.parse(period)
+    return [calendar.label(calendar.shift(chosen, -steps)) for steps in range(TREND - 1, 0, -1)]
+
+
+def largest_message(outbox: Path) -> tuple[int, str]:
+    files = [p for p in outbox.rglob("*") if p.is_file()]
+    if not files:
+        return 0, "(none)"
+    biggest = max(files, key=lambda p: p.stat().st_size)
+    return biggest.stat().st_size, biggest.name
+
+
+def bench(scale: int, base: Path, repeat: int) -> None:
+    directory = prepare(scale, base)
+    url = f"duckdb:///{directory / 'warehouse.duckdb'}"
+    work = base / f"pipeline-{scale}"
+    for tree, period in TREES:
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        warm = f"sqlite:///{work / 'warm.db'}"
+        # The earlier runs of a scheduled tree: they stored each period's values.
+        for earlier in history(tree, period):
+            median_run(KPITREE.format(args=["compute", tree, "--period", earlier, "--warehouse", url,
+                                            "--state-db", warm, "--format", "json"]), 1)  # fmt: skip
+        compute = median_run(
+            KPITREE.format(
+                args=["compute", tree, "--period", period, "--warehouse", url, "--no-save", "--format", "json"]
+            ),
+            repeat,
+        )
+        rows = [("compute", compute)]
+        for label, state in (("run", warm), ("report html", warm), ("run, cold", None), ("report html, cold", None)):
+            results = []
+            for attempt in range(repeat if state else 1):
+                db = state
+                if db is None:
+                    db = f"sqlite:///{work / f'cold-{label[:3]}-{attempt}.db'}"
+                outbox = work / f"outbox-{label[:3]}-{attempt}"
+                if label.startswith("run"):
+                    # A fresh copy of the warm state each time, so every run has alerts to tell.
+                    if state:
+                        copy = work / f"run-{attempt}.db"
+                        shutil.copy(work / "warm.db", copy)
+                        db = f"sqlite:///{copy}"
+                    args = ["run", tree, "--period", period, "--warehouse", url, "--state-db", db,
+                            "--files-only", "--outbox-dir", str(outbox), "--reports-dir", str(work / "reports")]  # fmt: skip
+                else:
+                    args = ["report", tree, "--period", period, "--warehouse", url, "--state-db", db,
+                            "--format", "html", "-o", str(work / "report.html")]  # fmt: skip
+                results.append((median_run(KPITREE.format(args=args), 1), outbox))
+            results.sort(key=lambda r: r[0]["wall"])
+            chosen, outbox = results[len(results) // 2]
+            rows.append((label, chosen))
+            if label.startswith("run"):
+                size, name = largest_message(outbox)
+                print(f"    {tree} {label}: largest message {size / 1024:.0f} KB ({name})", flush=True)
+        for label, measured in rows:
+            print(
+                f"{scale:>11,} {tree:<28} {label:<18} {measured['wall']:7.2f} s {measured['peak_mib']:6.0f} MiB"
+                f"  x{measured['wall'] / compute['wall']:.2f} of compute",
+                flush=True,
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scales", default="1000000,10000000", help="comma-separated activity counts")
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/kpitree-bench"))
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the median is shown")
+    options = parser.parse_args()
+    for scale in (int(s) for s in options.scales.split(",")):
+        bench(scale, options.dir, options.repeat)
+
+
+if __name__ == "__main__":
+    main()
