@@ -93,6 +93,7 @@ class SchedulerService:
         self._lost = False
         self._scheduler: BaseScheduler | None = None
         self._shutting_down = False
+        self._shutdown_thread: threading.Thread | None = None
         self._jobs_lock = threading.Lock()
         self._trees_seen: Fingerprint = ()
         self._health_error = ""  # the last failure to write the health file, logged once
@@ -198,6 +199,12 @@ class SchedulerService:
                 self._scheduler = self._new_scheduler()
                 self._scheduler.start()  # blocks until shut down (SIGTERM, or the lease lost)
         finally:
+            # APScheduler's loop returns as soon as the scheduler is marked stopped, which can be
+            # before its executor has finished the run in progress: wait for that here, with the
+            # control thread still renewing the lease, so 'scheduler.stopped' comes after the run.
+            if self._shutdown_thread is not None:
+                self._shutdown_thread.join()
+                self._shutdown_thread = None
             done.set()
             self._wake.set()
             control.join()
@@ -361,7 +368,10 @@ class SchedulerService:
         self._shutting_down = True
         # In its own thread: shutdown(wait=True) waits for the run in progress, and the control
         # loop must keep renewing the lease meanwhile.
-        threading.Thread(target=scheduler.shutdown, kwargs={"wait": True}, name="kpitree-shutdown").start()
+        self._shutdown_thread = threading.Thread(
+            target=scheduler.shutdown, kwargs={"wait": True}, name="kpitree-shutdown"
+        )
+        self._shutdown_thread.start()
 
     # -- trees ------------------------------------------------------------------------------------
 
