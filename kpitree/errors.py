@@ -9,7 +9,15 @@ bug in kpitree (print a traceback and ask for a report)::
     │   ├── TreeNotFound          a tree path or id that names nothing
     │   ├── UsageError            a command-line value that cannot be used (bad period, bad --where)
     │   ├── WarehouseError        the warehouse cannot be reached, or lacks a table or column a tree reads
-    │   └── DataRejected          a file to load has rows that fail the data contract's types
+    │   ├── DataRejected          a file to load has rows that fail the data contract's types
+    │   ├── TemplateError         an alert template failed to render (kpitree.alert.templates)
+    │   ├── FormulaSyntaxError    a formula outside the language (kpitree.formula; also a ValueError)
+    │   │   └── FormulaTooComplex past the length or nesting bound
+    │   └── ExpressionError       a computed column's expression outside the language (kpitree.expressions)
+    ├── AttributionError          no exact decomposition for these values; shown as the node's reason
+    │                             (kpitree.attribute.methods; also a ValueError)
+    ├── DeliveryFailure           a channel could not send a message; says whether a retry may succeed
+    │                             (kpitree.delivery.channels; recorded on the outbox row)
     ├── RunSuperseded             a pipeline run's attempt lost its claim to another scheduler; its
     │                             transaction was rolled back (not a mistake, not a bug)
     └── InternalError             kpitree broke an invariant of its own; never the user's fault

@@ -25,6 +25,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
 
+from kpitree.errors import UserError
+
 MAX_EXPRESSION_LENGTH: Final = 2000
 MAX_EXPRESSION_DEPTH: Final = 40
 DATE_PARTS: Final = frozenset({"year", "month", "day", "hour", "dow"})
@@ -32,13 +34,13 @@ DATE_PARTS: Final = frozenset({"year", "month", "day", "hour", "dow"})
 Literal = str | int | float | bool | None
 
 
-class ExpressionError(ValueError):
+class ExpressionError(UserError, ValueError):
     """An expression outside the language; ``offset`` is the 0-based column in its text."""
 
     def __init__(self, message: str, offset: int, hint: str) -> None:
         super().__init__(message)
         self.offset = offset
-        self.hint = hint
+        self.hint: str = hint
 
 
 @dataclass(frozen=True)

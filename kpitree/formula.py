@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from kpitree.errors import UserError
+
 FUNCTIONS: Final = frozenset({"min", "max", "abs", "coalesce"})
 
 # Bounds that keep parsing, attribution and SQL compilation of a hostile formula quick and within
@@ -25,13 +27,13 @@ MAX_FORMULA_LENGTH: Final = 2000
 MAX_FORMULA_DEPTH: Final = 50
 
 
-class FormulaSyntaxError(ValueError):
+class FormulaSyntaxError(UserError, ValueError):
     """A formula that is not in the language. ``offset`` is the 0-based column in the formula."""
 
     def __init__(self, message: str, offset: int, hint: str) -> None:
         super().__init__(message)
         self.offset = offset
-        self.hint = hint
+        self.hint: str = hint
 
 
 class FormulaTooComplex(FormulaSyntaxError):

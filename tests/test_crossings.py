@@ -17,7 +17,7 @@ import duckdb
 import pytest
 
 from kpitree.compute.batch import SegmentFilter, windows
-from kpitree.compute.crossings import BandMove, BandWatch, band_moves, band_ranks
+from kpitree.compute.crossings import BandMove, BandWatch, band_moves, band_moves_for_rules, band_ranks
 from kpitree.compute.engine import tree_calendar
 from kpitree.compute.score_states import UNSCORED, ScoreState, roll_up_state, state_from_row
 from kpitree.compute.scores import score_points, score_rows
@@ -190,3 +190,12 @@ def test_crossings_in_sql_match_the_per_contact_rows(engine: str, method: str, d
             assert_same(found, with_firing)
             for move in found:
                 assert move.owner_values == {"csm_email": csm_of(entity, move.entity)}, move.entity
+        # Both rules in one statement over the same per-contact scores: as each alone.
+        watches = [
+            (BandWatch("contact", direction, None, ("csm_email",)), {"con-1"}),
+            (BandWatch("account", direction, frozenset({"Dormant", "At risk"})), {"acc-2"}),
+        ]
+        together = band_moves_for_rules(tree, node, watches, batch[0], batch[1], warehouse, SegmentFilter())
+        for (watch, told), moves in zip(watches, together, strict=True):
+            assert moves == band_moves(tree, node, watch, batch[0], batch[1], warehouse, SegmentFilter(), told)
+        assert together[0], "contacts crossed: the comparison checks something"

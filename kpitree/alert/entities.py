@@ -14,13 +14,13 @@ has not climbed back a band; it resolves when it does.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from kpitree.alert.routing import ENTITY_PREFIX
 from kpitree.alert.rules import Condition
 from kpitree.compute.batch import PeriodWindow, SegmentFilter
-from kpitree.compute.crossings import BandMove, BandWatch, band_moves, band_ranks, parts_moved
+from kpitree.compute.crossings import BandMove, BandWatch, band_moves_for_rules, band_ranks, parts_moved
 from kpitree.spec.models.alerts import EntityBandRule
 from kpitree.tree import MetricTree, Node
 from kpitree.warehouse import Warehouse
@@ -48,29 +48,46 @@ class EntityFinding:
 def entity_findings(
     tree: MetricTree,
     node: Node,
-    rule: EntityBandRule,
+    rules: Sequence[tuple[EntityBandRule, Collection[str]]],
     current: PeriodWindow,
     compare: PeriodWindow,
     warehouse: Warehouse,
     segment: SegmentFilter,
-    firing: Collection[str],
-) -> list[EntityFinding]:
-    """Entities that crossed a band the rule's way this period, and those firing before (which
-    this run may resolve). The warehouse finds them (:func:`kpitree.compute.crossings.band_moves`);
-    only they come back."""
+) -> list[list[EntityFinding]]:
+    """For each (rule, firing entities) of one score node: the entities that crossed a band the
+    rule's way this period, and those firing before (which this run may resolve). The warehouse
+    finds them for all of the node's rules in one statement
+    (:func:`kpitree.compute.crossings.band_moves_for_rules`); only they come back."""
     spec = node.score
     assert spec is not None
-    watch = BandWatch(
-        rule.entity,
-        rule.direction,
-        frozenset(rule.to_bands) if rule.to_bands else None,
-        tuple(_owner_columns(tree, node)),
-    )
+    owners = tuple(_owner_columns(tree, node))
+    watches = [(_watch(rule, owners), firing) for rule, firing in rules]
+    moved = band_moves_for_rules(tree, node, watches, current, compare, warehouse, segment)
+    return [
+        _findings(tree, node, rule, watch, firing, moves)
+        for (rule, firing), (watch, _firing), moves in zip(rules, watches, moved, strict=True)
+    ]
+
+
+def _watch(rule: EntityBandRule, owner_columns: tuple[str, ...]) -> BandWatch:
+    return BandWatch(rule.entity, rule.direction, frozenset(rule.to_bands) if rule.to_bands else None, owner_columns)
+
+
+def _findings(
+    tree: MetricTree,
+    node: Node,
+    rule: EntityBandRule,
+    watch: BandWatch,
+    firing: Collection[str],
+    found_moves: Sequence[BandMove],
+) -> list[EntityFinding]:
+    spec = node.score
+    assert spec is not None
     ranks = band_ranks(spec.bands)
     lowest = max(ranks, key=lambda name: ranks[name])
     down = rule.direction == "down"
     found: list[EntityFinding] = []
-    moves = {m.entity: m for m in band_moves(tree, node, watch, current, compare, warehouse, segment, firing)}
+    moves = {m.entity: m for m in found_moves}
     for entity in sorted(set(moves) | set(firing)):
         # Firing, but scored at neither instant: 0 points now, the lowest band.
         move = moves.get(entity) or BandMove(entity, None, None, None, lowest, {}, {}, {})

@@ -14,7 +14,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from kpitree.alert import rules
-from kpitree.alert.entities import EntityCrossing, entity_findings
+from kpitree.alert.entities import EntityCrossing, EntityFinding, entity_findings
 from kpitree.alert.routing import largest_gap_branch
 from kpitree.alert.rules import Condition
 from kpitree.display import display_of
@@ -80,14 +80,18 @@ def evaluate(
         history: Sequence[float | None] = report.trend.values[node_id] if report.trend else (value,)
         branch = largest_gap_branch(tree, report.attribution, node_id)
         shown = display_of(node)
+        crossing_rules = [r for r in node.alerts if isinstance(r, EntityBandRule)]
+        by_rule: dict[str, list[EntityFinding]] = {}
+        if crossing_rules and snapshot.compare_window is not None:
+            # All of the node's crossing rules in one statement over the same per-contact scores.
+            asked = [(r, (firing_entities or {}).get((node_id, r.id), ())) for r in crossing_rules]
+            found_all = entity_findings(
+                tree, node, asked, snapshot.window, snapshot.compare_window, warehouse, snapshot.segment
+            )
+            by_rule = {r.id: found for r, found in zip(crossing_rules, found_all, strict=True)}
         for rule in node.alerts:
             if isinstance(rule, EntityBandRule):
-                if snapshot.compare_window is None:
-                    continue
-                firing = (firing_entities or {}).get((node_id, rule.id), ())
-                for found in entity_findings(
-                    tree, node, rule, snapshot.window, snapshot.compare_window, warehouse, snapshot.segment, firing
-                ):
+                for found in by_rule.get(rule.id, []):
                     crossing = found.crossing
                     findings.append(
                         Finding(

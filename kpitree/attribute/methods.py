@@ -22,11 +22,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from kpitree.errors import KpitreeError
+
 MAX_SHAPLEY_CHILDREN: Final = 12
 
 
-class AttributionError(ValueError):
-    """A movement that a method cannot decompose exactly (the message says why)."""
+class AttributionError(KpitreeError, ValueError):
+    """A movement that a method cannot decompose exactly (the message says why): the attribution
+    catches it and shows the reason on the node; neither the user's mistake nor a bug."""
 
 
 def additive(before: Sequence[float], after: Sequence[float]) -> list[float]:

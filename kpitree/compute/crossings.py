@@ -16,7 +16,7 @@ ones, for ``median`` (ties ordered by contact id).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,15 +75,73 @@ def band_moves(
     firing: Collection[str],
 ) -> list[BandMove]:
     """The entities that crossed into a watched band the rule's way, and every ``firing`` one."""
+    (moves,) = band_moves_for_rules(tree, node, [(watch, firing)], current, compare, warehouse, segment)
+    return moves
+
+
+def band_moves_for_rules(
+    tree: MetricTree,
+    node: Node,
+    watches: Sequence[tuple[BandWatch, Collection[str]]],
+    current: PeriodWindow,
+    compare: PeriodWindow,
+    warehouse: Warehouse,
+    segment: SegmentFilter,
+) -> list[list[BandMove]]:
+    """:func:`band_moves` for each (watch, firing) of one score node, in one statement: every
+    rule reads the same per-contact scores (one CTE, scored once where the engine materialises
+    it, as DuckDB and PostgreSQL do)."""
     spec = node.score
     assert spec is not None
-    if watch.entity == "account" and not spec.roll_up:
-        raise UsageError(
-            f"a rule watches accounts, but score {node.id!r} rolls up to no entity",
-            hint="add 'roll_up: [{entity: account_id}]' to the score, or use entity: contact",
-        )
+    if not watches:
+        return []
+    for watch, _firing in watches:
+        if watch.entity == "account" and not spec.roll_up:
+            raise UsageError(
+                f"a rule watches accounts, but score {node.id!r} rolls up to no entity",
+                hint="add 'roll_up: [{entity: account_id}]' to the score, or use entity: contact",
+            )
     points = [point_of(NOW, current), point_of(BEFORE, compare)]
     scored, _labels, _lacking = scored_contacts(tree, node, points, segment, warehouse)
+    part_labels = {t: f"t{i}" for i, t in enumerate(node.children)}
+    owner_columns = sorted({c for watch, _firing in watches for c in watch.owner_columns})
+    selects = [
+        _moved(tree, node, index, watch, firing, scored, part_labels, owner_columns, warehouse)
+        for index, (watch, firing) in enumerate(watches)
+    ]
+    statement: Any = sa.union_all(*selects) if len(selects) > 1 else selects[0]
+    found: list[list[BandMove]] = [[] for _ in watches]
+    with warehouse.reading(computing(tree, spec.source, [node.id]), source=spec.source, node=node.id) as connection:
+        for row in connection.execute(statement.order_by(sa.text("w"), sa.text("key"))).mappings():
+            found[int(row["w"])].append(
+                BandMove(
+                    str(row["key"]),
+                    _float(row["score_before"]),
+                    _float(row["score_after"]),
+                    row["band_before"],
+                    row["band_after"],
+                    {t: float(row[f"b_{lab}"] or 0.0) for t, lab in part_labels.items()},
+                    {t: float(row[f"a_{lab}"] or 0.0) for t, lab in part_labels.items()},
+                    {c: row[f"o_{c}"] for c in watches[int(row["w"])][0].owner_columns},
+                )
+            )
+    return found
+
+
+def _moved(
+    tree: MetricTree,
+    node: Node,
+    index: int,
+    watch: BandWatch,
+    firing: Collection[str],
+    scored: Any,
+    part_labels: Mapping[str, str],
+    owner_columns: Sequence[str],
+    warehouse: Warehouse,
+) -> Any:
+    """One rule's rows: (w, key, scores, parts, bands, owner columns) of the entities it sees."""
+    spec = node.score
+    assert spec is not None
     type_parts = {
         t: sum(
             (sa.func.coalesce(scored.c[signal_label(s)], 0.0) for s in tree.nodes[t].children),
@@ -91,19 +149,18 @@ def band_moves(
         )
         for t in node.children
     }
-    part_labels = {t: f"t{i}" for i, t in enumerate(node.children)}
     if watch.entity == "contact":
         states = sa.select(
             scored.c.idx,
             sa.cast(scored.c.entity, sa.String).label("key"),
             scored.c.score,
             *(part.label(part_labels[t]) for t, part in type_parts.items()),
-        ).subquery("states")
+        ).subquery(f"states_{index}")
         key_column = spec.entity
     else:
         roll_up = spec.roll_up[0]
         key_column = roll_up.entity
-        states = _rolled_states(scored, f"r_{roll_up.entity}", roll_up.method, type_parts, part_labels)
+        states = _rolled_states(scored, f"r_{roll_up.entity}", roll_up.method, type_parts, part_labels, index)
     per_entity = (
         sa.select(
             states.c.key,
@@ -116,7 +173,7 @@ def band_moves(
             ),
         )
         .group_by(states.c.key)
-        .subquery("per_entity")
+        .subquery(f"per_entity_{index}")
     )
     ranks = band_ranks(spec.bands)
     lowest = max(ranks, key=lambda name: ranks[name])
@@ -124,17 +181,19 @@ def band_moves(
     before_band = sa.case(
         (per_entity.c.score_before.is_(None), sa.null()), else_=band_expr(per_entity.c.score_before, spec.bands)
     )
-    banded = sa.select(per_entity, after_band.label("band_after"), before_band.label("band_before")).subquery("banded")
+    banded = sa.select(per_entity, after_band.label("band_after"), before_band.label("band_before")).subquery(
+        f"banded_{index}"
+    )
     rank_after, rank_before = _rank(banded.c.band_after, ranks), _rank(banded.c.band_before, ranks)
     crossed = rank_after > rank_before if watch.direction == "down" else rank_after < rank_before
     watched = banded.c.band_after.in_(sorted(watch.to_bands)) if watch.to_bands is not None else sa.true()
     wanted = sa.and_(watched, banded.c.band_before.is_not(None), crossed)
     if firing:
-        firing_ids: Any = sa.bindparam("firing", sorted(firing), expanding=True, literal_execute=True)
+        firing_ids: Any = sa.bindparam(f"firing_{index}", sorted(firing), expanding=True, literal_execute=True)
         wanted = sa.or_(wanted, banded.c.key.in_(firing_ids))
-    moved = sa.select(banded).where(wanted).cte("moved")
-    statement: Any = sa.select(moved)
-    owner_columns = list(watch.owner_columns)
+    moved = sa.select(banded).where(wanted).cte(f"moved_{index}")
+    columns: list[Any] = [sa.literal(index).label("w"), *moved.c]
+    from_clause: Any = moved
     if owner_columns:
         relation = build_relation(
             tree, spec.source, needed_columns(tree.sources[spec.source], {key_column, *owner_columns}), warehouse
@@ -145,27 +204,11 @@ def band_moves(
             .select_from(relation.from_clause)
             .where(key.in_(sa.select(moved.c.key)))
             .group_by(key)
-            .subquery("owners")
+            .subquery(f"owners_{index}")
         )
-        statement = sa.select(moved, *(owners.c[f"o_{c}"] for c in owner_columns)).select_from(
-            moved.outerjoin(owners, owners.c.owner_key == moved.c.key)
-        )
-    found = []
-    with warehouse.reading(computing(tree, spec.source, [node.id]), source=spec.source, node=node.id) as connection:
-        for row in connection.execute(statement.order_by(sa.text("key"))).mappings():
-            found.append(
-                BandMove(
-                    str(row["key"]),
-                    _float(row["score_before"]),
-                    _float(row["score_after"]),
-                    row["band_before"],
-                    row["band_after"],
-                    {t: float(row[f"b_{lab}"] or 0.0) for t, lab in part_labels.items()},
-                    {t: float(row[f"a_{lab}"] or 0.0) for t, lab in part_labels.items()},
-                    {c: row[f"o_{c}"] for c in owner_columns},
-                )
-            )
-    return found
+        columns += [owners.c[f"o_{c}"] for c in owner_columns]
+        from_clause = moved.outerjoin(owners, owners.c.owner_key == moved.c.key)
+    return sa.select(*columns).select_from(from_clause)
 
 
 def _float(value: object) -> float | None:
@@ -182,6 +225,7 @@ def _rolled_states(
     method: str,
     type_parts: Mapping[str, ColumnElement[Any]],
     part_labels: Mapping[str, str],
+    index: int,
 ) -> Any:
     """(idx, key, score, parts) per roll-up entity and point, as the tree's roll-up method takes it."""
     key = sa.cast(scored.c[key_label], sa.String)
@@ -195,7 +239,7 @@ def _rolled_states(
             )
             .where(scored.c[key_label].is_not(None))
             .group_by(scored.c.idx, key)
-            .subquery("states")
+            .subquery(f"states_{index}")
         )
     if method not in ("max", "median"):
         raise ValueError(f"unknown roll-up method {method!r}")
@@ -212,7 +256,7 @@ def _rolled_states(
             sa.func.count().over(partition_by=partition).label("n"),
         )
         .where(scored.c[key_label].is_not(None))
-        .subquery("ranked")
+        .subquery(f"ranked_{index}")
     )
     if descending:
         chosen = ranked.c.rn == 1
@@ -229,7 +273,7 @@ def _rolled_states(
         )
         .where(chosen)
         .group_by(ranked.c.idx, ranked.c.key)
-        .subquery("states")
+        .subquery(f"states_{index}")
     )
 
 

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from kpitree.errors import KpitreeError
+
 
 @dataclass(frozen=True)
 class Outgoing:
@@ -36,8 +38,9 @@ class Outgoing:
     attachment: tuple[str, str] | None = None  # (file name, CSV text), emails only
 
 
-class DeliveryFailure(Exception):
-    """The whole message failed."""
+class DeliveryFailure(KpitreeError):
+    """The whole message failed; ``recoverable`` says whether a retry may succeed (the worker
+    records it on the outbox row and never lets it out)."""
 
     def __init__(self, reason: str, *, recoverable: bool, retry_after: float | None = None) -> None:
         super().__init__(reason)
