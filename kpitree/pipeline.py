@@ -325,9 +325,7 @@ def write_entity_list(outcome: RunOutcome, tree: MetricTree, reports_dir: Path) 
     """Write the run's entity alerts where its messages say they are: ``<reports>/<tree>/<period>-entities.csv``."""
     if outcome.entity_list is None:
         return None
-    label = outcome.report.snapshot.period
-    plan = MessagePlan(tree, tree_calendar(tree).label(label), outcome.run_key, "")
-    path = reports_dir / entity_file_name(plan)
+    path = reports_dir / entity_file_name(tree.id, tree_calendar(tree).label(outcome.report.snapshot.period))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(outcome.entity_list, encoding="utf-8")
     return path

@@ -68,7 +68,7 @@ def message_context(
     ``entities`` summarises all of the message's crossings, which its CSV lists."""
     listed, entities = summarise(views)
     if entities is not None:
-        entities["file"] = entity_file_name(plan)
+        entities["file"] = entity_file_name(plan.tree.id, plan.period)
         entities["attached"] = attached
     return {
         "tree": {"id": plan.tree.id, "title": plan.tree.title},
@@ -109,9 +109,9 @@ def _counts(values: Iterable[str]) -> list[dict[str, Any]]:
     return [{"name": name, "count": count} for name, count in sorted(counted.items(), key=lambda i: (-i[1], i[0]))]
 
 
-def entity_file_name(plan: MessagePlan) -> str:
+def entity_file_name(tree_id: str, period: str) -> str:
     """Where the run writes every entity alert it told: beside the run's report (see docs/alerts.md)."""
-    return f"{plan.tree.id}/{plan.period}-entities.csv"
+    return f"{tree_id}/{period}-entities.csv"
 
 
 ENTITY_COLUMNS = (

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from kpitree.cli.compute_commands import load, resolve_period
-from kpitree.cli.options import DEFAULT_REPORTS_DIR, TREES_DIR_OPTION, period_option, state_option, warehouse_option
+from kpitree.cli.options import TREES_DIR_OPTION, period_option, reports_dir_option, state_option, warehouse_option
 from kpitree.cli.plain import echo
 from kpitree.errors import UsageError
 
@@ -52,13 +52,7 @@ def delivery_channels(secrets: Path | None, outbox_dir: Path | None, files_only:
 @period_option
 @click.option("--where", "where", multiple=True, metavar="DIM=VALUE", help="Run for one segment; repeatable.")
 @click.option("--no-deliver", is_flag=True, help="Queue the messages in the outbox; leave sending to 'alerts deliver'.")
-@click.option(
-    "--reports-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_REPORTS_DIR,
-    show_default=True,
-    help="Where the run writes the CSV of the entity alerts it told (<tree>/<period>-entities.csv).",
-)
+@reports_dir_option("the CSV of the entity alerts it told (<tree>/<period>-entities.csv)")
 @delivery_options
 @warehouse_option
 @state_option

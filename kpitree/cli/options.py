@@ -46,3 +46,14 @@ def period_option(command: F) -> F:
         help="2026-10, 2026-Q3, 2026-W43, FY2026, FY2026-Q2 or 2026-10-01..2026-10-31 "
         "[default: the last closed period of the tree's grain].",
     )(command)
+
+
+def reports_dir_option(what: str) -> Callable[[F], F]:
+    """``--reports-dir``: where a run writes ``what`` (run and schedule)."""
+    return click.option(
+        "--reports-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=DEFAULT_REPORTS_DIR,
+        show_default=True,
+        help=f"Where the run writes {what}.",
+    )

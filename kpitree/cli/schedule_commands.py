@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from kpitree.cli.alert_commands import delivery_channels, delivery_options
-from kpitree.cli.options import DEFAULT_REPORTS_DIR, TREES_DIR_OPTION, state_option, warehouse_option
+from kpitree.cli.options import TREES_DIR_OPTION, reports_dir_option, state_option, warehouse_option
 from kpitree.cli.plain import echo
 
 WATCH_EVERY = 5.0  # seconds
@@ -31,13 +31,7 @@ WATCH_EVERY = 5.0  # seconds
     default=None,
     help="Keep a JSON file with the lease, next fire times and outbox backlog up to date.",
 )
-@click.option(
-    "--reports-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_REPORTS_DIR,
-    show_default=True,
-    help="Where each run writes its variance report (<tree>/<period>.md and .html).",
-)
+@reports_dir_option("its variance report (<tree>/<period>.md and .html) and its entity alerts (<period>-entities.csv)")
 @click.option(
     "--max-catch-up",
     type=click.IntRange(min=1),
