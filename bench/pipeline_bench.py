@@ -33,8 +33,8 @@ TREND = 12
 
 def history(tree: str, period: str) -> list[str]:
     """The 11 periods before ``period``: a scheduled tree's earlier runs stored them."""
-    from kpitree.compute.engine import tree_calendar
-    from kpitree.spec.loader import load_tree_or_raise
+    from kpitree.tree import tree_calendar
+    from kpitree.tree_files import load_tree_or_raise
 
     loaded = load_tree_or_raise(Path(__file__).resolve().parent.parent / "trees" / f"{tree}.yaml")
     calendar = tree_calendar(loaded)

@@ -5,7 +5,7 @@ bug in kpitree (print a traceback and ask for a report)::
 
     KpitreeError
     ├── UserError                 the input is wrong; the message says what to change
-    │   ├── TreeInvalid           a tree file has validation errors (carries every issue found)
+    │   ├── TreeInvalid           a tree file has validation errors, every issue found (kpitree.spec.issues)
     │   ├── TreeNotFound          a tree path or id that names nothing
     │   ├── UsageError            a command-line value that cannot be used (bad period, bad --where)
     │   ├── WarehouseError        the warehouse cannot be reached, or lacks a table or column a tree reads
@@ -15,7 +15,7 @@ bug in kpitree (print a traceback and ask for a report)::
     │   │   └── FormulaTooComplex past the length or nesting bound
     │   └── ExpressionError       a computed column's expression outside the language (kpitree.expressions)
     ├── AttributionError          no exact decomposition for these values; shown as the node's reason
-    │                             (kpitree.attribute.methods; also a ValueError)
+    │                             (kpitree.analysis.methods; also a ValueError)
     ├── DeliveryFailure           a channel could not send a message; says whether a retry may succeed
     │                             (kpitree.delivery.channels; recorded on the outbox row)
     ├── RunSuperseded             a pipeline run's attempt lost its claim to another scheduler; its
@@ -26,12 +26,6 @@ Validation problems are *collected*, not raised one by one: see ``kpitree.spec.i
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from kpitree.spec.issues import ValidationIssue
 
 
 class KpitreeError(Exception):
@@ -44,15 +38,6 @@ class UserError(KpitreeError):
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
         self.hint = hint
-
-
-class TreeInvalid(UserError):
-    """A tree file failed validation; ``issues`` holds every problem found in one pass."""
-
-    def __init__(self, issues: Sequence[ValidationIssue]) -> None:
-        errors = [issue for issue in issues if issue.is_error]
-        super().__init__(f"{len(errors)} validation error(s); run 'kpitree validate' to list them")
-        self.issues = tuple(issues)
 
 
 class TreeNotFound(UserError):

@@ -37,16 +37,16 @@ from kpitree.alert.messages import (
     entities_csv,
     entity_file_name,
 )
+from kpitree.alert.queue import NewMessage
 from kpitree.alert.routing import Role, Route, route
 from kpitree.alert.templates import AlertTemplates, template_dir
 from kpitree.alert.views import AlertView, alert_view
+from kpitree.analysis.variance import VarianceReport, build_report
 from kpitree.compute.batch import SegmentFilter
-from kpitree.compute.engine import tree_calendar
 from kpitree.delivery.channels import Channel
-from kpitree.delivery.outbox import NewMessage, enqueue
+from kpitree.delivery.outbox import enqueue
 from kpitree.delivery.worker import DeliveryTally, RetryPolicy, deliver_due
 from kpitree.periods import Comparison, Period
-from kpitree.report.variance import VarianceReport, build_report
 from kpitree.state.alerts import (
     AlertKey,
     NewEvent,
@@ -68,7 +68,7 @@ from kpitree.state.runs import (
     lock_tree,
 )
 from kpitree.state.store import StateStore, write_snapshot
-from kpitree.tree import MetricTree
+from kpitree.tree import MetricTree, tree_calendar
 from kpitree.warehouse import Warehouse
 
 EVENTS_SHOWN = 12  # per run in the terminal; the outbox and the events table have them all

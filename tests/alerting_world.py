@@ -12,8 +12,8 @@ from kpitree.delivery.email import SmtpChannel
 from kpitree.delivery.settings import SlackSettings, SmtpSettings
 from kpitree.delivery.slack import SlackChannel
 from kpitree.ingest import land_table
-from kpitree.spec.loader import load_tree_or_raise
 from kpitree.tree import MetricTree
+from kpitree.tree_files import load_tree_or_raise
 from kpitree.warehouse import open_warehouse
 from tests.staging import staging
 

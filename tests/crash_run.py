@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from kpitree import pipeline
-from kpitree.compute.engine import tree_calendar
-from kpitree.delivery.channels import FileChannel, Outgoing, Sent
+from kpitree.delivery.channels import Outgoing, Sent
 from kpitree.delivery.email import SmtpChannel
+from kpitree.delivery.file import FileChannel
 from kpitree.state.store import StateStore
+from kpitree.tree import tree_calendar
 from kpitree.warehouse import open_warehouse
 from tests.alerting_world import alerting_tree, loopback_channels
 

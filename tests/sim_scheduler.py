@@ -18,7 +18,7 @@ from apscheduler.schedulers.base import STATE_STOPPED, BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from freezegun.api import FrozenDateTimeFactory, StepTickTimeFactory, TickingDateTimeFactory
 
-from kpitree.delivery.channels import FileChannel
+from kpitree.delivery.file import FileChannel
 from kpitree.schedule.runner import RunnerSettings
 from kpitree.schedule.service import SchedulerService, ServiceOptions
 from kpitree.state.store import StateStore

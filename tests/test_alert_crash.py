@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from kpitree.compute.engine import tree_calendar
-from kpitree.delivery.channels import FileChannel
+from kpitree.delivery.file import FileChannel
 from kpitree.delivery.outbox import list_outbox
 from kpitree.delivery.worker import RetryPolicy, deliver_due
 from kpitree.pipeline import run_tree
 from kpitree.state.store import StateStore
+from kpitree.tree import tree_calendar
 from kpitree.warehouse import open_warehouse
 from tests.alerting_world import QUIET, alerting_tree, loopback_channels, write_touches
 from tests.conftest import ROOT

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from freezegun import freeze_time
 
-from kpitree.compute.engine import tree_calendar
-from kpitree.delivery.channels import FileChannel
+from kpitree.delivery.file import FileChannel
 from kpitree.delivery.outbox import list_outbox
 from kpitree.pipeline import run_tree
-from kpitree.spec.loader import load_tree_or_raise
 from kpitree.state.store import StateStore
+from kpitree.tree import tree_calendar
+from kpitree.tree_files import load_tree_or_raise
 from kpitree.warehouse import Warehouse, open_warehouse
 from tests.alerting_world import loopback_channels
 from tests.conftest import TREES

@@ -17,16 +17,15 @@ import sqlalchemy as sa
 from freezegun import freeze_time
 from sqlmodel import Session, select
 
-from kpitree.compute.engine import tree_calendar
 from kpitree.delivery.channels import Channel
 from kpitree.delivery.outbox import list_outbox
 from kpitree.delivery.worker import deliver_due
 from kpitree.pipeline import RunOutcome, run_tree
-from kpitree.spec.loader import load_tree_or_raise
 from kpitree.state.alerts import events
 from kpitree.state.models import AlertEvent, Silence
 from kpitree.state.store import StateStore
-from kpitree.tree import MetricTree
+from kpitree.tree import MetricTree, tree_calendar
+from kpitree.tree_files import load_tree_or_raise
 from kpitree.warehouse import open_warehouse
 from tests.alerting_world import FIXTURE, QUIET, alerting_tree, loopback_channels, write_touches
 from tests.loopback import MailHandler, ReceivedMail, free_port, slack_server, smtp_server

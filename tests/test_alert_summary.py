@@ -25,9 +25,10 @@ from kpitree.alert.messages import (
 from kpitree.alert.routing import Recipient, Role, Route
 from kpitree.alert.templates import AlertTemplates, template_dir
 from kpitree.alert.views import AlertView, sample_view
-from kpitree.delivery.channels import FileChannel, Outgoing
-from kpitree.spec.loader import load_tree_or_raise
+from kpitree.delivery.channels import Outgoing
+from kpitree.delivery.file import FileChannel
 from kpitree.tree import MetricTree
+from kpitree.tree_files import load_tree_or_raise
 from tests.conftest import TREES
 
 BANDS = ["At risk", "Dormant"]

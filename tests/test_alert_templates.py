@@ -100,7 +100,7 @@ def test_a_good_override_replaces_only_its_template(tmp_path: Path) -> None:
     tree_file = override(tmp_path, "subject.txt.j2", "ALERT {{ tree.title }}\n")
     shutil.copy(shipped, tmp_path / "unused.j2")
     from kpitree.alert.templates import template_dir
-    from kpitree.spec.loader import load_tree_or_raise
+    from kpitree.tree_files import load_tree_or_raise
 
     tree = load_tree_or_raise(tree_file)
     rendered = AlertTemplates(template_dir(tree)).render(sample_contexts(tree)[0])

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from kpitree.attribute.methods import (
+from kpitree.analysis.methods import (
     MAX_SHAPLEY_CHILDREN,
     AttributionError,
     additive,

@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kpitree.attribute.node import Method
-from kpitree.attribute.tree import attribute_tree
+from kpitree.analysis.attribution import attribute_tree
+from kpitree.analysis.node import Method
 from kpitree.compute.engine import evaluate_formulas
 from kpitree.compute.values import NodeValue
-from kpitree.spec.loader import load_tree_or_raise
 from kpitree.tree import MetricTree, NodeKind
+from kpitree.tree_files import load_tree_or_raise
 from tests.conftest import TREES
 
 # Formula shapes over two or three children; a random tree nests them.

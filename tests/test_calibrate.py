@@ -21,9 +21,9 @@ from kpitree.calibrate.stats import auc, cost_cutoff, fit_logistic, youden_cutof
 from kpitree.cli.main import cli
 from kpitree.errors import UsageError
 from kpitree.scoring import decay_factor
-from kpitree.spec.loader import load_tree_or_raise
 from kpitree.spec.models.nodes import DecaySpec
 from kpitree.tree import MetricTree
+from kpitree.tree_files import load_tree_or_raise
 from tests.engines import warehouse_with
 
 TRUE_WEIGHTS = {"demo": 1.2, "login": 0.6, "reply": 0.3, "open": 0.05}  # log-odds per decayed signal

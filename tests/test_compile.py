@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kpitree.spec.loader import load_tree_or_raise
 from kpitree.tree import Direction, NodeKind
+from kpitree.tree_files import load_tree_or_raise
 
 TREE = """\
 tree: small

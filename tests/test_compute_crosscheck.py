@@ -10,9 +10,9 @@ import pytest
 
 from kpitree.compute import compute_periods
 from kpitree.compute.batch import SegmentFilter
-from kpitree.compute.engine import tree_calendar
 from kpitree.sample.generate import TABLES
-from kpitree.spec.loader import load_tree_or_raise
+from kpitree.tree import tree_calendar
+from kpitree.tree_files import load_tree_or_raise
 from tests.conftest import TREES
 from tests.engines import warehouse_with
 from tests.reference import measure_values, score_summary

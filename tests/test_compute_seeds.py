@@ -16,12 +16,11 @@ import pytest
 
 from kpitree.compute import compute_periods
 from kpitree.compute.batch import SegmentFilter, windows
-from kpitree.compute.engine import tree_calendar
 from kpitree.compute.scores import score_points, score_rows
 from kpitree.compute.snapshot import take_snapshot
 from kpitree.periods import Comparison
-from kpitree.spec.loader import load_tree_or_raise
-from kpitree.tree import MetricTree
+from kpitree.tree import MetricTree, tree_calendar
+from kpitree.tree_files import load_tree_or_raise
 from tests.conftest import TREES
 from tests.engines import warehouse_with
 from tests.staging import staging

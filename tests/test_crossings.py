@@ -18,12 +18,11 @@ import pytest
 
 from kpitree.compute.batch import SegmentFilter, windows
 from kpitree.compute.crossings import BandMove, BandWatch, band_moves, band_moves_for_rules, band_ranks
-from kpitree.compute.engine import tree_calendar
 from kpitree.compute.score_states import UNSCORED, ScoreState, roll_up_state, state_from_row
 from kpitree.compute.scores import score_points, score_rows
 from kpitree.scoring import band_for
-from kpitree.spec.loader import load_tree_or_raise
-from kpitree.tree import MetricTree, Node
+from kpitree.tree import MetricTree, Node, tree_calendar
+from kpitree.tree_files import load_tree_or_raise
 from kpitree.warehouse import Warehouse
 from tests.conftest import TREES
 from tests.engines import warehouse_with

@@ -14,9 +14,11 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from kpitree.delivery.channels import FileChannel, Outgoing
+from kpitree.alert.queue import NewMessage, idempotency_key
+from kpitree.delivery.channels import Outgoing
 from kpitree.delivery.email import SmtpChannel
-from kpitree.delivery.outbox import NewMessage, enqueue, idempotency_key, list_outbox, requeue
+from kpitree.delivery.file import FileChannel
+from kpitree.delivery.outbox import enqueue, list_outbox, requeue
 from kpitree.delivery.settings import SlackSettings, SmtpSettings
 from kpitree.delivery.slack import SlackChannel
 from kpitree.delivery.worker import RetryPolicy, deliver_due

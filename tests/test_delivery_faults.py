@@ -25,8 +25,8 @@ from kpitree.delivery.settings import DeliverySettings, SlackSettings
 from kpitree.delivery.setup import open_channels
 from kpitree.delivery.slack import SlackChannel
 from kpitree.delivery.worker import RetryPolicy, deliver_due
-from kpitree.spec.loader import load_tree_or_raise
 from kpitree.state.migrations import upgrade
+from kpitree.tree_files import load_tree_or_raise
 from tests.conftest import ROOT, TREES
 from tests.loopback import MailHandler, free_port, garbage_server, smtp_server
 from tests.test_delivery import RNG, T0, mail, parsed, post, put, rows, smtp

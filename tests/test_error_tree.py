@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from kpitree.alert.templates import TemplateError
-from kpitree.attribute.methods import AttributionError, lmdi
+from kpitree.analysis.methods import AttributionError, lmdi
 from kpitree.delivery.channels import DeliveryFailure
 from kpitree.errors import KpitreeError, UserError
 from kpitree.expressions import ExpressionError

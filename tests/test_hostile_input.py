@@ -20,8 +20,8 @@ from kpitree.alert.messages import sample_contexts
 from kpitree.alert.templates import AlertTemplates, TemplateError, template_dir
 from kpitree.cli.main import cli
 from kpitree.cli.output import SafeConsole
-from kpitree.spec.loader import load_tree, load_tree_or_raise
 from kpitree.spec.yaml_source import MAX_FILE_BYTES
+from kpitree.tree_files import load_tree, load_tree_or_raise
 from tests.alerting_world import FIXTURE
 from tests.conftest import TREES
 from tests.hostile import BASE, CASES, Hostile

@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 from freezegun import freeze_time
 
+from kpitree.analysis.variance import build_report
 from kpitree.cli.main import cli
 from kpitree.compute.batch import SegmentFilter
 from kpitree.delivery.outbox import list_outbox
@@ -26,14 +27,13 @@ from kpitree.impact.loop import evaluate_and_tell, evaluate_due
 from kpitree.impact.registry import Window, edit, load_intervention, register
 from kpitree.periods import Comparison, Grain, Period
 from kpitree.report.render import report_html, report_markdown
-from kpitree.report.variance import build_report
 from kpitree.sample import SampleSpec, write_sample
 from kpitree.sample.generate import play_start
 from kpitree.sample.interventions import SAMPLE_INTERVENTIONS
-from kpitree.spec.loader import load_tree_or_raise
 from kpitree.state.runs import list_runs
 from kpitree.state.store import StateStore
 from kpitree.tree import MetricTree
+from kpitree.tree_files import load_tree_or_raise
 from kpitree.warehouse import Warehouse, open_warehouse
 from tests.conftest import TREES
 from tests.sim_scheduler import serve_until

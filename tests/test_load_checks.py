@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from kpitree.cli.main import cli
-from kpitree.compute.engine import tree_calendar
 from kpitree.compute.snapshot import take_snapshot
-from kpitree.spec.loader import load_tree_or_raise
+from kpitree.tree import tree_calendar
+from kpitree.tree_files import load_tree_or_raise
 from tests.conftest import TREES
 from tests.engines import engine_url, warehouse_with
 

@@ -14,13 +14,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from kpitree.analysis.variance import build_report
 from kpitree.cli.main import cli
-from kpitree.compute.engine import tree_calendar
 from kpitree.periods import Comparison, Period
 from kpitree.report.render import report_html, report_markdown
-from kpitree.report.variance import build_report
-from kpitree.spec.loader import load_tree_or_raise
-from kpitree.tree import MetricTree
+from kpitree.tree import MetricTree, tree_calendar
+from kpitree.tree_files import load_tree_or_raise
 from kpitree.warehouse import open_warehouse
 from tests.conftest import TREES
 

@@ -10,11 +10,11 @@ from click.testing import CliRunner
 
 from kpitree.alert.evaluate import history_needed
 from kpitree.cli.main import cli
-from kpitree.compute.engine import tree_calendar
 from kpitree.compute.snapshot import take_snapshot
 from kpitree.pipeline import run_tree
-from kpitree.spec.loader import load_tree_or_raise
 from kpitree.state.store import StateStore
+from kpitree.tree import tree_calendar
+from kpitree.tree_files import load_tree_or_raise
 from kpitree.warehouse import open_warehouse
 from tests.conftest import TREES
 

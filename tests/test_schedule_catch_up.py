@@ -13,18 +13,17 @@ from pathlib import Path
 import pytest
 from freezegun import freeze_time
 
-from kpitree.compute.engine import tree_calendar
 from kpitree.delivery.outbox import list_outbox
 from kpitree.periods import Period
 from kpitree.pipeline import CATCH_UP_HOLD
 from kpitree.schedule.health import scheduler_status
 from kpitree.schedule.plan import Unfinished, due_runs
 from kpitree.schedule.triggers import tree_trigger
-from kpitree.spec.loader import load_tree_or_raise
 from kpitree.state.alerts import events
 from kpitree.state.runs import list_runs
 from kpitree.state.store import StateStore
-from kpitree.tree import MetricTree
+from kpitree.tree import MetricTree, tree_calendar
+from kpitree.tree_files import load_tree_or_raise
 from tests.alerting_world import FIXTURE, QUIET, write_touches
 from tests.sim_scheduler import serve_until
 

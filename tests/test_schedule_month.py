@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 from freezegun import freeze_time
 
-from kpitree.compute.engine import tree_calendar
 from kpitree.delivery.outbox import list_outbox
 from kpitree.pipeline import run_tree
 from kpitree.resources import shipped_trees_dir
 from kpitree.sample import SampleSpec, write_sample
-from kpitree.spec.loader import load_tree_or_raise
 from kpitree.state.runs import list_runs
 from kpitree.state.store import StateStore
+from kpitree.tree import tree_calendar
+from kpitree.tree_files import load_tree_or_raise
 from kpitree.warehouse import open_warehouse
 from tests.sim_scheduler import serve_until
 

@@ -15,11 +15,10 @@ from apscheduler.triggers.cron import CronTrigger
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kpitree.compute.engine import tree_calendar
 from kpitree.crontab import crontab_day_of_week, crontab_trigger
 from kpitree.schedule.triggers import closed_period, fire_times, latest_fire
 from kpitree.spec.models.tree import CalendarSpec, ScheduleSpec
-from kpitree.tree import MetricTree
+from kpitree.tree import MetricTree, tree_calendar
 from tests.alerting_world import alerting_tree
 
 UTC = ZoneInfo("UTC")
@@ -153,7 +152,7 @@ def test_the_shipped_trees_fire_on_the_days_their_comments_say(seed_trees: dict[
 
 @pytest.fixture(scope="module")
 def seed_trees() -> dict[str, MetricTree]:
-    from kpitree.spec.loader import load_tree_or_raise
+    from kpitree.tree_files import load_tree_or_raise
     from tests.conftest import SEED_TREES
 
     return {tree.id: tree for tree in (load_tree_or_raise(path) for path in SEED_TREES)}

@@ -16,15 +16,14 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kpitree.attribute.score_change import ScoreChange, score_change, split_score_change
+from kpitree.analysis.score_change import ScoreChange, score_change, split_score_change
 from kpitree.cli.main import cli
 from kpitree.compute.batch import PeriodWindow, windows
-from kpitree.compute.engine import tree_calendar
 from kpitree.compute.score_states import ScoreState, ScoreSubject, roll_up_state
 from kpitree.errors import UsageError
 from kpitree.sample.generate import TABLES
-from kpitree.spec.loader import load_tree_or_raise
-from kpitree.tree import MetricTree
+from kpitree.tree import MetricTree, tree_calendar
+from kpitree.tree_files import load_tree_or_raise
 from tests.conftest import TREES
 from tests.engines import warehouse_with
 from tests.reference import contact_scores, score_summary

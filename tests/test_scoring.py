@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kpitree.scoring import SignalEvent, band_for, decay_factor, normalise, score_signals
-from kpitree.spec.loader import load_tree_or_raise
 from kpitree.spec.models import ScoreSpec
 from kpitree.spec.models.nodes import DecaySpec, NormalisationSpec
+from kpitree.tree_files import load_tree_or_raise
 from tests.conftest import TREES
 
 AS_OF = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

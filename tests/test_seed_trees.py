@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from kpitree.spec.loader import load_tree, load_tree_or_raise
 from kpitree.tree import MetricTree, NodeKind
+from kpitree.tree_files import load_tree, load_tree_or_raise
 from tests.conftest import SEED_TREES, TREES
 
 

@@ -9,13 +9,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from kpitree.attribute.segments import segment_pairs
-from kpitree.compute.engine import tree_calendar
+from kpitree.analysis.segments import segment_pairs
+from kpitree.analysis.variance import build_report
 from kpitree.periods import Comparison
 from kpitree.report.render import report_html, report_markdown
+from kpitree.report.report_json import report_json
 from kpitree.report.story import explain
-from kpitree.report.variance import build_report, report_json
-from kpitree.spec.loader import load_tree_or_raise
+from kpitree.tree import tree_calendar
+from kpitree.tree_files import load_tree_or_raise
 from tests.conftest import FIXTURES, TREES
 from tests.engines import warehouse_with
 from tests.staging import staging

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from kpitree.spec.loader import load_tree
+from kpitree.tree_files import load_tree
 from tests.conftest import FIXTURES
 
 BAD_TREES = sorted((FIXTURES / "bad_trees").glob("*.yaml"))

@@ -17,8 +17,8 @@ from kpitree.alert import rules
 from kpitree.alert.entities import EntityCrossing, EntityFinding, entity_findings
 from kpitree.alert.routing import largest_gap_branch
 from kpitree.alert.rules import Condition
+from kpitree.analysis.variance import VarianceReport
 from kpitree.display import display_of
-from kpitree.report.variance import VarianceReport
 from kpitree.spec.models import AlertRuleSpec
 from kpitree.spec.models.alerts import (
     AnomalyRule,

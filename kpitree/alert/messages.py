@@ -24,10 +24,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from kpitree.alert.queue import NewMessage, idempotency_key
 from kpitree.alert.routing import Recipient, Role, Route
 from kpitree.alert.templates import AlertTemplates, RenderedMessage
 from kpitree.alert.views import AlertView, sample_view
-from kpitree.delivery.outbox import NewMessage, idempotency_key
 from kpitree.tree import MetricTree
 
 LISTED = 20  # entity crossings a message lists one by one; the rest are summarised and in its CSV

@@ -17,8 +17,8 @@ import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from kpitree.attribute.tree import TreeAttribution, is_bad
-from kpitree.delivery.addresses import email_problem
+from kpitree.addresses import email_problem
+from kpitree.analysis.attribution import TreeAttribution, is_bad
 from kpitree.tree import MetricTree
 
 CHANNELS = ("email", "slack")

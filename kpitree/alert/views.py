@@ -11,9 +11,8 @@ from typing import Any
 
 from kpitree.alert.evaluate import Finding
 from kpitree.alert.routing import Route
-from kpitree.display import PLAIN, Display, change, display_of, pair
-from kpitree.render.snapshot_data import fmt
-from kpitree.report.variance import VarianceReport, owner_name
+from kpitree.analysis.variance import VarianceReport, owner_name
+from kpitree.display import PLAIN, Display, change, display_of, number, pair
 from kpitree.tree import MetricTree
 
 AlertView = dict[str, Any]
@@ -61,8 +60,8 @@ def alert_view(report: VarianceReport, finding: Finding, kind: str, route: Route
             "kind": crossing.kind,
             "band_before": crossing.band_before,
             "band_after": crossing.band_after,
-            "score_before": fmt(crossing.score_before),
-            "score_after": fmt(crossing.score_after),
+            "score_before": number(crossing.score_before),
+            "score_after": number(crossing.score_after),
             "fell_most": tree.node(crossing.fell_most).title if crossing.fell_most else None,
             "moved_by": f"{crossing.moved_by:+.1f}",
             # Unformatted, for ranking and the CSV of a message's entities.

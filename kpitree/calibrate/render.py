@@ -8,7 +8,7 @@ from typing import Any
 
 from kpitree.calibrate.backtest import Assessment, Calibration
 from kpitree.calibrate.stats import RocPoint
-from kpitree.report.render import html_environment
+from kpitree.templating.html import html_environment
 
 ROC_SIZE = 260
 BAR_WIDTH = 46

@@ -137,8 +137,8 @@ def route_test(
     values = dict(_pair(text) for text in entity_values)
     branch = node_id
     if period is not None:
+        from kpitree.analysis.variance import build_report
         from kpitree.periods import Comparison
-        from kpitree.report.variance import build_report
         from kpitree.warehouse import open_warehouse
 
         opened = open_warehouse(warehouse)
@@ -185,9 +185,9 @@ def test_send(
     trees_dir: Path | None,
 ) -> None:
     """Send one sample alert, rendered with TREE's templates, straight through a channel."""
+    from kpitree.addresses import email_problem, slack_target_problem
     from kpitree.alert.messages import sample_contexts
     from kpitree.alert.templates import AlertTemplates, template_dir
-    from kpitree.delivery.addresses import email_problem, slack_target_problem
     from kpitree.delivery.channels import DeliveryFailure, Outgoing, redact
 
     problem = slack_target_problem(to) if channel == "slack" else email_problem(to)

@@ -11,13 +11,12 @@ import click
 from kpitree.cli.options import TREES_DIR_OPTION, period_option, state_option, warehouse_option
 from kpitree.cli.plain import echo
 from kpitree.compute.batch import SegmentFilter
-from kpitree.compute.engine import tree_calendar
 from kpitree.compute.snapshot import take_snapshot
 from kpitree.periods import Comparison, Grain, Period
 from kpitree.render.snapshot_data import snapshot_csv, snapshot_json
 from kpitree.resources import resolve_tree
-from kpitree.spec.loader import load_tree_or_raise
-from kpitree.tree import MetricTree
+from kpitree.tree import MetricTree, tree_calendar
+from kpitree.tree_files import load_tree_or_raise
 from kpitree.warehouse import open_warehouse
 
 

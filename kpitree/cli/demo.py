@@ -16,24 +16,23 @@ from pathlib import Path
 
 import click
 
+from kpitree.analysis.variance import TREND_PERIODS
 from kpitree.cli.demo_impact import demo_calibration, demo_interventions
 from kpitree.cli.output import console
 from kpitree.compute.check import check_computation
-from kpitree.compute.engine import tree_calendar
-from kpitree.delivery.channels import FileChannel
-from kpitree.errors import TreeInvalid
+from kpitree.delivery.file import FileChannel
 from kpitree.impact.describe import summaries
 from kpitree.periods import Grain, Period
 from kpitree.pipeline import outcome_lines, run_tree
 from kpitree.render.snapshot_output import snapshot_table
 from kpitree.report.render import report_html, report_markdown
 from kpitree.report.rows import headline
-from kpitree.report.variance import TREND_PERIODS
 from kpitree.resources import shipped_trees_dir
 from kpitree.sample import SampleSpec, write_sample
-from kpitree.spec.loader import load_tree, tree_files
+from kpitree.spec.issues import TreeInvalid
 from kpitree.state.store import StateStore
-from kpitree.tree import MetricTree
+from kpitree.tree import MetricTree, tree_calendar
+from kpitree.tree_files import load_tree, tree_files
 from kpitree.warehouse import open_warehouse
 
 DEMO_DIR = Path(".kpitree") / "demo"

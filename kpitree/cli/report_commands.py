@@ -8,14 +8,13 @@ from typing import TYPE_CHECKING
 
 import click
 
+from kpitree.analysis.variance import TREND_PERIODS, VarianceReport, build_report
 from kpitree.cli.compute_commands import load, resolve_period
 from kpitree.cli.options import TREES_DIR_OPTION, period_option, state_option, warehouse_option
 from kpitree.cli.plain import echo
 from kpitree.compute.batch import SegmentFilter
-from kpitree.compute.engine import tree_calendar
 from kpitree.periods import Comparison
-from kpitree.report.variance import TREND_PERIODS, VarianceReport, build_report
-from kpitree.tree import MetricTree
+from kpitree.tree import MetricTree, tree_calendar
 from kpitree.warehouse import open_warehouse
 
 if TYPE_CHECKING:
@@ -111,7 +110,7 @@ def report(
     shows the stored values, and the report says how many do; --recompute-trend computes them all.
     """
     from kpitree.report.render import report_csv, report_html, report_markdown
-    from kpitree.report.variance import report_json
+    from kpitree.report.report_json import report_json
 
     state = None if recompute_trend else (state_db or "")
     built = _build(tree_name, period, compare, where, warehouse, trees_dir, trend, state)

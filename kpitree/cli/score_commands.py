@@ -18,7 +18,7 @@ from kpitree.spec.suggest import did_you_mean
 from kpitree.tree import MetricTree, Node, NodeKind
 
 if TYPE_CHECKING:  # the command imports the compute stack only when it runs (see cli/main.py)
-    from kpitree.attribute.score_change import ScoreChange
+    from kpitree.analysis.score_change import ScoreChange
 
 
 @click.command("score-change")
@@ -57,11 +57,11 @@ def score_change(
     window), for the population, one contact or one account. A score that slid only because time
     passed says so.
     """
-    from kpitree.attribute.score_change import score_change as split
+    from kpitree.analysis.score_change import score_change as split
     from kpitree.compute.batch import SegmentFilter, windows
-    from kpitree.compute.engine import tree_calendar
     from kpitree.compute.score_states import ScoreSubject
-    from kpitree.report.variance import score_change_json
+    from kpitree.report.report_json import score_change_json
+    from kpitree.tree import tree_calendar
     from kpitree.warehouse import open_warehouse
 
     tree = load(tree_name, trees_dir)
@@ -109,13 +109,13 @@ def _score_node(tree: MetricTree, node_id: str | None) -> Node:
 
 
 def _as_text(tree: MetricTree, node: Node, change: ScoreChange, labels: tuple[str, str]) -> str:
-    from kpitree.render.snapshot_data import fmt
+    from kpitree.display import number
     from kpitree.report.rows import score_split_sentence, signed
 
     lines = [
         f"{node.title}, {change.subject}: {labels[0]} against {labels[1]}",
-        f"  {fmt(change.before.score)} -> {fmt(change.after.score)} {node.unit} "
-        f"(as if nothing new had happened: {fmt(change.aged.score)})",
+        f"  {number(change.before.score)} -> {number(change.after.score)} {node.unit} "
+        f"(as if nothing new had happened: {number(change.aged.score)})",
         score_split_sentence(change, node.unit),
         "",
     ]

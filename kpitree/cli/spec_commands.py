@@ -13,8 +13,8 @@ from kpitree.cli.output import console
 from kpitree.cli.plain import echo
 from kpitree.render.tree_view import render_tree
 from kpitree.resources import default_trees_dir, resolve_tree
-from kpitree.spec.loader import LoadResult, load_tree, load_tree_or_raise, tree_files
 from kpitree.spec.schema import tree_json_schema
+from kpitree.tree_files import LoadResult, load_tree, load_tree_or_raise, tree_files
 
 
 @click.command()

@@ -20,11 +20,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kpitree.compute.batch import SegmentFilter
-from kpitree.compute.engine import PeriodValues, TreeComputation, compute_periods, tree_calendar
+from kpitree.compute.engine import PeriodValues, TreeComputation, compute_periods
 from kpitree.formula import BinOp, Ref, evaluate, referenced_ids
 from kpitree.periods import Period
 from kpitree.spec.models.nodes import ADDITIVE_AGGREGATIONS
-from kpitree.tree import MetricTree, Node, NodeKind
+from kpitree.tree import MetricTree, Node, NodeKind, tree_calendar
 from kpitree.warehouse import Warehouse
 
 

@@ -14,8 +14,8 @@ from kpitree.compute.relations import repeated_join_keys
 from kpitree.compute.scores import ScoreSummary, plan_score_query, run_score_query, score_nodes, score_points
 from kpitree.compute.values import NodeValue
 from kpitree.formula import evaluate, referenced_ids
-from kpitree.periods import Calendar, Period
-from kpitree.tree import MetricTree, NodeKind
+from kpitree.periods import Period
+from kpitree.tree import MetricTree, NodeKind, tree_calendar
 from kpitree.warehouse import Warehouse
 
 
@@ -41,10 +41,6 @@ class TreeComputation:
     statements: tuple[str, ...]  # the SQL that ran, as the warehouse's dialect writes it
     warnings: tuple[str, ...]
     warehouse: str  # its URL, password hidden
-
-
-def tree_calendar(tree: MetricTree) -> Calendar:
-    return Calendar.of(tree.timezone, tree.calendar.week_start, tree.calendar.fiscal_year_start_month)
 
 
 def compute_periods(

@@ -20,13 +20,12 @@ import sqlalchemy as sa
 from sqlalchemy.sql import Select
 
 from kpitree.compute.batch import SegmentFilter, windows
-from kpitree.compute.engine import tree_calendar
 from kpitree.compute.measures import measure_nodes, plan_one_node
 from kpitree.compute.relations import repeated_join_keys
 from kpitree.compute.scores import plan_score_query, score_nodes, score_points
 from kpitree.errors import WarehouseError
 from kpitree.periods import Grain
-from kpitree.tree import MetricTree, Node
+from kpitree.tree import MetricTree, Node, tree_calendar
 from kpitree.warehouse import Warehouse
 
 

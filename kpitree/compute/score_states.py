@@ -1,7 +1,7 @@
 """Engagement scores at chosen instants, with their composition by engagement type, for the
 population, one contact or one roll-up entity (an account).
 
-The score change split (:mod:`kpitree.attribute.score_change`) needs a score the ordinary compute
+The score change split (:mod:`kpitree.analysis.score_change`) needs a score the ordinary compute
 never takes: the *aged* one, as of the current period's end from the older signals only. The SQL is
 the compute's own (:mod:`kpitree.compute.scores`) with a :class:`~kpitree.compute.scores.ScorePoint`
 per instant, so the three scores of a change are one statement and agree with ``kpitree compute``.

@@ -43,7 +43,7 @@ class ScorePoint:
 
     A period's score counts every signal up to the period's end. The *aged* score counts only the
     signals up to the comparison period's end, decayed to this period's end: what the passing of
-    time alone did to the score (:mod:`kpitree.attribute.score_change`). The days are the local
+    time alone did to the score (:mod:`kpitree.analysis.score_change`). The days are the local
     dates of the same instants, for sources whose time column is a date.
     """
 

@@ -11,13 +11,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from kpitree.compute.batch import PeriodWindow, SegmentFilter
-from kpitree.compute.engine import PeriodValues, TreeComputation, compute_periods, tree_calendar
+from kpitree.compute.engine import PeriodValues, TreeComputation, compute_periods
 from kpitree.compute.scores import ScoreSummary
 from kpitree.compute.values import NodeValue
 from kpitree.periods import Comparison, Period
 from kpitree.scoring import band_for
 from kpitree.spec.models import BandSpec, TargetSpec
-from kpitree.tree import MetricTree, Node, NodeKind
+from kpitree.tree import MetricTree, Node, NodeKind, tree_calendar
 from kpitree.warehouse import Warehouse
 
 

@@ -14,11 +14,8 @@ out the channel's ``secrets`` (a webhook URL's path is its credential).
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 from kpitree.errors import KpitreeError
@@ -91,37 +88,3 @@ def redact(text: str, secrets: Sequence[str]) -> str:
     for secret in sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True):
         text = text.replace(secret, "[secret]")
     return text
-
-
-class FileChannel:
-    """Writes each message to a file in the local outbox: the demo's and dry runs' delivery, and
-    what a channel without credentials does, so nothing is lost and everything can be read."""
-
-    secrets: tuple[str, ...] = ()
-
-    def __init__(self, name: str, directory: Path) -> None:
-        self.name = name
-        self.directory = directory
-
-    def send(self, message: Outgoing) -> Sent:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        stem = _file_stem(message)
-        if message.channel == "email":
-            from kpitree.delivery.email import build_email
-
-            path = self.directory / f"{stem}.eml"
-            path.write_bytes(build_email(message, sender="kpitree@localhost").as_bytes())
-        else:
-            path = self.directory / f"{stem}.json"
-            body = {"channel": message.recipients[0], "text": message.text, "blocks": message.blocks}
-            path.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
-        return Sent(where=str(path))
-
-
-def _file_stem(message: Outgoing) -> str:
-    """One file per message and recipient set, so a resend overwrites rather than duplicates."""
-    ident = (
-        message.message_id or hashlib.sha256(f"{message.subject}\n{message.text}".encode()).hexdigest()[:24]
-    ).strip("<>")
-    safe = "".join(c if c.isalnum() or c in "-_.@" else "_" for c in f"{ident}-{'+'.join(message.recipients)}")
-    return safe[:180]

@@ -12,7 +12,7 @@ import ssl
 from email.message import EmailMessage
 from email.utils import formatdate
 
-from kpitree.delivery.addresses import email_problem
+from kpitree.addresses import email_problem
 from kpitree.delivery.channels import DeliveryFailure, Outgoing, Refusal, Sent
 from kpitree.delivery.settings import SmtpSettings
 

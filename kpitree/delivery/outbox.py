@@ -7,10 +7,9 @@ second write of the same key (a re-run of the same period) is ignored by the dat
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -19,36 +18,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, select
 
+from kpitree.alert.queue import NewMessage
 from kpitree.errors import UsageError
 from kpitree.state.models import OutboxMessage
-
-
-@dataclass(frozen=True)
-class NewMessage:
-    """A message the alerting stage wants sent: one recipient on one channel."""
-
-    idempotency_key: str
-    message_key: str  # rows of one email share it, and go out in one SMTP transaction
-    tree_id: str
-    run_key: str
-    event_ids: tuple[int, ...]
-    channel: str
-    recipient: str
-    owner: str
-    role: str  # to | cc | digest
-    subject: str
-    body_text: str
-    body_html: str | None = None
-    slack_blocks: tuple[dict[str, Any], ...] | None = None
-    message_id: str | None = None
-    fallback: bool = False
-    not_before: datetime | None = None  # first attempt (a daily digest waits for the day's end)
-    attachment_name: str | None = None  # emails only: the CSV of the entities the message summarises
-    attachment: str | None = None
-
-
-def idempotency_key(*parts: str) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
 def enqueue(connection: Connection, messages: Sequence[NewMessage], now: datetime) -> int:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kpitree.delivery.addresses import slack_target_problem, webhook_problem
+from kpitree.addresses import slack_target_problem, webhook_problem
 from kpitree.errors import UsageError
 
 SECRETS_ENV = "KPITREE_SECRETS"

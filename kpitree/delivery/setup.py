@@ -6,7 +6,8 @@ local outbox directory (the demo's and a dry run's delivery), so nothing is lost
 
 from __future__ import annotations
 
-from kpitree.delivery.channels import Channel, FileChannel
+from kpitree.delivery.channels import Channel
+from kpitree.delivery.file import FileChannel
 from kpitree.delivery.settings import DeliverySettings
 
 

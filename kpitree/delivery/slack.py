@@ -19,7 +19,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
-from kpitree.delivery.addresses import slack_target_problem
+from kpitree.addresses import slack_target_problem
 from kpitree.delivery.channels import DeliveryFailure, Outgoing, Sent
 from kpitree.delivery.settings import SlackSettings
 

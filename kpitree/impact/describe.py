@@ -13,9 +13,9 @@ from datetime import date, timedelta
 
 from sqlalchemy.engine import Engine
 
+from kpitree.display import number
 from kpitree.impact.evaluate import ImpactEvaluation
 from kpitree.impact.registry import RegisteredIntervention, latest_evaluations, list_interventions
-from kpitree.render.snapshot_data import fmt
 from kpitree.tree import MetricTree
 
 
@@ -41,14 +41,14 @@ def evaluation_lines(evaluation: ImpactEvaluation) -> list[str]:
     lines = [f"verdict: {judgement.verdict.value.upper()} - {judgement.reason}"]
     lines.append(
         f"before/after in {i.segment or 'the whole population'} (descriptive): "
-        f"{fmt(evaluation.treated_before)} -> {fmt(evaluation.treated_after)} per period "
+        f"{number(evaluation.treated_before)} -> {number(evaluation.treated_after)} per period "
         f"({pct(evaluation.descriptive_change)})"
     )
     if judgement.estimate:
         e = judgement.estimate
         lines.append(
             f"difference-in-differences vs {i.control}: {e.effect:+.4g} ({pct(e.relative)} of the counterfactual "
-            f"{fmt(e.counterfactual)}), {e.level:.0%} interval [{e.low:+.4g}, {e.high:+.4g}] "
+            f"{number(e.counterfactual)}), {e.level:.0%} interval [{e.low:+.4g}, {e.high:+.4g}] "
             f"over {e.periods_before}+{e.periods_after} periods"
         )
     if judgement.placebo:
@@ -59,7 +59,7 @@ def evaluation_lines(evaluation: ImpactEvaluation) -> list[str]:
     if evaluation.periods_dropped:
         lines.append(f"left out (no value on a side): {', '.join(evaluation.periods_dropped)}")
     for step in evaluation.path:
-        lines.append(f"  path: {step.title}: {fmt(step.before)} -> {fmt(step.after)} ({pct(step.change)})")
+        lines.append(f"  path: {step.title}: {number(step.before)} -> {number(step.after)} ({pct(step.change)})")
     if evaluation.share_of_root is not None:
         lines.append(
             f"the attribution gives this branch {evaluation.attributed_to_root:+.4g} of the KPI's "

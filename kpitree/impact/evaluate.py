@@ -8,7 +8,7 @@ For the node it targets, per period of its window and of the equally long pre-pe
   pre-period placebo (:mod:`kpitree.impact.estimate`), which gives the verdict;
 - **the tree path**: the node's ancestors up to the KPI over the whole pre-period and window, in
   the treated segment: did the parent and the root move, and how much of the root's movement the
-  attribution gives this branch (:func:`kpitree.attribute.tree.attribute_tree` on the two spans).
+  attribution gives this branch (:func:`kpitree.analysis.attribution.attribute_tree` on the two spans).
 """
 
 from __future__ import annotations
@@ -23,15 +23,16 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from kpitree.attribute.tree import attribute_tree
-from kpitree.compute.engine import PeriodValues, compute_periods, tree_calendar
-from kpitree.delivery.outbox import NewMessage, enqueue
+from kpitree.alert.queue import NewMessage
+from kpitree.analysis.attribution import attribute_tree
+from kpitree.compute.engine import PeriodValues, compute_periods
+from kpitree.delivery.outbox import enqueue
 from kpitree.errors import UsageError
 from kpitree.impact.estimate import Judgement, Segments, Verdict, judge
 from kpitree.impact.registry import RegisteredIntervention, segment_from_key
 from kpitree.periods import Grain, Period
 from kpitree.state.models import InterventionEvaluation
-from kpitree.tree import MetricTree
+from kpitree.tree import MetricTree, tree_calendar
 from kpitree.warehouse import Warehouse
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from kpitree.alert.messages import outbox_message
+from kpitree.alert.queue import NewMessage, idempotency_key
 from kpitree.alert.routing import route_to_owner
 from kpitree.alert.templates import AlertTemplates, template_dir
-from kpitree.delivery.outbox import NewMessage, idempotency_key
+from kpitree.display import number
 from kpitree.impact.describe import pct
 from kpitree.impact.evaluate import ImpactEvaluation
-from kpitree.render.snapshot_data import fmt
 from kpitree.tree import MetricTree
 
 
@@ -52,10 +52,10 @@ def verdict_context(tree: MetricTree, evaluation: ImpactEvaluation) -> dict[str,
         "placebo": {"effect": f"{placebo.effect:+.4g}", "low": f"{placebo.low:+.4g}", "high": f"{placebo.high:+.4g}"}
         if placebo
         else None,
-        "descriptive": f"{fmt(evaluation.treated_before)} -> {fmt(evaluation.treated_after)} per period "
+        "descriptive": f"{number(evaluation.treated_before)} -> {number(evaluation.treated_after)} per period "
         f"({pct(evaluation.descriptive_change)})",
         "path": [
-            {"title": s.title, "before": fmt(s.before), "after": fmt(s.after), "change": pct(s.change)}
+            {"title": s.title, "before": number(s.before), "after": number(s.after), "change": pct(s.change)}
             for s in evaluation.path
         ],
         "share": f"{evaluation.share_of_root:.0%}" if evaluation.share_of_root is not None else "",

@@ -17,11 +17,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from kpitree.compute.batch import SegmentFilter
-from kpitree.compute.engine import tree_calendar
 from kpitree.errors import UsageError
 from kpitree.periods import Grain, Period
 from kpitree.state.models import Intervention, InterventionEdit, InterventionEvaluation
-from kpitree.tree import MetricTree
+from kpitree.tree import MetricTree, tree_calendar
 
 WINDOW_UNITS = {"w": Grain.WEEK, "m": Grain.MONTH}
 EDITABLE = ("window", "size", "owner", "note")

@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from kpitree.compute.check import CheckReport
-from kpitree.render.snapshot_data import fmt
+from kpitree.display import number
 
 
 def check_table(report: CheckReport) -> RenderableType:
@@ -19,7 +19,13 @@ def check_table(report: CheckReport) -> RenderableType:
         result = {True: Text("ok", "green"), False: Text("FAILS", "bold red"), None: Text("no value", "dim")}[c.holds]
         diff = c.difference
         table.add_row(
-            c.period, c.node_id, c.rule, fmt(c.parent), fmt(c.children), "-" if diff is None else f"{diff:.3g}", result
+            c.period,
+            c.node_id,
+            c.rule,
+            number(c.parent),
+            number(c.children),
+            "-" if diff is None else f"{diff:.3g}",
+            result,
         )
     checked = sum(1 for c in report.checks if c.holds is not None)
     summary = (

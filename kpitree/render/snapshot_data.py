@@ -7,11 +7,9 @@ import io
 from typing import Any
 
 from kpitree import __version__
-from kpitree.compute.engine import tree_calendar
 from kpitree.compute.scores import ScoreSummary
 from kpitree.compute.snapshot import NodeResult, Snapshot
-from kpitree.display import PLAIN, Display, number
-from kpitree.tree import MetricTree, Owners
+from kpitree.tree import MetricTree, Owners, tree_calendar
 
 JSON_SCHEMA_VERSION = 1
 CSV_COLUMNS = (
@@ -153,8 +151,3 @@ def snapshot_csv(snapshot: Snapshot) -> str:
 
 def _csv_number(value: float | None) -> str:
     return "" if value is None else repr(value)
-
-
-def fmt(value: float | None, display: Display = PLAIN) -> str:
-    """A value for people (see :mod:`kpitree.display`)."""
-    return number(value, display)

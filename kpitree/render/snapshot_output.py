@@ -6,10 +6,10 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from kpitree.compute.engine import tree_calendar
 from kpitree.compute.snapshot import NodeResult, Snapshot
-from kpitree.display import change, display_of, pair
-from kpitree.render.snapshot_data import depths, fmt
+from kpitree.display import change, display_of, number, pair
+from kpitree.render.snapshot_data import depths
+from kpitree.tree import tree_calendar
 
 
 def snapshot_table(snapshot: Snapshot) -> RenderableType:
@@ -39,7 +39,7 @@ def snapshot_table(snapshot: Snapshot) -> RenderableType:
         row: list[RenderableType] = [name, value]
         if snapshot.comparison is not None:
             row += [compare, change(r.delta, display)]
-        per = fmt(r.per.value) if r.per and r.per.value is not None else ""
+        per = number(r.per.value) if r.per and r.per.value is not None else ""
         row += [per, r.node.unit, _status(r)]
         table.add_row(*row)
     parts: list[RenderableType] = [table]

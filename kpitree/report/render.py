@@ -7,11 +7,10 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-from kpitree.attribute.tree import is_bad
-from kpitree.compute.engine import tree_calendar
-from kpitree.display import display_of
+from kpitree.analysis.attribution import is_bad
+from kpitree.analysis.variance import Trend, VarianceReport, owner_name
+from kpitree.display import display_of, number
 from kpitree.impact.describe import InterventionSummary, summary_lines
-from kpitree.render.snapshot_data import fmt
 from kpitree.report.picture import BOX_HEIGHT, BOX_WIDTH, SPARK_WIDTH, contribution_colour, lay_out, sparkline
 from kpitree.report.rows import (
     Row,
@@ -24,9 +23,8 @@ from kpitree.report.rows import (
     signed,
     with_unit,
 )
-from kpitree.report.variance import Trend, VarianceReport, owner_name
-from kpitree.resources import shipped_dir
-from kpitree.templating.sandbox import BoundedSandbox
+from kpitree.templating.html import html_environment
+from kpitree.tree import tree_calendar
 
 REPORT_CSV_COLUMNS = (
     "node", "parent", "on_largest_gap_path", "title", "unit", "value", "compare_value", "delta",
@@ -160,14 +158,6 @@ def report_csv(report: VarianceReport) -> str:
     return out.getvalue()
 
 
-def html_environment() -> BoundedSandbox:
-    """Autoescaped (a node title like ``<script>`` stays text), strict (a typo is an error) and
-    sandboxed like every template kpitree renders."""
-    return BoundedSandbox(
-        [shipped_dir("templates")], html_extensions=["html", "html.j2"], trim_blocks=True, lstrip_blocks=True
-    )
-
-
 def report_html(report: VarianceReport, interventions: Sequence[InterventionSummary] = ()) -> str:
     context = _html_context(report)
     context["interventions"] = [
@@ -229,7 +219,7 @@ def _html_context(report: VarianceReport) -> dict[str, Any]:
         "trend_labels": f"{trend.labels[0]} to {trend.labels[-1]}" if trend else "",
         "trend_recorded": recorded_note(trend),
         "offsetting": [
-            {"title": tree.node(o.child).title, "to_kpi": fmt(o.to_root)} for o in report.attribution.offsetting
+            {"title": tree.node(o.child).title, "to_kpi": number(o.to_root)} for o in report.attribution.offsetting
         ],
         "gap_owners": [owner_name(tree, o) for o in report.attribution.gap_owners.responsible],
         "kpi_unit": kpi.unit,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kpitree.attribute.score_change import ScoreChange
-from kpitree.attribute.segments import PerView, SegmentView
-from kpitree.attribute.tree import is_bad
-from kpitree.compute.engine import tree_calendar
+from kpitree.analysis.attribution import is_bad
+from kpitree.analysis.score_change import ScoreChange
+from kpitree.analysis.segments import PerView, SegmentView
+from kpitree.analysis.variance import VarianceReport, owner_name
 from kpitree.display import PLAIN, Display, change, display_of, pair
-from kpitree.report.variance import VarianceReport, owner_name
+from kpitree.tree import tree_calendar
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from kpitree.attribute.tree import NodeAttribution, is_bad
+from kpitree.analysis.attribution import NodeAttribution, is_bad
+from kpitree.analysis.variance import VarianceReport, owner_name
 from kpitree.display import change, display_of, number, pair
 from kpitree.errors import UsageError
 from kpitree.report.rows import headline, per_view_text, score_split_sentence, signed, with_unit
-from kpitree.report.variance import VarianceReport, owner_name
 from kpitree.spec.suggest import did_you_mean
 
 

@@ -11,8 +11,8 @@ from kpitree.crontab import CrontabTrigger
 from kpitree.schedule.health import TREE_JOB_PREFIX
 from kpitree.schedule.logs import log_event
 from kpitree.schedule.triggers import tree_trigger
-from kpitree.spec.loader import LoadResult, load_tree, tree_files
 from kpitree.tree import MetricTree
+from kpitree.tree_files import LoadResult, load_tree, tree_files
 
 Fingerprint = tuple[tuple[str, int, int], ...]
 

@@ -18,11 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from kpitree.compute.engine import tree_calendar
 from kpitree.crontab import CrontabTrigger
 from kpitree.periods import Period
 from kpitree.schedule.triggers import before_fires_for, closed_period, fire_times
-from kpitree.tree import MetricTree
+from kpitree.tree import MetricTree, tree_calendar
 
 DEFAULT_MAX_PERIODS = 12
 

@@ -15,8 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from kpitree.analysis.variance import TREND_PERIODS
 from kpitree.compute.batch import SegmentFilter
-from kpitree.compute.engine import tree_calendar
 from kpitree.crontab import CrontabTrigger
 from kpitree.delivery.channels import Channel
 from kpitree.delivery.worker import DeliveryTally, RetryPolicy, deliver_due
@@ -25,12 +25,11 @@ from kpitree.impact.describe import summaries
 from kpitree.impact.loop import evaluate_due
 from kpitree.pipeline import RunOutcome, run_request, run_tree, write_entity_list
 from kpitree.report.render import report_html, report_markdown
-from kpitree.report.variance import TREND_PERIODS
 from kpitree.schedule.logs import log_event
 from kpitree.schedule.plan import DEFAULT_MAX_PERIODS, PlannedRun, Unfinished, due_runs
 from kpitree.state.runs import begin_run, last_scheduled_fire, unfinished_runs
 from kpitree.state.store import StateStore
-from kpitree.tree import MetricTree
+from kpitree.tree import MetricTree, tree_calendar
 from kpitree.warehouse import Warehouse, open_warehouse
 
 

@@ -13,10 +13,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from kpitree.compute.engine import tree_calendar
 from kpitree.crontab import CrontabTrigger, crontab_trigger
 from kpitree.periods import Grain, Period
-from kpitree.tree import MetricTree
+from kpitree.tree import MetricTree, tree_calendar
 
 ONE_MICROSECOND = timedelta(microseconds=1)
 

@@ -15,8 +15,22 @@ from typing import Any
 from kpitree.formula import FormulaSyntaxError, parse_formula, referenced_ids
 from kpitree.spec.edge import Draft
 from kpitree.spec.models import NodeFields, NodeSpec, SplitSpec
+from kpitree.spec.models.base import Scalar
 from kpitree.spec.yaml_source import YamlPath
-from kpitree.tree import BranchRestriction
+
+
+@dataclass(frozen=True)
+class BranchRestriction:
+    """Rows a split branch keeps: ``column`` in ``values``; or, for the catch-all branch,
+    ``column`` not in ``excluded`` or NULL."""
+
+    column: str
+    values: tuple[Scalar, ...] = ()
+    excluded: tuple[Scalar, ...] | None = None
+
+    @property
+    def is_other(self) -> bool:
+        return self.excluded is not None
 
 
 class DeclRole(enum.StrEnum):

@@ -6,8 +6,11 @@ Validators append issues to a list instead of raising, so one run reports every 
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from kpitree.errors import UserError
 
 
 class Level(enum.StrEnum):
@@ -112,3 +115,12 @@ class ValidationIssue:
 def sort_issues(issues: list[ValidationIssue]) -> list[ValidationIssue]:
     """Issues in reading order: by file, then position; errors before warnings at the same spot."""
     return sorted(issues, key=lambda i: (i.file, i.line, i.column, i.level is not Level.ERROR, i.code))
+
+
+class TreeInvalid(UserError):
+    """A tree file failed validation; ``issues`` holds every problem found in one pass."""
+
+    def __init__(self, issues: Sequence[ValidationIssue]) -> None:
+        errors = [issue for issue in issues if issue.is_error]
+        super().__init__(f"{len(errors)} validation error(s); run 'kpitree validate' to list them")
+        self.issues = tuple(issues)

@@ -12,13 +12,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, delete, select
 
-from kpitree.compute.engine import tree_calendar
 from kpitree.compute.snapshot import Snapshot
 from kpitree.errors import UserError
 from kpitree.periods import Period
 from kpitree.state.migrations import ensure_current
 from kpitree.state.models import ComputeRun, NodeValueRecord
-from kpitree.tree import MetricTree
+from kpitree.tree import MetricTree, tree_calendar
 from kpitree.warehouse import make_file_directory
 
 STATE_ENV = "KPITREE_STATE_DB"

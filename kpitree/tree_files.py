@@ -1,4 +1,7 @@
-"""Load tree files: read, validate (collecting every issue), compile.
+"""Load tree files: read, validate (collecting every issue), compile, and check the alert
+templates a tree overrides. It sits above the alert layer (see docs/architecture.md) because a
+template is checked against the contexts alerts give it; the checks themselves live with what
+they check (:mod:`kpitree.spec` for the file, :mod:`kpitree.alert.template_check` for templates).
 
 load_tree(path)          -> LoadResult(tree or None, issues)
 load_tree_or_raise(path) -> MetricTree, or TreeInvalid carrying every issue
@@ -11,20 +14,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kpitree.errors import TreeInvalid, TreeNotFound
+from kpitree.alert.template_check import check_templates
+from kpitree.errors import TreeNotFound
 from kpitree.spec.check_columns import check_derived_columns
 from kpitree.spec.check_graph import check_graph, check_ids, check_owners
 from kpitree.spec.check_nodes import check_nodes
-from kpitree.spec.check_templates import check_templates
 from kpitree.spec.check_tree import check_settings, check_sources, check_team_members
-from kpitree.spec.compile import compile_tree
 from kpitree.spec.declarations import declarations, edges, raw_node_ids, raw_owner_ids
 from kpitree.spec.edge import validate_structure
-from kpitree.spec.issues import IssueCode, Level, ValidationIssue, sort_issues
+from kpitree.spec.issues import IssueCode, Level, TreeInvalid, ValidationIssue, sort_issues
 from kpitree.spec.models import SourceSpec
 from kpitree.spec.sink import IssueSink
 from kpitree.spec.yaml_source import MAX_FILE_BYTES, YamlDocument, YamlPath, parse_yaml, too_large
 from kpitree.tree import MetricTree
+from kpitree.tree.compile import compile_tree
 
 YAML_SUFFIXES = (".yaml", ".yml")
 

@@ -7,12 +7,12 @@ matching branches (touches and active contacts, each by segment), the ratio is
 ``sum(X_s) / sum(D_s)``. Its movement is then also told per segment, each segment's numerator
 and denominator moving together as one Shapley player, and each segment's part split into a
 *rate* effect (the segment's own ratio changed) and a *mix* effect (its share of the denominator
-changed): see :func:`kpitree.attribute.methods.segment_ratio` and docs/attribution.md.
+changed): see :func:`kpitree.analysis.methods.segment_ratio` and docs/attribution.md.
 
 **Shared denominator**: a node split into parts (channels) and declared ``per`` another node
 (active contacts) reads as ``sum(parts) / D``, the seed's "3 emails + 1 call + 1 meeting per
 contact". Its per-D movement is told per part plus the denominator's effect
-(:func:`kpitree.attribute.methods.shared_denominator`).
+(:func:`kpitree.analysis.methods.shared_denominator`).
 
 Both views sit beside the node's ordinary decomposition over its children, which is what is
 pushed down the tree; they do not replace it.
@@ -24,7 +24,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from kpitree.attribute.methods import AttributionError, SegmentEffect, segment_ratio, shared_denominator
+from kpitree.analysis.methods import AttributionError, SegmentEffect, segment_ratio, shared_denominator
 from kpitree.formula import BinOp, Expr, Ref
 from kpitree.spec.models.base import Scalar
 from kpitree.tree import MetricTree, Node

@@ -1,6 +1,6 @@
 """A whole tree's movement, decomposed node by node and pushed down to the leaves.
 
-Each node's movement is decomposed over its children (:mod:`kpitree.attribute.node`). A child's
+Each node's movement is decomposed over its children (:mod:`kpitree.analysis.node`). A child's
 contribution to the KPI is its parent's contribution scaled by the child's part of the parent's
 movement, summed over every parent it has (a tree is a DAG): so the leaves' contributions add up
 to the KPI's movement, whatever the methods on the way.
@@ -16,8 +16,8 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from kpitree.attribute.node import Method, decompose
-from kpitree.attribute.segments import PerView, SegmentView, per_view, segment_view
+from kpitree.analysis.node import Method, decompose
+from kpitree.analysis.segments import PerView, SegmentView, per_view, segment_view
 from kpitree.tree import Direction, MetricTree, Node, Owners
 
 # A parent whose movement is under this fraction of its children's gross movement "barely moved":

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kpitree.formula import Expr
+from kpitree.periods import Calendar
+from kpitree.spec.declarations import BranchRestriction
 from kpitree.spec.models import (
     AlertingSpec,
     AlertRuleSpec,
@@ -29,7 +31,8 @@ from kpitree.spec.models import (
     TargetSpec,
     TeamSpec,
 )
-from kpitree.spec.models.base import Scalar
+
+__all__ = ["BranchRestriction", "Direction", "MetricTree", "Node", "NodeKind", "Owners", "tree_calendar"]
 
 
 class NodeKind(enum.StrEnum):
@@ -53,20 +56,6 @@ class Owners:
     accountable: str | None = None
     consulted: tuple[str, ...] = ()
     informed: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class BranchRestriction:
-    """Rows a split branch keeps: ``column`` in ``values``; or, for the catch-all branch,
-    ``column`` not in ``excluded`` or NULL."""
-
-    column: str
-    values: tuple[Scalar, ...] = ()
-    excluded: tuple[Scalar, ...] | None = None
-
-    @property
-    def is_other(self) -> bool:
-        return self.excluded is not None
 
 
 @dataclass(frozen=True)
@@ -135,3 +124,8 @@ class MetricTree:
         networkx costs a tenth of a second to import.
         """
         return tuple(graphlib.TopologicalSorter({n.id: n.children for n in self.nodes.values()}).static_order())
+
+
+def tree_calendar(tree: MetricTree) -> Calendar:
+    """The tree's calendar: its time zone, week start and fiscal year, which every period is read in."""
+    return Calendar.of(tree.timezone, tree.calendar.week_start, tree.calendar.fiscal_year_start_month)

@@ -4,6 +4,8 @@ variables alerts provide (see :mod:`kpitree.templating.lint`), reported with its
 
 from __future__ import annotations
 
+from kpitree.alert.messages import sample_contexts
+from kpitree.alert.templates import AlertTemplates, template_dir, template_dir_is_confined
 from kpitree.spec.issues import IssueCode, Level, ValidationIssue
 from kpitree.spec.sink import IssueSink
 from kpitree.tree import MetricTree
@@ -14,9 +16,6 @@ _TEMPLATES_KEY = ("alerting", "templates")
 def check_templates(tree: MetricTree, sink: IssueSink) -> None:
     if tree.alerting.templates is None:
         return  # the shipped templates are kpitree's own, tested with it
-    from kpitree.alert.messages import sample_contexts
-    from kpitree.alert.templates import AlertTemplates, template_dir, template_dir_is_confined
-
     directory = template_dir(tree)
     assert directory is not None
     if not template_dir_is_confined(tree):

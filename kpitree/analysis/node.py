@@ -7,7 +7,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from kpitree.attribute.methods import AttributionError, additive, lmdi, shapley
+from kpitree.analysis.methods import AttributionError, additive, lmdi, shapley
 from kpitree.formula import BinOp, Expr, Number, Ref, evaluate
 from kpitree.spec.models.nodes import ADDITIVE_AGGREGATIONS
 from kpitree.tree import Node, NodeKind

@@ -1,0 +1,1 @@
+"""The variance report: presented as terminal text, Markdown, HTML and JSON."""
