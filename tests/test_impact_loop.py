@@ -150,8 +150,10 @@ def test_registration_refuses_what_it_cannot_judge(store: StateStore, tree: Metr
     motion = SegmentFilter.parse(["motion=inbound"], tree)
     with pytest.raises(UsageError, match="split on different columns"):
         register(store.engine, tree, node_id="meeting_touches", segment=mid, control=motion, **base)
-    with pytest.raises(UsageError, match="weeks or months"):
+    with pytest.raises(UsageError, match="not a duration") as refused:
         Window.parse("8x")
+    assert refused.value.hint is not None
+    assert "weeks (w), months (mo)" in refused.value.hint
     started_midweek = register(
         store.engine, tree, node_id="meeting_touches", **{**base, "start": START + timedelta(days=2)}
     )

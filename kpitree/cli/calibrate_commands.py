@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
 
 from kpitree.cli.compute_commands import load
-from kpitree.cli.options import TREES_DIR_OPTION, warehouse_option
+from kpitree.cli.options import TREES_DIR_OPTION, DurationType, warehouse_option
 from kpitree.cli.plain import echo
+from kpitree.durations import Duration, Unit
 from kpitree.errors import UsageError
 from kpitree.tree import MetricTree, Node, NodeKind
 
-
-def _days(text: str) -> timedelta:
-    match = re.fullmatch(r"\s*(\d+)\s*([dwm])\s*", text.lower())
-    if not match or int(match.group(1)) < 1:
-        raise UsageError(f"--horizon {text!r} is not a number of days, weeks or months", hint="e.g. 90d, 12w, 3m")
-    return timedelta(days=int(match.group(1)) * {"d": 1, "w": 7, "m": 30}[match.group(2)])
+HORIZON_UNITS = frozenset({Unit.DAY, Unit.WEEK, Unit.MONTH})
 
 
 def _score_node(tree: MetricTree, node_id: str | None) -> Node:
@@ -53,7 +48,13 @@ def _score_node(tree: MetricTree, node_id: str | None) -> Node:
     required=True,
     help="Freeze the scores at the start of this day (tree timezone): only signals before it count.",
 )
-@click.option("--horizon", default="90d", show_default=True, help="Outcomes decided within this long after --as-of.")
+@click.option(
+    "--horizon",
+    type=DurationType(HORIZON_UNITS),
+    default="90d",
+    show_default=True,
+    help="Outcomes decided within this long after --as-of: days, weeks or calendar months (90d, 12w, 3mo).",
+)
 @click.option("--node", "node_id", default=None, help="The score node [default: the tree's first].")
 @click.option("--good", default=None, metavar="A,B", help="Outcome values that are good [default: renewed, won, ...].")
 @click.option("--bad", default=None, metavar="A,B", help="Outcome values that are bad [default: churned, lost, ...].")
@@ -75,7 +76,7 @@ def calibrate(
     tree_name: str,
     outcomes_source: str,
     as_of: datetime,
-    horizon: str,
+    horizon: Duration,
     node_id: str | None,
     good: str | None,
     bad: str | None,
@@ -108,7 +109,7 @@ def calibrate(
     except ValueError:
         raise UsageError(f"--half-lives {half_lives!r} is not a list of days", hint="e.g. 7,14,30") from None
     instant = datetime.combine(as_of.date(), time(), tzinfo=ZoneInfo(tree.timezone))
-    request = CalibrationRequest(instant, _days(horizon), grid, miss_cost, healthy_band)
+    request = CalibrationRequest(instant, horizon.after(instant) - instant, grid, miss_cost, healthy_band)
     source = open_warehouse(warehouse)
     try:
         outcomes = read_outcomes(

@@ -15,6 +15,12 @@ HEADER = """\
 Generated from `--help` by `python -m kpitree.cli.help_doc > docs/cli.md`; a test fails when it
 is stale. Exit codes: 0 success, 1 a problem with your input (printed without a traceback),
 2 a command-line usage error, 70 an internal error (a bug: please report it).
+
+**Durations** are written the same way in every option and tree file: a whole number and a unit,
+`30min` (or `30m`: `m` is always minutes), `24h`, `7d`, `8w`, `3mo` (calendar months). Each
+option takes the units that make sense for it and refuses the others with a hint: `--window`
+weeks or months, `--horizon` days to months, `silence --until` any; tree files take fixed lengths
+(minutes to weeks).
 """
 
 

@@ -9,9 +9,12 @@ import click
 
 from kpitree.cli.alert_commands import delivery_channels, delivery_options
 from kpitree.cli.compute_commands import load
-from kpitree.cli.options import TREES_DIR_OPTION, state_option, warehouse_option
+from kpitree.cli.options import TREES_DIR_OPTION, DurationType, state_option, warehouse_option
 from kpitree.cli.plain import echo
+from kpitree.durations import Duration, Unit
 from kpitree.errors import UsageError
+
+WINDOW_UNITS = frozenset({Unit.WEEK, Unit.MONTH})
 
 
 @click.group()
@@ -25,7 +28,13 @@ def impact() -> None:
 @click.option("--start", type=click.DateTime(["%Y-%m-%d"]), required=True, help="When the change took effect.")
 @click.option("--expect", type=click.Choice(["up", "down"]), required=True, help="Which way it should move NODE.")
 @click.option("--size", default=None, metavar="X", help="Expected effect, relative: 20% or 0.2.")
-@click.option("--window", default="8w", show_default=True, help="How long after the start to judge it: 8w, 3m.")
+@click.option(
+    "--window",
+    type=DurationType(WINDOW_UNITS),
+    default="8w",
+    show_default=True,
+    help="How long after the start to judge it, in weeks or months: 8w, 3mo.",
+)
 @click.option("--owner", required=True, metavar="ID", help="The person or team of the tree told the verdict.")
 @click.option("--note", default="", help="What was changed, in words.")
 @click.option("--segment", multiple=True, metavar="DIM=VALUE", help="Where the change was made; repeatable.")
@@ -38,7 +47,7 @@ def add(
     start: datetime,
     expect: str,
     size: str | None,
-    window: str,
+    window: Duration,
     owner: str,
     note: str,
     segment: tuple[str, ...],
@@ -63,7 +72,7 @@ def add(
         node_id=node_id,
         start=start.date(),
         expect=expect,
-        window=Window.parse(window),
+        window=Window.of(window),
         owner=owner,
         note=note,
         size=parse_size(size) if size else None,
@@ -107,7 +116,7 @@ def list_command(tree_id: str | None, state_db: str | None) -> None:
 
 @impact.command("edit")
 @click.argument("intervention_id", metavar="ID", type=int)
-@click.option("--window", default=None, help="A new window: 8w, 3m.")
+@click.option("--window", default=None, metavar="DURATION", help="A new window, in weeks or months: 8w, 3mo.")
 @click.option("--size", default=None, help="A new expected size: 20%.")
 @click.option("--owner", default=None, metavar="ID")
 @click.option("--note", default=None)

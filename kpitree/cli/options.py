@@ -8,6 +8,8 @@ from typing import Any, TypeVar
 
 import click
 
+from kpitree.durations import Duration, DurationError, Unit, parse_duration
+
 DEFAULT_REPORTS_DIR = Path(".kpitree") / "reports"  # reports and entity lists, per tree
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -57,3 +59,20 @@ def reports_dir_option(what: str) -> Callable[[F], F]:
         show_default=True,
         help=f"Where the run writes {what}.",
     )
+
+
+class DurationType(click.ParamType[Duration]):
+    """A duration option in the units it takes (docs/cli.md, "Durations"): one syntax everywhere."""
+
+    name = "duration"
+
+    def __init__(self, units: frozenset[Unit]) -> None:
+        self.units = units
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Duration:
+        if isinstance(value, Duration):
+            return value
+        try:
+            return parse_duration(str(value), self.units)
+        except DurationError as error:
+            self.fail(f"{error} ({error.hint})" if error.hint else str(error), param, ctx)

@@ -13,12 +13,13 @@ from kpitree.errors import UsageError
 
 
 def parse_until(text: str, now: datetime) -> datetime:
-    """``2026-12-01``, ``2026-12-01T09:00+01:00`` (no offset: UTC), or a duration from now: ``2d``."""
-    from kpitree.spec.models.base import parse_duration
+    """``2026-12-01``, ``2026-12-01T09:00+01:00`` (no offset: UTC), or a duration from now: ``2d``,
+    ``90min``, ``1mo`` (:mod:`kpitree.durations`)."""
+    from kpitree.durations import DurationError, parse_duration
 
     try:
-        return now + parse_duration(text)
-    except ValueError:
+        return parse_duration(text).after(now)
+    except DurationError:
         pass
     try:
         when = datetime.fromisoformat(text)
@@ -40,7 +41,13 @@ def silence() -> None:
 @click.option("--node", "node_id", default=None, metavar="NODE", help="Only this node.")
 @click.option("--rule", "rule_id", default=None, metavar="RULE", help="Only this rule.")
 @click.option("--entity", default=None, metavar="ID", help="Only this contact or account.")
-@click.option("--until", "until", required=True, metavar="WHEN", help="A date, an ISO time, or a duration (3d).")
+@click.option(
+    "--until",
+    "until",
+    required=True,
+    metavar="WHEN",
+    help="A date, an ISO time, or a duration from now (90min, 3d, 2w).",
+)
 @click.option("--reason", required=True, help="Why: it is shown with every alert it holds back.")
 @click.option("--by", "created_by", default=None, help="Who silences [default: your login].")
 @state_option

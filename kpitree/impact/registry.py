@@ -8,7 +8,6 @@ silent: each change is a row in ``intervention_edit``, and the evaluation lists 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -17,12 +16,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from kpitree.compute.batch import SegmentFilter
+from kpitree.durations import Duration, Unit, parse_duration
 from kpitree.errors import UsageError
 from kpitree.periods import Grain, Period
 from kpitree.state.models import Intervention, InterventionEdit, InterventionEvaluation
 from kpitree.tree import MetricTree, tree_calendar
 
-WINDOW_UNITS = {"w": Grain.WEEK, "m": Grain.MONTH}
+WINDOW_UNITS = frozenset({Unit.WEEK, Unit.MONTH})
 EDITABLE = ("window", "size", "owner", "note")
 
 
@@ -36,13 +36,17 @@ class Window:
 
     @classmethod
     def parse(cls, text: str) -> Window:
-        match = re.fullmatch(r"\s*(\d+)\s*([wm])\s*", text.lower())
-        if not match or int(match.group(1)) < 1:
-            raise UsageError(f"--window {text!r} is not a number of weeks or months", hint="e.g. 8w or 3m")
-        return cls(WINDOW_UNITS[match.group(2)], int(match.group(1)))
+        """``8w`` or ``3mo`` (:mod:`kpitree.durations`): whole weeks or months."""
+        return cls.of(parse_duration(text, WINDOW_UNITS))
+
+    @classmethod
+    def of(cls, duration: Duration) -> Window:
+        if duration.unit not in WINDOW_UNITS:
+            raise UsageError(f"a window of {duration} is not whole weeks or months", hint="e.g. 8w or 3mo")
+        return cls(Grain.WEEK if duration.unit is Unit.WEEK else Grain.MONTH, duration.count)
 
     def __str__(self) -> str:
-        return f"{self.periods}{'w' if self.grain is Grain.WEEK else 'm'}"
+        return str(Duration(self.periods, Unit.WEEK if self.grain is Grain.WEEK else Unit.MONTH))
 
 
 def parse_size(text: str) -> float:

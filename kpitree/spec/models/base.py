@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints, WithJsonSchema
+
+from kpitree import durations
 
 IDENTIFIER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
@@ -41,16 +42,11 @@ OwnerList = Annotated[
     ),
 ]
 
-_DURATION = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
-_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
-
 
 def parse_duration(text: str) -> timedelta:
-    """``"30m"``, ``"24h"``, ``"7d"``, ``"2w"`` -> timedelta; ValueError otherwise."""
-    match = _DURATION.match(text)
-    if not match:
-        raise ValueError(f"{text!r} is not a duration; write a number and a unit: 30m, 24h, 7d or 2w")
-    return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    """A tree file's duration (``30min``, ``24h``, ``7d``, ``2w``; see :mod:`kpitree.durations`) as a
+    timedelta; a ValueError (a :class:`kpitree.durations.DurationError`) otherwise."""
+    return durations.parse_duration(text, durations.FIXED_UNITS, minimum=0).fixed
 
 
 def _check_duration(text: str) -> str:
@@ -61,5 +57,5 @@ def _check_duration(text: str) -> str:
 Duration = Annotated[
     str,
     AfterValidator(_check_duration),
-    WithJsonSchema({"type": "string", "pattern": r"^\d+[mhdw]$", "examples": ["24h", "7d"]}),
+    WithJsonSchema({"type": "string", "pattern": r"^\d+(min|m|h|d|w)$", "examples": ["30min", "24h", "7d"]}),
 ]
