@@ -146,12 +146,15 @@ def measure(code: str) -> dict[str, float]:
     return json.loads(done.stderr.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-def prepare(scale: int, base: Path) -> Path:
-    directory = base / f"{scale}"
+def prepare(scale: int, base: Path, contacts: int | None = None) -> Path:
+    """The sample at ``scale`` activities as Parquet, and a DuckDB warehouse of views over it.
+    Contacts: a tenth of the activities unless given (None in ``contacts`` is that default)."""
+    contacts = contacts if contacts is not None else scale // 10
+    directory = base / (f"{scale}" if contacts == scale // 10 else f"{scale}-{contacts}")
     if not (directory / "signals.parquet").exists():
         code = (
             "from pathlib import Path\nfrom kpitree.sample import SampleSpec, write_sample\n"
-            f"write_sample(SampleSpec(activities={scale}, contact_count={scale // 10}), "
+            f"write_sample(SampleSpec(activities={scale}, contact_count={contacts}), "
             f"parquet_dir=Path({str(directory)!r}))"
         )
         generated = measure(code)

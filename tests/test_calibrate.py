@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pytest
@@ -17,6 +18,7 @@ from click.testing import CliRunner
 
 from kpitree.calibrate.backtest import CalibrationRequest, calibrate
 from kpitree.calibrate.outcomes import read_outcomes
+from kpitree.calibrate.render import supported
 from kpitree.calibrate.stats import auc, cost_cutoff, fit_logistic, youden_cutoff
 from kpitree.cli.main import cli
 from kpitree.errors import UsageError
@@ -155,6 +157,11 @@ def test_calibration_recovers_the_true_weights_ranking_half_life_and_auc(
     assert true_auc is not None
     assert result.validation.suggested.auc is not None
     assert abs(result.validation.suggested.auc - true_auc) <= 0.02
+    # equal weights of 1 are far from the truth for the strongest and the weakest signal: 2000
+    # contacts are enough for the intervals to say so
+    assert all(result.weight_intervals[s] is not None for s in SIGNAL_NODES)
+    assert supported(result, "demos")
+    assert supported(result, "opens")
     # the equal-weights, 30-day guess ranks worse than what calibration suggests
     assert result.validation.current.auc is not None
     assert result.validation.current.auc < result.validation.suggested.auc
@@ -243,6 +250,11 @@ def test_the_cli_reports_draws_and_writes_keeping_comments(
     assert '<svg id="roc"' in html
     assert '<svg id="bands"' in html
     assert html.count("<polyline") == 2  # the current and the suggested curve
+    assert html.count('class="tick-x"') == 5  # 0% to 100% on both axes
+    assert html.count('class="tick-y"') == 10  # the ROC's and the band chart's
+    assert "current, validation: AUC 0." in html  # the legend names each curve's AUC
+    assert html.count('class="value"') == 6  # a rate on every bar: three bands, now and suggested
+    assert "95% interval" in html
     written = runner.invoke(cli, ["calibrate", "synthetic_score", *common, "--write"])
     assert written.exit_code == 0, written.output
     assert "half_life_days 30 -> 14" in written.output
@@ -254,3 +266,26 @@ def test_the_cli_reports_draws_and_writes_keeping_comments(
     missing = runner.invoke(cli, ["calibrate", "synthetic_score", *common[2:], "--outcomes", str(tmp_path / "no.csv")])
     assert missing.exit_code == 1
     assert "no outcomes file" in missing.output
+
+
+def test_outcome_instants_without_an_offset_are_read_in_the_tree_timezone(tmp_path: Path) -> None:
+    path = tmp_path / "outcomes.csv"
+    path.write_text(
+        "contact_id,outcome,decided_at\nc1,renewed,2026-04-01\nc2,churned,2026-04-01T09:00:00+02:00\n"
+        "c3,won,2026-04-01 09:00:00\n",
+        encoding="utf-8",
+    )
+    found = read_outcomes(str(path), None, "America/New_York")
+    york = ZoneInfo("America/New_York")
+    assert [(o.entity, o.good, o.decided_at) for o in found.outcomes] == [
+        ("c1", True, datetime(2026, 4, 1, tzinfo=york)),
+        ("c2", False, datetime(2026, 4, 1, 7, tzinfo=UTC)),
+        ("c3", True, datetime(2026, 4, 1, 9, tzinfo=york)),
+    ]
+    parquet = tmp_path / "outcomes.parquet"
+    duckdb.sql(f"COPY (SELECT * FROM read_csv_auto('{path}', all_varchar=true)) TO '{parquet}'")
+    assert found.outcomes == read_outcomes(str(parquet), None, "America/New_York").outcomes
+    assert found.decided_between(datetime(2026, 4, 1, 6, 30, tzinfo=UTC), datetime(2026, 4, 2, tzinfo=UTC)) == {
+        "c2": False,
+        "c3": True,
+    }  # c1 was decided at 04:00 UTC, before the window

@@ -75,7 +75,8 @@ def test_tree_files_take_fixed_lengths_only() -> None:
 
 def test_the_cli_refuses_3m_for_a_horizon_and_suggests_months(runner: CliRunner) -> None:
     result = runner.invoke(
-        cli, ["calibrate", "contact_engagement_score", "--outcomes", "o.csv", "--as-of", "2026-05-01", "--horizon", "3m"]
+        cli,
+        ["calibrate", "contact_engagement_score", "--outcomes", "o.csv", "--as-of", "2026-05-01", "--horizon", "3m"],
     )
     assert result.exit_code == 2
     assert "'3m' is 3 minute(s)" in result.output

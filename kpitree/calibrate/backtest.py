@@ -19,16 +19,26 @@ from __future__ import annotations
 
 import itertools
 import math
-import statistics
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from kpitree.calibrate.features import EntityCounts, decayed_counts, score_of, weighted_signals
+import numpy as np
+from numpy.typing import NDArray
+
+from kpitree.calibrate.features import DecayedCounts, decayed_counts, scores_of, weighted_signals
 from kpitree.calibrate.outcomes import OutcomeSet
-from kpitree.calibrate.stats import RocPoint, auc, cost_cutoff, fit_logistic, roc_curve, youden_cutoff
+from kpitree.calibrate.stats import (
+    RocPoint,
+    auc,
+    cost_cutoff,
+    fit_logistic,
+    group_combine,
+    group_mean,
+    roc_curve,
+    youden_cutoff,
+)
 from kpitree.errors import UsageError
-from kpitree.scoring import band_for
 from kpitree.spec.models import BandSpec, ScoreSpec
 from kpitree.tree import MetricTree, Node
 from kpitree.warehouse import Warehouse
@@ -37,43 +47,39 @@ DEFAULT_HALF_LIVES = (7.0, 14.0, 21.0, 30.0, 45.0, 60.0, 90.0)
 MIN_EACH = 10  # good and bad outcomes each, for a back-test to say anything
 
 
-def _maximum(values: list[float]) -> float:
-    return max(values)
-
-
-_COMBINE: dict[str, Callable[[list[float]], float]] = {
-    "mean": statistics.fmean,
-    "max": _maximum,
-    "median": statistics.median,
-}
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Sample:
     """The entities with an outcome in one window, and their contacts' decayed counts."""
 
     as_of: datetime
     until: datetime
     ids: tuple[str, ...]
-    good: tuple[bool, ...]
-    members: tuple[tuple[EntityCounts, ...], ...]  # one contact at contact level; an account's contacts
+    good: NDArray[np.bool_]
+    half_lives: tuple[float, ...]
+    counts: NDArray[np.float64]  # contacts x half-lives x signals, for the contacts of these entities
+    member_of: NDArray[np.int64]  # per contact: the index in ``ids`` of its entity
 
-    def features(self, half_life: float, signals: Sequence[str]) -> list[list[float]]:
+    @property
+    def good_count(self) -> int:
+        return int(self.good.sum())
+
+    @property
+    def bad_count(self) -> int:
+        return len(self.ids) - self.good_count
+
+    def features(self, half_life: float) -> NDArray[np.float64]:
         """Per entity: the mean over its contacts of each signal's decayed count (0 with none)."""
-        rows = []
-        for members in self.members:
-            if not members:
-                rows.append([0.0] * len(signals))
-                continue
-            rows.append([statistics.fmean(m.counts[half_life][s] for m in members) for s in signals])
-        return rows
+        return group_mean(self._at(half_life), self.member_of, len(self.ids))
 
-    def scores(self, weights: Mapping[str, float], half_life: float, spec: ScoreSpec, roll_up: str) -> list[float]:
-        combine = _COMBINE[roll_up]
-        return [
-            combine([score_of(m.counts[half_life], weights, spec) for m in members]) if members else 0.0
-            for members in self.members
-        ]
+    def scores(
+        self, weights: NDArray[np.float64], half_life: float, spec: ScoreSpec, roll_up: str
+    ) -> NDArray[np.float64]:
+        """Per entity: its contacts' scores rolled up (0 with none)."""
+        per_contact = scores_of(self._at(half_life), weights, spec)
+        return group_combine(per_contact, self.member_of, len(self.ids), roll_up)
+
+    def _at(self, half_life: float) -> NDArray[np.float64]:
+        return self.counts[:, self.half_lives.index(half_life), :]
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,7 @@ class Calibration:
     node_id: str
     level: str
     train: Sample
+    signals: tuple[str, ...]  # signal node ids, in the tree's order
     current: Assessment
     current_weights: Mapping[str, float]
     current_half_life: float
@@ -125,6 +132,12 @@ class Calibration:
     grid: tuple[HalfLifeFit, ...]
     best_half_life: float
     suggested_weights: Mapping[str, float]
+    # 95% intervals of the suggested weights (the coefficients' Wald intervals, rescaled like them);
+    # None per signal when there is none (perfect separation, or a signal that never varied).
+    weight_intervals: Mapping[str, tuple[float, float] | None]
+    # The current weights rescaled to the suggestion's half-life and points, to compare with it.
+    comparable_weights: Mapping[str, float]
+    interval_note: str  # why there are no intervals, when there are none
     dropped_signals: tuple[str, ...]  # a negative coefficient: they do not predict a good outcome
     suggested: Assessment  # on the training window, with the suggested bands
     suggested_cutoff: float | None  # Youden's J on the suggested score, rounded
@@ -165,51 +178,66 @@ def calibrate(
     bands = tuple(sorted(spec.bands, key=lambda b: b.low if b.low is not None else -math.inf))
     healthy = _healthy_band(bands, request.healthy_band)
 
+    # Per account: the roll-up's entity column (checked above: there is a roll-up).
+    account_column = spec.roll_up[0].entity if outcomes.level == "account" and spec.roll_up else None
+    later_as_of = request.as_of + request.horizon
+
     def sample_at(as_of: datetime) -> Sample:
-        return _sample(tree, node, outcomes, as_of, as_of + request.horizon, half_lives, warehouse)
+        counts = decayed_counts(tree, node, as_of, half_lives, warehouse, account_column)
+        return _sample(outcomes, as_of, as_of + request.horizon, counts)
 
     train = sample_at(request.as_of)
     _enough(train, "the training window")
-    current_scores = train.scores(current_weights, current_half_life, spec, roll_up)
+    current_vector = np.array([current_weights[s] for s in signals])
+    current_scores = train.scores(current_vector, current_half_life, spec, roll_up)
     current = _assess(current_scores, train.good, bands)
 
     grid = []
     fits = {}
-    rows_at = {half_life: train.features(half_life, signals) for half_life in half_lives}
+    rows_at = {half_life: train.features(half_life) for half_life in half_lives}
     for half_life, rows in rows_at.items():
         fit = fit_logistic(rows, train.good)
         fits[half_life] = fit
-        grid.append(HalfLifeFit(half_life, auc([fit.linear(r) for r in rows], train.good), fit.log_likelihood))
+        grid.append(HalfLifeFit(half_life, auc(fit.linear(rows), train.good), fit.log_likelihood))
     best = max(grid, key=lambda g: g.log_likelihood).half_life
     raw = dict(zip(signals, fits[best].coefficients, strict=True))
     dropped = tuple(s for s, c in raw.items() if c <= 0)
-    suggested_weights = _rescale(
-        {s: max(c, 0.0) for s, c in raw.items()}, current_weights, rows_at[best], rows_at[current_half_life], signals
-    )
-    suggested_scores = train.scores(suggested_weights, best, spec, roll_up)
+    scale = _scale({s: max(c, 0.0) for s, c in raw.items()}, current_vector, rows_at[best], rows_at[current_half_life])
+    suggested_weights = {s: _round(max(c, 0.0) * scale) for s, c in raw.items()}
+    # The current weights in the suggestion's units (the same mean points at the suggested half-life):
+    # a suggested weight is compared with this, not with a weight meant for other decayed counts.
+    now_scale = _scale(current_weights, current_vector, rows_at[best], rows_at[current_half_life])
+    comparable = {s: current_weights[s] * now_scale for s in signals}
+    intervals = {
+        s: (_round(i[0] * scale), _round(i[1] * scale)) if i is not None else None
+        for s, i in zip(signals, fits[best].intervals, strict=True)
+    }
+    suggested_vector = np.array([suggested_weights[s] for s in signals])
+    suggested_scores = train.scores(suggested_vector, best, spec, roll_up)
     youden_new = youden_cutoff(suggested_scores, train.good)
     cost_new = cost_cutoff(suggested_scores, train.good, request.miss_cost)
     suggested_bands = _move_cutoff(bands, healthy, youden_new)
     suggested = _assess(suggested_scores, train.good, suggested_bands)
 
     validation, why_not = None, ""
-    later = sample_at(request.as_of + request.horizon)
-    if min(sum(later.good), len(later.good) - sum(later.good)) < MIN_EACH:
+    later = sample_at(later_as_of)
+    if min(later.good_count, later.bad_count) < MIN_EACH:
         why_not = (
             f"too few outcomes decided between {later.as_of:%Y-%m-%d} and {later.until:%Y-%m-%d} "
-            f"({sum(later.good)} good, {len(later.good) - sum(later.good)} bad; {MIN_EACH} of each are needed)"
+            f"({later.good_count} good, {later.bad_count} bad; {MIN_EACH} of each are needed)"
         )
     else:
         validation = Validation(
             later,
-            _assess(later.scores(current_weights, current_half_life, spec, roll_up), later.good, bands),
-            _assess(later.scores(suggested_weights, best, spec, roll_up), later.good, suggested_bands),
+            _assess(later.scores(current_vector, current_half_life, spec, roll_up), later.good, bands),
+            _assess(later.scores(suggested_vector, best, spec, roll_up), later.good, suggested_bands),
         )
     return Calibration(
         tree_id=tree.id,
         node_id=node.id,
         level=outcomes.level,
         train=train,
+        signals=tuple(signals),
         current=current,
         current_weights=current_weights,
         current_half_life=current_half_life,
@@ -219,6 +247,9 @@ def calibrate(
         grid=tuple(grid),
         best_half_life=best,
         suggested_weights=suggested_weights,
+        weight_intervals=intervals,
+        comparable_weights=comparable,
+        interval_note=fits[best].note,
         dropped_signals=dropped,
         suggested=suggested,
         suggested_cutoff=youden_new,
@@ -231,33 +262,26 @@ def calibrate(
     )
 
 
-def _sample(
-    tree: MetricTree,
-    node: Node,
-    outcomes: OutcomeSet,
-    as_of: datetime,
-    until: datetime,
-    half_lives: Sequence[float],
-    warehouse: Warehouse,
-) -> Sample:
+def _sample(outcomes: OutcomeSet, as_of: datetime, until: datetime, counted: DecayedCounts) -> Sample:
     decided = outcomes.decided_between(as_of, until)
-    spec = node.score
-    assert spec is not None
-    # Per account: the roll-up's entity column (calibrate has checked there is a roll-up).
-    account_column = spec.roll_up[0].entity if outcomes.level == "account" and spec.roll_up else None
-    counted = decayed_counts(tree, node, as_of, half_lives, warehouse, account_column)
-    members: dict[str, list[EntityCounts]] = {}
-    for entity in counted:
-        key = entity.contact if outcomes.level == "contact" else entity.account
-        if key is not None and key in decided:
-            members.setdefault(key, []).append(entity)
     ids = tuple(sorted(decided))
-    return Sample(as_of, until, ids, tuple(decided[i] for i in ids), tuple(tuple(members.get(i, ())) for i in ids))
+    position = {entity: index for index, entity in enumerate(ids)}
+    keys = counted.contacts if outcomes.level == "contact" else counted.accounts
+    member_of = np.array([position.get(k, -1) if k is not None else -1 for k in keys], dtype=np.int64)
+    kept = member_of >= 0
+    return Sample(
+        as_of,
+        until,
+        ids,
+        np.array([decided[i] for i in ids], dtype=np.bool_),
+        counted.half_lives,
+        counted.values[kept],
+        member_of[kept],
+    )
 
 
 def _enough(sample: Sample, what: str) -> None:
-    good = sum(sample.good)
-    bad = len(sample.good) - good
+    good, bad = sample.good_count, sample.bad_count
     if min(good, bad) < MIN_EACH:
         raise UsageError(
             f"{what} ({sample.as_of:%Y-%m-%d} to {sample.until:%Y-%m-%d}) has {good} good and {bad} bad outcomes; "
@@ -266,30 +290,28 @@ def _enough(sample: Sample, what: str) -> None:
         )
 
 
-def _assess(scores: Sequence[float], good: Sequence[bool], bands: Sequence[BandSpec]) -> Assessment:
-    counts = {band.name: [0, 0] for band in bands}
-    for score, is_good in zip(scores, good, strict=True):
-        band = band_for(score, bands)
-        if band is not None:
-            counts[band.name][0] += 1
-            counts[band.name][1] += is_good
-    rates = tuple(BandRate(b.name, b.low, counts[b.name][0], counts[b.name][1]) for b in bands)
+def _assess(scores: NDArray[np.float64], good: NDArray[np.bool_], bands: Sequence[BandSpec]) -> Assessment:
+    """AUC, ROC and the good-outcome rate per band (``bands`` lowest first, as band_for reads them)."""
+    lows = np.array([b.low if b.low is not None else -math.inf for b in bands])
+    band = np.searchsorted(lows, scores, side="right") - 1  # the band with the highest low not above
+    banded = band >= 0
+    entities = np.bincount(band[banded], minlength=len(bands))
+    goods = np.bincount(band[banded], weights=good[banded].astype(np.float64), minlength=len(bands))
+    rates = tuple(BandRate(b.name, b.low, int(entities[i]), int(goods[i])) for i, b in enumerate(bands))
     return Assessment(auc(scores, good), rates, tuple(roc_curve(scores, good)))
 
 
-def _rescale(
+def _scale(
     coefficients: Mapping[str, float],
-    current: Mapping[str, float],
-    new_rows: Sequence[Sequence[float]],
-    now_rows: Sequence[Sequence[float]],
-    signals: Sequence[str],
-) -> dict[str, float]:
-    """Coefficients -> weights: scaled so the mean entity's points match the current weights'.
-    ``new_rows`` are the features at the suggested half-life, ``now_rows`` at the current one."""
-    now_points = statistics.fmean(sum(current[s] * x for s, x in zip(signals, r, strict=True)) for r in now_rows)
-    new_points = statistics.fmean(sum(coefficients[s] * x for s, x in zip(signals, r, strict=True)) for r in new_rows)
-    scale = now_points / new_points if new_points > 0 else 0.0
-    return {s: _round(coefficients[s] * scale) for s in signals}
+    current: NDArray[np.float64],
+    new_rows: NDArray[np.float64],
+    now_rows: NDArray[np.float64],
+) -> float:
+    """Coefficients -> weights: the factor that makes the mean entity's points match the current
+    weights'. ``new_rows`` are the features at the suggested half-life, ``now_rows`` at the current one."""
+    now_points = float((now_rows @ current).mean())
+    new_points = float((new_rows @ np.array(list(coefficients.values()))).mean())
+    return now_points / new_points if new_points > 0 else 0.0
 
 
 def _round(value: float) -> float:

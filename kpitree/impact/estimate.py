@@ -27,11 +27,12 @@ Verdicts, for an intervention expected to move the node ``up`` or ``down``:
 from __future__ import annotations
 
 import enum
-import math
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from statistics import fmean, pvariance
+from statistics import fmean
+
+import numpy as np
+from numpy.typing import NDArray
 
 MIN_PERIODS = 3  # on each side; fewer cannot say anything about variation
 PLACEBO_MIN_PERIODS = 2 * MIN_PERIODS  # the before periods, to be split in two
@@ -91,38 +92,40 @@ def difference_in_differences(segments: Segments) -> float:
 def estimate(
     segments: Segments, *, resamples: int = DEFAULT_RESAMPLES, level: float = DEFAULT_LEVEL, seed: int = 0
 ) -> Estimate:
-    """The effect and its bootstrap-t interval (``seed`` makes it reproducible)."""
-    before, after = segments.gaps()
-    if not before or not after:
+    """The effect and its bootstrap-t interval (``seed`` makes it reproducible). The resamples are
+    drawn at once, as index arrays, and their means and errors taken along the rows."""
+    before, after = (np.asarray(side, dtype=np.float64) for side in segments.gaps())
+    if not before.size or not after.size:
         raise ValueError("an estimate needs at least one period before and one after")
-    rng = random.Random(seed)
-    effect = fmean(after) - fmean(before)
-    spread = _standard_error(before, after)
-    pivots = []
-    for _ in range(resamples):
-        a, b = rng.choices(after, k=len(after)), rng.choices(before, k=len(before))
-        error = _standard_error(b, a)
-        if error > 0:  # a resample of identical values says nothing about spread
-            pivots.append((fmean(a) - fmean(b) - effect) / error)
+    rng = np.random.default_rng(seed)
+    effect = float(after.mean() - before.mean())
+    spread = float(_standard_errors(before[None, :], after[None, :])[0])
+    a = after[rng.integers(0, after.size, size=(resamples, after.size))]
+    b = before[rng.integers(0, before.size, size=(resamples, before.size))]
+    errors = _standard_errors(b, a)
+    informative = errors > 0  # a resample of identical values says nothing about spread
+    pivots = np.sort((a.mean(axis=1) - b.mean(axis=1) - effect)[informative] / errors[informative])
     tail = (1 - level) / 2
-    if spread == 0 or not pivots:
+    if spread == 0 or not pivots.size:
         low = high = effect  # every period alike: nothing to be uncertain about
     else:
-        pivots.sort()
-        last = len(pivots) - 1
-        low = effect - pivots[int((1 - tail) * last + 0.5)] * spread
-        high = effect - pivots[int(tail * last)] * spread
+        last = pivots.size - 1
+        low = effect - float(pivots[int((1 - tail) * last + 0.5)]) * spread
+        high = effect - float(pivots[int(tail * last)]) * spread
     counterfactual = fmean(segments.treated_before) + fmean(segments.control_after) - fmean(segments.control_before)
-    return Estimate(effect, low, high, level, counterfactual, len(before), len(after))
+    return Estimate(effect, low, high, level, counterfactual, before.size, after.size)
 
 
-def _standard_error(before: Sequence[float], after: Sequence[float]) -> float:
-    """Of the difference of the two means (Welch's: each side its own variance)."""
+def _standard_errors(before: NDArray[np.float64], after: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Per row, of the difference of the two means (Welch's: each side its own variance)."""
 
-    def variance_of_mean(values: Sequence[float]) -> float:
-        return pvariance(values) / (len(values) - 1) if len(values) > 1 else 0.0
+    def variance_of_mean(values: NDArray[np.float64]) -> NDArray[np.float64]:
+        count = values.shape[1]
+        if count < 2:
+            return np.zeros(values.shape[0])
+        return np.asarray(values.var(axis=1) / (count - 1), dtype=np.float64)
 
-    return math.sqrt(variance_of_mean(before) + variance_of_mean(after))
+    return np.asarray(np.sqrt(variance_of_mean(before) + variance_of_mean(after)), dtype=np.float64)
 
 
 def placebo(
