@@ -4,6 +4,7 @@ the segment filter from ``--where``, and how both become SQL on a source.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -97,8 +98,21 @@ class SegmentFilter:
         return {dim: list(vs) for dim, vs in sorted(self.values.items())}
 
     def key(self) -> str:
-        """A stable text key for storing results per segment ('' for the whole population)."""
-        return "&".join(f"{dim}={'|'.join(map(str, vs))}" for dim, vs in sorted(self.values.items()))
+        """A stable text key for storing results per segment ('' for the whole population):
+        canonical JSON, so any value (``R&D``, ``A|B``, ``x=y``) reads back as itself."""
+        if not self.values:
+            return ""
+        data = {dim: [str(v) for v in vs] for dim, vs in sorted(self.values.items())}
+        return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    @classmethod
+    def from_key(cls, key: str, tree: MetricTree) -> SegmentFilter:
+        """The filter a stored :meth:`key` stands for, values typed by the tree's columns again."""
+        return cls.parse([f"{dim}={value}" for dim, values in key_items(key) for value in values], tree)
+
+    def label(self) -> str:
+        """For people: ``segment=SMB``, ``segment=SMB or Mid-market, region=EU``."""
+        return segment_label(self.key())
 
     def matches(self, where: Mapping[str, Scalar] | None) -> bool:
         """Whether a benchmark band's ``where`` describes this segment (every key pinned to its value)."""
@@ -115,6 +129,22 @@ class SegmentFilter:
             else:
                 lacking.append(dim)
         return applied, lacking
+
+
+def key_items(key: str) -> list[tuple[str, list[str]]]:
+    """(dimension, values) of a stored segment key; keys written before they were JSON
+    (``dim=a|b&dim2=c``) are read the old way (alembic 0007 rewrote those it found)."""
+    if not key:
+        return []
+    if key.startswith("{"):
+        data = json.loads(key)
+        return [(str(dim), [str(v) for v in values]) for dim, values in sorted(data.items())]
+    return [(dim, values.split("|")) for part in key.split("&") for dim, _, values in [part.partition("=")]]
+
+
+def segment_label(key: str) -> str:
+    """A stored segment key for people ('' for the whole population)."""
+    return ", ".join(f"{dim}={' or '.join(values)}" for dim, values in key_items(key))
 
 
 def source_offers(tree: MetricTree, source_id: str) -> set[str]:

@@ -26,8 +26,8 @@ def pct(value: float | None) -> str:
 def registration_line(i: RegisteredIntervention, tree: MetricTree | None = None) -> str:
     node = tree.node(i.node_id).title if tree and i.node_id in tree.nodes else i.node_id
     size = f" by {i.expected_size:.0%}" if i.expected_size else ""
-    where = f" in {i.segment}" if i.segment else ""
-    control = f", control {i.control}" if i.control else ", no control"
+    where = f" in {i.segment_label}" if i.segment else ""
+    control = f", control {i.control_label}" if i.control else ", no control"
     return (
         f"#{i.id} {i.tree_id} / {node}{where}: expect {i.expect}{size}, from {i.start} for {i.window}"
         f"{control}, owner {i.owner}" + (f" - {i.note}" if i.note else "")
@@ -40,14 +40,14 @@ def evaluation_lines(evaluation: ImpactEvaluation) -> list[str]:
     judgement = evaluation.judgement
     lines = [f"verdict: {judgement.verdict.value.upper()} - {judgement.reason}"]
     lines.append(
-        f"before/after in {i.segment or 'the whole population'} (descriptive): "
+        f"before/after in {i.segment_label or 'the whole population'} (descriptive): "
         f"{number(evaluation.treated_before)} -> {number(evaluation.treated_after)} per period "
         f"({pct(evaluation.descriptive_change)})"
     )
     if judgement.estimate:
         e = judgement.estimate
         lines.append(
-            f"difference-in-differences vs {i.control}: {e.effect:+.4g} ({pct(e.relative)} of the counterfactual "
+            f"difference-in-differences vs {i.control_label}: {e.effect:+.4g} ({pct(e.relative)} of the counterfactual "
             f"{number(e.counterfactual)}), {e.level:.0%} interval [{e.low:+.4g}, {e.high:+.4g}] "
             f"over {e.periods_before}+{e.periods_after} periods"
         )
@@ -96,7 +96,7 @@ def summaries(engine: Engine, tree: MetricTree) -> list[InterventionSummary]:
         evaluation = latest.get(i.id)
         details = json.loads(evaluation.details) if evaluation else {}
         share = details.get("share_of_root")
-        title = tree.node(i.node_id).title + (f" in {i.segment}" if i.segment else "")
+        title = tree.node(i.node_id).title + (f" in {i.segment_label}" if i.segment else "")
         found.append(
             InterventionSummary(
                 id=i.id,

@@ -25,11 +25,12 @@ from sqlmodel import Session, col, select
 
 from kpitree.alert.queue import NewMessage
 from kpitree.analysis.attribution import attribute_tree
+from kpitree.compute.batch import SegmentFilter
 from kpitree.compute.engine import PeriodValues, compute_periods
 from kpitree.delivery.outbox import enqueue
 from kpitree.errors import UsageError
 from kpitree.impact.estimate import Judgement, Segments, Verdict, judge
-from kpitree.impact.registry import RegisteredIntervention, segment_from_key
+from kpitree.impact.registry import RegisteredIntervention
 from kpitree.periods import Grain, Period
 from kpitree.state.models import InterventionEvaluation
 from kpitree.tree import MetricTree, tree_calendar
@@ -123,14 +124,16 @@ def evaluate_intervention(
         )
     before_periods, after_periods = intervention.periods(tree)
     periods = [*before_periods, *after_periods]
-    treated_segment = segment_from_key(intervention.segment, tree)
+    treated_segment = SegmentFilter.from_key(intervention.segment, tree)
     treated = compute_periods(tree, periods, warehouse, treated_segment).periods
     node = intervention.node_id
     labels = [tree_calendar(tree).label(p) for p in periods]
     n_before = len(before_periods)
     sides = [treated]
     if intervention.control:
-        sides.append(compute_periods(tree, periods, warehouse, segment_from_key(intervention.control, tree)).periods)
+        sides.append(
+            compute_periods(tree, periods, warehouse, SegmentFilter.from_key(intervention.control, tree)).periods
+        )
     # A period is used only where every side has a value: the gaps must pair up.
     keep = [i for i in range(len(periods)) if all(side[i].value(node) is not None for side in sides)]
     dropped = tuple(labels[i] for i in range(len(periods)) if i not in keep)

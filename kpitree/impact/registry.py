@@ -15,7 +15,7 @@ from datetime import date, datetime
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from kpitree.compute.batch import SegmentFilter
+from kpitree.compute.batch import SegmentFilter, segment_label
 from kpitree.durations import Duration, Unit, parse_duration
 from kpitree.errors import UsageError
 from kpitree.periods import Grain, Period
@@ -61,19 +61,6 @@ def parse_size(text: str) -> float:
     return value
 
 
-def segment_from_key(key: str, tree: MetricTree) -> SegmentFilter:
-    """The filter a stored segment key (``SegmentFilter.key()``) stands for."""
-    if not key:
-        return SegmentFilter()
-    items = [
-        f"{dim}={value}"
-        for part in key.split("&")
-        for dim, _, values in [part.partition("=")]
-        for value in values.split("|")
-    ]
-    return SegmentFilter.parse(items, tree)
-
-
 @dataclass(frozen=True)
 class RegisteredIntervention:
     """An intervention as stored, with the periods its window covers."""
@@ -91,6 +78,15 @@ class RegisteredIntervention:
     note: str
     registered_at: datetime
     edits: tuple[InterventionEdit, ...]
+
+    @property
+    def segment_label(self) -> str:
+        """The treated segment for people ('' for the whole population)."""
+        return segment_label(self.segment)
+
+    @property
+    def control_label(self) -> str:
+        return segment_label(self.control)
 
     def periods(self, tree: MetricTree) -> tuple[tuple[Period, ...], tuple[Period, ...]]:
         """(the pre-period's periods, the window's periods), oldest first."""
@@ -177,7 +173,7 @@ def _check(
         )
     if control and set(control.values) != set(segment.values):
         raise UsageError(
-            f"--control {control.key()} and --segment {segment.key()} split on different columns",
+            f"--control {control.label()} and --segment {segment.label()} split on different columns",
             hint="a control is another part of the same split: another team, rep group or segment",
         )
     if control and control.key() == segment.key():
