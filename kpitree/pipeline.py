@@ -46,6 +46,7 @@ from kpitree.compute.batch import SegmentFilter
 from kpitree.delivery.channels import Channel
 from kpitree.delivery.outbox import enqueue
 from kpitree.delivery.worker import DeliveryTally, RetryPolicy, deliver_due
+from kpitree.errors import InternalError
 from kpitree.periods import Comparison, Period
 from kpitree.state.alerts import (
     AlertKey,
@@ -167,7 +168,8 @@ def run_tree(
     segment = segment or SegmentFilter()
     if ticket is None:
         ticket = begin_run(store.engine, run_request(tree, period, segment, now), holder_name(), now)
-        assert ticket is not None, "a run by hand has a key of its own"
+        if ticket is None:
+            raise InternalError("ticket is missing (a run by hand has a key of its own)")
     clock = time.monotonic()
     try:
         outcome = _run(tree, period, warehouse, store, now, segment, ticket, clock, trend_periods)
@@ -314,7 +316,8 @@ def _alert_key(tree: MetricTree, finding: Finding) -> AlertKey:
 
 
 def _values_of(report: VarianceReport, period: Period) -> dict[str, float | None]:
-    assert report.computation is not None
+    if report.computation is None:
+        raise InternalError("report.computation is missing")
     for values in report.computation.periods:
         if values.window.period == period:
             return {node_id: value.value for node_id, value in values.values.items()}

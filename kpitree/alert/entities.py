@@ -21,6 +21,7 @@ from kpitree.alert.routing import ENTITY_PREFIX
 from kpitree.alert.rules import Condition
 from kpitree.compute.batch import PeriodWindow, SegmentFilter
 from kpitree.compute.crossings import BandMove, BandWatch, band_moves_for_rules, band_ranks, parts_moved
+from kpitree.errors import InternalError
 from kpitree.spec.models.alerts import EntityBandRule
 from kpitree.tree import MetricTree, Node
 from kpitree.warehouse import Warehouse
@@ -59,7 +60,8 @@ def entity_findings(
     finds them for all of the node's rules in one statement
     (:func:`kpitree.compute.crossings.band_moves_for_rules`); only they come back."""
     spec = node.score
-    assert spec is not None
+    if spec is None:
+        raise InternalError("spec is missing")
     owners = tuple(_owner_columns(tree, node))
     watches = [(_watch(rule, owners), firing) for rule, firing in rules]
     moved = band_moves_for_rules(tree, node, watches, current, compare, warehouse, segment)
@@ -82,7 +84,8 @@ def _findings(
     found_moves: Sequence[BandMove],
 ) -> list[EntityFinding]:
     spec = node.score
-    assert spec is not None
+    if spec is None:
+        raise InternalError("spec is missing")
     ranks = band_ranks(spec.bands)
     lowest = max(ranks, key=lambda name: ranks[name])
     down = rule.direction == "down"

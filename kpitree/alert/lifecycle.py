@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from kpitree.alert.rules import Condition
+from kpitree.errors import InternalError
 from kpitree.spec.models import AlertRuleSpec
 from kpitree.spec.models.base import parse_duration
 from kpitree.spec.models.tree import MaintenanceWindow
@@ -91,14 +92,16 @@ def decide(
     if not condition.holds:
         if not firing:
             return Decision(None, False, None, "resolved", "")
-        assert remembered is not None
+        if remembered is None:
+            raise InternalError("remembered is missing")
         told = remembered.last_notified_at is not None
         wanted = rule.notify_on_resolve and told
         return _event(EventKind.RESOLVED, wanted, suppressed_by, "resolved", "")
     signature = condition.signature
     if not firing:
         return _event(EventKind.FIRING, True, suppressed_by, "firing", signature)
-    assert remembered is not None
+    if remembered is None:
+        raise InternalError("remembered is missing")
     if remembered.last_notified_at is None:
         return _event(EventKind.FIRING, True, suppressed_by, "firing", signature)
     if signature != remembered.signature:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from kpitree.alert.messages import sample_contexts
 from kpitree.alert.templates import AlertTemplates, template_dir, template_dir_is_confined
+from kpitree.errors import InternalError
 from kpitree.spec.issues import IssueCode, Level, ValidationIssue
 from kpitree.spec.sink import IssueSink
 from kpitree.tree import MetricTree
@@ -17,7 +18,8 @@ def check_templates(tree: MetricTree, sink: IssueSink) -> None:
     if tree.alerting.templates is None:
         return  # the shipped templates are kpitree's own, tested with it
     directory = template_dir(tree)
-    assert directory is not None
+    if directory is None:
+        raise InternalError("directory is missing")
     if not template_dir_is_confined(tree):
         sink.error(
             _TEMPLATES_KEY,

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from kpitree.analysis.methods import AttributionError, additive, lmdi, shapley
+from kpitree.errors import InternalError
 from kpitree.formula import BinOp, Expr, Number, Ref, evaluate
 from kpitree.spec.models.nodes import ADDITIVE_AGGREGATIONS
 from kpitree.tree import Node, NodeKind
@@ -56,10 +57,12 @@ def decompose(node: Node, before: Mapping[str, float | None], after: Mapping[str
         if method is Method.ADDITIVE:
             values = additive(b, a)
         elif method is Method.LMDI:
-            assert node.formula is not None
+            if node.formula is None:
+                raise InternalError("node.formula is missing")
             values = lmdi(b, a, _constant_factor(node.formula))
         else:
-            assert node.formula is not None
+            if node.formula is None:
+                raise InternalError("node.formula is missing")
             formula = node.formula
             values = shapley(lambda mixed: evaluate(formula, dict(zip(children, mixed, strict=True))).value, b, a)
     except AttributionError as exc:
@@ -70,7 +73,8 @@ def decompose(node: Node, before: Mapping[str, float | None], after: Mapping[str
 
 def not_additive(node: Node) -> str:
     """Why a split measure's branches get no share of its movement."""
-    assert node.measure is not None
+    if node.measure is None:
+        raise InternalError("node.measure is missing")
     return (
         f"a {node.measure.agg} is not the sum of its branches' {node.measure.agg}s: "
         "the branches are shown beside it, not summed to it"
@@ -125,5 +129,6 @@ def _flatten(expr: Expr, op: str) -> list[Expr]:
 
 def _number(values: Mapping[str, float | None], node_id: str) -> float:
     value = values.get(node_id)
-    assert value is not None
+    if value is None:
+        raise InternalError("value is missing")
     return value

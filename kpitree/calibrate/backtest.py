@@ -38,7 +38,7 @@ from kpitree.calibrate.stats import (
     roc_curve,
     youden_cutoff,
 )
-from kpitree.errors import UsageError
+from kpitree.errors import InternalError, UsageError
 from kpitree.spec.models import BandSpec, ScoreSpec
 from kpitree.tree import MetricTree, Node
 from kpitree.warehouse import Warehouse
@@ -169,7 +169,8 @@ def calibrate(
     tree: MetricTree, node: Node, outcomes: OutcomeSet, request: CalibrationRequest, warehouse: Warehouse
 ) -> Calibration:
     spec = node.score
-    assert spec is not None
+    if spec is None:
+        raise InternalError("spec is missing")
     current_weights = {s.node_id: s.weight for s in weighted_signals(tree, node)}
     signals = list(current_weights)
     current_half_life = spec.decay.half_life_days

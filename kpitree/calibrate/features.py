@@ -22,6 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from kpitree.compute.relations import build_relation, computing, needed_columns
 from kpitree.compute.scores import DAY_SECONDS
+from kpitree.errors import InternalError
 from kpitree.spec.models import ScoreSpec
 from kpitree.spec.models.nodes import NormalisationSpec
 from kpitree.tree import MetricTree, Node
@@ -42,7 +43,8 @@ class ScoreSignal:
 def weighted_signals(tree: MetricTree, node: Node) -> tuple[ScoreSignal, ...]:
     """The score node's signals, in tree order, with their current weights."""
     spec = node.score
-    assert spec is not None
+    if spec is None:
+        raise InternalError("spec is missing")
     found = []
     for type_id in node.children:
         for signal_id in tree.nodes[type_id].children:
@@ -74,7 +76,8 @@ def decayed_counts(
 ) -> DecayedCounts:
     """Every contact's decayed signal counts as of ``as_of``, at each half-life."""
     spec = node.score
-    assert spec is not None
+    if spec is None:
+        raise InternalError("spec is missing")
     signals = weighted_signals(tree, node)
     used = {spec.entity, spec.signal_column, *([account_column] if account_column else [])}
     if spec.quantity_column:

@@ -21,6 +21,7 @@ from kpitree.cli.demo_impact import demo_calibration, demo_interventions
 from kpitree.cli.output import console
 from kpitree.compute.check import check_computation
 from kpitree.delivery.file import FileChannel
+from kpitree.errors import InternalError
 from kpitree.impact.describe import summaries
 from kpitree.periods import Grain, Period
 from kpitree.pipeline import outcome_lines, run_tree
@@ -80,7 +81,8 @@ def demo(demo_dir: Path, size: int) -> None:
             report = outcome.report
             out.print()
             out.print(snapshot_table(report.snapshot))
-            assert report.computation is not None
+            if report.computation is None:
+                raise InternalError("report.computation is missing")
             check = check_computation(report.computation, 1e-9)
             checked = sum(1 for c in check.checks if c.holds is not None)
             verdict = "all hold" if check.ok else f"{len(check.failures)} FAIL (run kpitree check)"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from kpitree.cli.main import cli
+from kpitree.errors import InternalError
 
 HEADER = """\
 # Command-line reference
@@ -29,7 +30,8 @@ def _commands(group: click.Group, prefix: list[str]) -> list[tuple[list[str], cl
     context = click.Context(group)
     for name in group.list_commands(context):  # not group.commands: the top level loads commands on use
         command = group.get_command(context, name)
-        assert command is not None
+        if command is None:
+            raise InternalError("command is missing")
         found.append(([*prefix, name], command))
         if isinstance(command, click.Group):
             found.extend(_commands(command, [*prefix, name]))

@@ -17,7 +17,7 @@ import click
 
 from kpitree import __version__
 from kpitree.cli.plain import echo
-from kpitree.errors import UserError
+from kpitree.errors import InternalError, UserError
 
 EXIT_USER_ERROR = 1
 EXIT_INTERNAL_ERROR = 70
@@ -60,7 +60,8 @@ class KpitreeGroup(click.Group):
             return None
         module, _, attribute = COMMANDS[cmd_name].partition(":")
         command = getattr(importlib.import_module(module), attribute)
-        assert isinstance(command, click.Command)
+        if not isinstance(command, click.Command):
+            raise InternalError("unexpected type: not isinstance(command, click.Command)")
         return command
 
     def invoke(self, ctx: click.Context) -> Any:

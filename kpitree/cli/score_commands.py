@@ -12,7 +12,7 @@ from kpitree.cli.compute_commands import load, resolve_period
 from kpitree.cli.options import TREES_DIR_OPTION, period_option, warehouse_option
 from kpitree.cli.plain import echo
 from kpitree.cli.report_commands import WHERE_OPTION
-from kpitree.errors import UsageError
+from kpitree.errors import InternalError, UsageError
 from kpitree.periods import Comparison
 from kpitree.spec.suggest import did_you_mean
 from kpitree.tree import MetricTree, Node, NodeKind
@@ -69,7 +69,8 @@ def score_change(
     calendar = tree_calendar(tree)
     chosen = resolve_period(tree, period)
     earlier = calendar.compare_period(chosen, Comparison(compare))
-    assert earlier is not None  # previous and yoy always have one
+    if earlier is None:
+        raise InternalError("earlier is missing (previous and yoy always have one)")
     current, before = windows(calendar, [chosen, earlier])
     subject = ScoreSubject.of(node, contact, account)
     segment = SegmentFilter.parse(where, tree)

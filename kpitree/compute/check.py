@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from kpitree.compute.batch import SegmentFilter
 from kpitree.compute.engine import PeriodValues, TreeComputation, compute_periods
+from kpitree.errors import InternalError
 from kpitree.formula import BinOp, Ref, evaluate, referenced_ids
 from kpitree.periods import Period
 from kpitree.spec.models.nodes import ADDITIVE_AGGREGATIONS
@@ -141,7 +142,8 @@ def _rows_used(node: Node, values: PeriodValues) -> float | None:
     """How many rows a measure aggregated: a plain count's own value, else its kept rows minus the
     NULLs its column left out."""
     measure = node.measure
-    assert measure is not None
+    if measure is None:
+        raise InternalError("measure is missing")
     value = values.values.get(node.id)
     if value is None:
         return None

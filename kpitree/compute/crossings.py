@@ -26,7 +26,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from kpitree.compute.batch import PeriodWindow, SegmentFilter
 from kpitree.compute.relations import build_relation, computing, needed_columns
 from kpitree.compute.scores import band_expr, point_of, scored_contacts, signal_label
-from kpitree.errors import UsageError
+from kpitree.errors import InternalError, UsageError
 from kpitree.spec.models import BandSpec
 from kpitree.tree import MetricTree, Node
 from kpitree.warehouse import Warehouse
@@ -92,7 +92,8 @@ def band_moves_for_rules(
     rule reads the same per-contact scores (one CTE, scored once where the engine materialises
     it, as DuckDB and PostgreSQL do)."""
     spec = node.score
-    assert spec is not None
+    if spec is None:
+        raise InternalError("spec is missing")
     if not watches:
         return []
     for watch, _firing in watches:
@@ -141,7 +142,8 @@ def _moved(
 ) -> Any:
     """One rule's rows: (w, key, scores, parts, bands, owner columns) of the entities it sees."""
     spec = node.score
-    assert spec is not None
+    if spec is None:
+        raise InternalError("spec is missing")
     type_parts = {
         t: sum(
             (sa.func.coalesce(scored.c[signal_label(s)], 0.0) for s in tree.nodes[t].children),

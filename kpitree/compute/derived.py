@@ -18,7 +18,7 @@ from sqlalchemy.sql.selectable import FromClause
 
 from kpitree.compute.column_types import Kind
 from kpitree.compute.conditions import where_exprs
-from kpitree.errors import WarehouseError
+from kpitree.errors import InternalError, WarehouseError
 from kpitree.expressions import (
     Arithmetic,
     Case,
@@ -118,7 +118,8 @@ def _rollup(
     if rollup.agg == "count":
         value = sa.func.count()
     else:
-        assert rollup.column is not None  # validation requires it
+        if rollup.column is None:
+            raise InternalError("rollup.column is missing (validation requires it)")
         value = getattr(sa.func, rollup.agg)(child_columns[rollup.column])
     grouped = (
         sa.select(key.label("k"), value.label("v"))
@@ -200,7 +201,8 @@ def _function(e: Function, args: list[ColumnElement[Any]], dialect: str) -> Colu
         return sa.func.lower(args[0])
     if e.name == "date_part":
         part = e.args[0]
-        assert isinstance(part, Constant)  # checked when parsed
+        if not isinstance(part, Constant):
+            raise InternalError("unexpected type: not isinstance(part, Constant) (checked when parsed)")
         return sa.cast(sa.extract(str(part.value), args[1]), sa.Double())
     start, end = args
     return (_epoch(end, dialect) - _epoch(start, dialect)) / SECONDS_PER[e.name]

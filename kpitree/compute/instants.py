@@ -25,6 +25,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from kpitree.compute.batch import PeriodWindow, SegmentFilter
 from kpitree.compute.column_types import Kind
 from kpitree.compute.relations import SourceRelation, build_relation, needed_columns
+from kpitree.errors import InternalError
 from kpitree.tree import MetricTree, Node
 from kpitree.warehouse import Warehouse
 
@@ -85,8 +86,10 @@ def _flag(condition: ColumnElement[bool]) -> ColumnElement[Any]:
 
 def _holds(relation: SourceRelation, instant: datetime, day: date) -> ColumnElement[bool]:
     spec = relation.spec
-    assert spec.valid_from is not None
-    assert spec.valid_to is not None
+    if spec.valid_from is None:
+        raise InternalError("spec.valid_from is missing")
+    if spec.valid_to is None:
+        raise InternalError("spec.valid_to is missing")
     start = _comparable(relation, spec.valid_from)
     end = _comparable(relation, spec.valid_to)
     at = _bound(relation, spec.valid_from, instant, day)

@@ -25,7 +25,7 @@ from kpitree.compute.conditions import restriction_expr, where_exprs
 from kpitree.compute.instants import cohort_label, holds_label, point_in_time_rows
 from kpitree.compute.relations import SourceRelation, build_relation, computing, needed_columns
 from kpitree.compute.values import NodeValue
-from kpitree.errors import WarehouseError
+from kpitree.errors import InternalError, WarehouseError
 from kpitree.spec.models.sources import where_columns
 from kpitree.tree import MetricTree, Node
 from kpitree.warehouse import Warehouse
@@ -57,7 +57,8 @@ def plan_source_queries(
 ) -> list[SourceQuery]:
     by_source: dict[str, list[Node]] = {}
     for node in measure_nodes(tree):
-        assert node.measure is not None
+        if node.measure is None:
+            raise InternalError("node.measure is missing")
         by_source.setdefault(node.measure.source, []).append(node)
     return [_plan(tree, source_id, nodes, batch, segment, warehouse) for source_id, nodes in by_source.items()]
 
@@ -66,12 +67,14 @@ def plan_one_node(
     tree: MetricTree, node: Node, batch: Sequence[PeriodWindow], segment: SegmentFilter, warehouse: Warehouse
 ) -> SourceQuery:
     """The statement for one measure alone (what ``kpitree validate --warehouse`` checks node by node)."""
-    assert node.measure is not None
+    if node.measure is None:
+        raise InternalError("node.measure is missing")
     return _plan(tree, node.measure.source, [node], batch, segment, warehouse)
 
 
 def _node_columns(node: Node) -> set[str]:
-    assert node.measure is not None
+    if node.measure is None:
+        raise InternalError("node.measure is missing")
     names = set(where_columns(node.measure.where)) | {r.column for r in node.restrictions}
     if node.measure.cohort is not None:
         names.add(node.measure.cohort.entity)
@@ -152,7 +155,8 @@ def _check_aggregated_column(node: Node, relation: SourceRelation) -> None:
     """A sum or average needs numbers: say so, with the column and its type, before the engine
     refuses the statement (or, on SQLite, adds up text)."""
     measure = node.measure
-    assert measure is not None
+    if measure is None:
+        raise InternalError("measure is missing")
     if measure.agg in ("count", "count_distinct") or measure.column is None:
         return
     if measure.agg in ("median", "percentile") and relation.dialect == "sqlite":
@@ -180,7 +184,8 @@ def _check_aggregated_column(node: Node, relation: SourceRelation) -> None:
 def _kept(node: Node, columns: Any) -> ColumnElement[bool] | None:
     """The node's own filter over the source's rows (its measure's where and its branch), if any."""
     measure = node.measure
-    assert measure is not None
+    if measure is None:
+        raise InternalError("measure is missing")
     conditions = where_exprs(columns, measure.where)
     conditions += [restriction_expr(columns[r.column], r) for r in node.restrictions]
     if measure.at is not None:  # a point-in-time source: the rows that hold at the instant asked for
@@ -192,7 +197,8 @@ def _kept(node: Node, columns: Any) -> ColumnElement[bool] | None:
 
 def _row_counts(node: Node, columns: Any) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
     """COUNT of the rows the node keeps, and of those with NULL in its column."""
-    assert node.measure is not None
+    if node.measure is None:
+        raise InternalError("node.measure is missing")
     keep = _kept(node, columns)
     column = columns[node.measure.column]
     rows = sa.func.count(sa.case((keep, 1))) if keep is not None else sa.func.count()
@@ -202,7 +208,8 @@ def _row_counts(node: Node, columns: Any) -> tuple[ColumnElement[Any], ColumnEle
 
 def _aggregate(node: Node, columns: Any, dialect: str) -> ColumnElement[Any]:
     measure = node.measure
-    assert measure is not None
+    if measure is None:
+        raise InternalError("measure is missing")
     keep = _kept(node, columns)
     target: ColumnElement[Any] | None = columns[measure.column] if measure.column else None
 
@@ -226,7 +233,8 @@ def _aggregate(node: Node, columns: Any, dialect: str) -> ColumnElement[Any]:
             return sa.func.max(only_kept(_required(target, node)))
         case "median" | "percentile":
             p = 0.5 if measure.agg == "median" else measure.p
-            assert p is not None  # validation requires p for a percentile
+            if p is None:
+                raise InternalError("p is missing (validation requires p for a percentile)")
             return percentile(only_kept(_required(target, node)), p, dialect)
     raise AssertionError(measure.agg)  # pragma: no cover - Aggregation is a closed Literal
 
@@ -276,7 +284,8 @@ def _counts(row: Any, node_id: str) -> tuple[int | None, int]:
 
 
 def _measure_value(node: Node, raw: Any, rows: int | None, nulls: int) -> NodeValue:
-    assert node.measure is not None
+    if node.measure is None:
+        raise InternalError("node.measure is missing")
     if raw is None:
         if node.measure.agg == "avg":
             reason = f"no rows in the period to average ({nulls} with no {node.measure.column})" if nulls else None

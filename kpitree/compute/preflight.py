@@ -23,7 +23,7 @@ from kpitree.compute.batch import SegmentFilter, windows
 from kpitree.compute.measures import measure_nodes, plan_one_node
 from kpitree.compute.relations import repeated_join_keys
 from kpitree.compute.scores import plan_score_query, score_nodes, score_points
-from kpitree.errors import WarehouseError
+from kpitree.errors import InternalError, WarehouseError
 from kpitree.periods import Grain
 from kpitree.tree import MetricTree, Node, tree_calendar
 from kpitree.warehouse import Warehouse
@@ -50,14 +50,16 @@ def preflight(tree: MetricTree, warehouse: Warehouse, now: datetime | None = Non
     segment = SegmentFilter()
     found: list[Finding] = []
     for node in measure_nodes(tree):
-        assert node.measure is not None
+        if node.measure is None:
+            raise InternalError("node.measure is missing")
 
         def measure(node: Node = node) -> Select[Any]:
             return plan_one_node(tree, node, batch, segment, warehouse).statement
 
         found += _bound(measure, warehouse, node.measure.source, node.id)
     for node in score_nodes(tree):
-        assert node.score is not None
+        if node.score is None:
+            raise InternalError("node.score is missing")
 
         def score(node: Node = node) -> Select[Any]:
             return plan_score_query(tree, node, points, segment, warehouse).statement

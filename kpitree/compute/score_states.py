@@ -19,7 +19,7 @@ from sqlalchemy import RowMapping
 from kpitree.compute.batch import SegmentFilter
 from kpitree.compute.relations import computing
 from kpitree.compute.scores import ScorePoint, plan_score_query, run_score_query, score_rows, signal_label
-from kpitree.errors import UsageError
+from kpitree.errors import InternalError, UsageError
 from kpitree.spec.models.base import Scalar
 from kpitree.tree import MetricTree, Node
 from kpitree.warehouse import Warehouse
@@ -57,7 +57,8 @@ class ScoreSubject:
         """``--contact`` is the score's entity; ``--account`` its first roll-up (account_id in the
         shipped tree). Neither: the population."""
         spec = node.score
-        assert spec is not None
+        if spec is None:
+            raise InternalError("spec is missing")
         if contact is not None and account is not None:
             raise UsageError("give --contact or --account, not both")
         if contact is not None:
@@ -90,7 +91,8 @@ def score_states(
         query = plan_score_query(tree, node, points, segment, warehouse)
         results = run_score_query(tree, query, points, warehouse)
         return [state_of(node, {n: v.value for n, v in values.items()}) for values, _summary in results]
-    assert subject.value is not None
+    if subject.value is None:
+        raise InternalError("subject.value is missing")
     statement = score_rows(tree, node, points, segment, warehouse, only={subject.column: subject.value})
     contacts: dict[int, list[ScoreState]] = defaultdict(list)
     source = node.score.source if node.score else ""

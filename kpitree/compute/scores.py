@@ -28,7 +28,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from kpitree.compute.batch import PeriodWindow, SegmentFilter, source_offers
 from kpitree.compute.relations import build_relation, computing, needed_columns
 from kpitree.compute.values import NodeValue
-from kpitree.errors import WarehouseError
+from kpitree.errors import InternalError, WarehouseError
 from kpitree.spec.models import BandSpec, ScoreSpec
 from kpitree.spec.models.base import Scalar
 from kpitree.tree import MetricTree, Node, NodeKind
@@ -121,7 +121,8 @@ def scored_contacts(
     ``only`` keeps the rows whose columns hold these values (one contact, or one account's contacts).
     """
     spec = node.score
-    assert spec is not None
+    if spec is None:
+        raise InternalError("spec is missing")
     signals = _signal_nodes(tree, node)
     dims = set(segment.values) & source_offers(tree, spec.source)
     roll_entities = [r.entity for r in spec.roll_up]
@@ -224,7 +225,8 @@ def plan_score_query(
     tree: MetricTree, node: Node, points: Sequence[ScorePoint], segment: SegmentFilter, warehouse: Warehouse
 ) -> ScoreQuery:
     spec = node.score
-    assert spec is not None
+    if spec is None:
+        raise InternalError("spec is missing")
     scored, signal_labels, lacking = scored_contacts(tree, node, points, segment, warehouse)
     band_labels = {band.name: f"b{i}" for i, band in enumerate(spec.bands)}
     contacts = (
@@ -320,7 +322,8 @@ def score_rows(
     """Statement listing (idx, entity, roll-up keys ``r_<entity>``, score, band, and each signal's
     composition under the column :func:`signal_label` names) per contact and point."""
     spec = node.score
-    assert spec is not None
+    if spec is None:
+        raise InternalError("spec is missing")
     scored, _labels, _lacking = scored_contacts(tree, node, points, segment, warehouse, only)
     return sa.select(scored, band_expr(scored.c.score, spec.bands).label("band"))
 

@@ -28,7 +28,7 @@ from kpitree.analysis.attribution import attribute_tree
 from kpitree.compute.batch import SegmentFilter
 from kpitree.compute.engine import PeriodValues, compute_periods
 from kpitree.delivery.outbox import enqueue
-from kpitree.errors import UsageError
+from kpitree.errors import InternalError, UsageError
 from kpitree.impact.estimate import Judgement, Segments, Verdict, judge
 from kpitree.impact.registry import RegisteredIntervention
 from kpitree.periods import Grain, Period
@@ -175,7 +175,8 @@ def evaluate_intervention(
 
 def _value(values: PeriodValues, node: str) -> float:
     value = values.value(node)
-    assert value is not None
+    if value is None:
+        raise InternalError("value is missing")
     return value
 
 
@@ -225,7 +226,8 @@ def record_evaluation(
         )
         session.add(row)
         session.flush()
-        assert row.id is not None
+        if row.id is None:
+            raise InternalError("row.id is missing")
         queued = 0
         changed = previous is None or previous.verdict != row.verdict
         if messages is not None and changed:

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from kpitree.compute.batch import SegmentFilter, segment_label
 from kpitree.durations import Duration, Unit, parse_duration
-from kpitree.errors import UsageError
+from kpitree.errors import InternalError, UsageError
 from kpitree.periods import Grain, Period
 from kpitree.state.models import Intervention, InterventionEdit, InterventionEvaluation
 from kpitree.tree import MetricTree, tree_calendar
@@ -275,7 +275,8 @@ def _edits(session: Session, ids: Sequence[int]) -> dict[int, tuple[Intervention
 
 
 def _registered(row: Intervention, edits: tuple[InterventionEdit, ...]) -> RegisteredIntervention:
-    assert row.id is not None
+    if row.id is None:
+        raise InternalError("row.id is missing")
     return RegisteredIntervention(
         id=row.id,
         tree_id=row.tree_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from kpitree.analysis.attribution import NodeAttribution, is_bad
 from kpitree.analysis.variance import VarianceReport, owner_name
 from kpitree.display import change, display_of, number, pair
-from kpitree.errors import UsageError
+from kpitree.errors import InternalError, UsageError
 from kpitree.report.rows import headline, per_view_text, score_split_sentence, signed, with_unit
 from kpitree.spec.suggest import did_you_mean
 
@@ -70,8 +70,10 @@ def explain(report: VarianceReport, node_id: str) -> str:
 def _movement(attribution: NodeAttribution) -> str:
     node = attribution.node
     delta = attribution.delta
-    assert delta is not None
-    assert attribution.before is not None
+    if delta is None:
+        raise InternalError("delta is missing")
+    if attribution.before is None:
+        raise InternalError("attribution.before is missing")
     display = display_of(node)
     if delta == 0:
         return f"{node.title} did not move ({with_unit(number(attribution.after, display), node.unit, display)})."

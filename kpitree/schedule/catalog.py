@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kpitree.crontab import CrontabTrigger
+from kpitree.errors import InternalError
 from kpitree.schedule.health import TREE_JOB_PREFIX
 from kpitree.schedule.logs import log_event
 from kpitree.schedule.triggers import tree_trigger
@@ -30,7 +31,8 @@ class ScheduledTree:
     @property
     def job_name(self) -> str:
         # Compared on reload: a job whose name is unchanged keeps its stored next fire time.
-        assert self.tree.schedule is not None
+        if self.tree.schedule is None:
+            raise InternalError("self.tree.schedule is missing")
         return f"{self.tree.id}: cron '{self.tree.schedule.cron}' in {self.trigger.timezone}"
 
 

@@ -41,6 +41,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from kpitree.delivery.channels import Channel
+from kpitree.errors import InternalError
 from kpitree.schedule import jobs
 from kpitree.schedule.catalog import Fingerprint, ScheduledTree, scheduled_trees, trees_fingerprint
 from kpitree.schedule.health import JOBS_TABLE, TREE_JOB_PREFIX, scheduler_status
@@ -168,7 +169,8 @@ class SchedulerService:
                 else:
                     log_event(logging.INFO, "lease.acquired", holder=self.lease.holder)
                 return True
-            assert got.before is not None
+            if got.before is None:
+                raise InternalError("got.before is missing")
             if told != got.before.holder:
                 told = got.before.holder
                 log_event(

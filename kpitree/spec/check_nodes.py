@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from kpitree.errors import InternalError
 from kpitree.formula import FormulaSyntaxError, FormulaTooComplex, parse_formula, references
 from kpitree.spec.check_bands import check_band_segments, check_bands, check_score, check_target
 from kpitree.spec.check_measures import check_measure, check_split
@@ -77,7 +78,8 @@ def _check_kind(decl: NodeDecl, spec: NodeSpec, sink: IssueSink) -> None:
 
 
 def _check_formula(path: YamlPath, spec: NodeSpec, known_ids: Collection[str], sink: IssueSink) -> None:
-    assert spec.formula is not None
+    if spec.formula is None:
+        raise InternalError("spec.formula is missing")
     formula_path = (*path, "formula")
     try:
         expr = parse_formula(spec.formula)

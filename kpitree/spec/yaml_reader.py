@@ -36,6 +36,7 @@ from ruamel.yaml.events import (
 from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.resolver import VersionedResolver
 
+from kpitree.errors import InternalError
 from kpitree.spec.issues import IssueCode, Level, Position, ValidationIssue
 from kpitree.spec.yaml_scalars import ScalarProblem, scalar_value, unreadable_characters
 
@@ -261,12 +262,14 @@ class BoundedReader:
         top = self.stack[-1]
         if isinstance(top.container, list):
             return (*top.path, len(top.container))
-        assert top.key is not None  # a value slot of a mapping always follows its key
+        if top.key is None:
+            raise InternalError("top.key is missing (a value slot of a mapping always follows its key)")
         return (*top.path, top.key)
 
     def _key(self, text: str | None, position: Position, event: ScalarEvent | AliasEvent | None) -> None:
         top = self.stack[-1]
-        assert isinstance(top.container, dict)
+        if not isinstance(top.container, dict):
+            raise InternalError("unexpected type: not isinstance(top.container, dict)")
         if text is None:
             text = f"<key at line {position.line}>"
             self.rejected.add((*top.path, text))
@@ -294,8 +297,10 @@ class BoundedReader:
             self.entries.append((path, Span(position, position)))
             return
         key, key_position = top.key, top.key_position
-        assert key is not None  # a value always follows its key
-        assert key_position is not None
+        if key is None:
+            raise InternalError("key is missing (a value always follows its key)")
+        if key_position is None:
+            raise InternalError("key_position is missing")
         top.key = None
         if top.duplicate:
             return  # the first entry stands; the second was reported

@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from kpitree.alert.lifecycle import Decision, Remembered, SilenceRule
 from kpitree.alert.messages import EarlierDigest
-from kpitree.errors import UsageError
+from kpitree.errors import InternalError, UsageError
 from kpitree.state.models import AlertEvent, AlertState, OutboxMessage, Silence
 
 
@@ -56,7 +56,8 @@ def active_silences(engine: Engine, now: datetime) -> list[SilenceRule]:
 
 
 def _rule(row: Silence) -> SilenceRule:
-    assert row.id is not None
+    if row.id is None:
+        raise InternalError("row.id is missing")
     return SilenceRule(row.id, row.starts_at, row.ends_at, row.tree_id, row.node_id, row.rule_id, row.entity)
 
 

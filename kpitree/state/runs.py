@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select, update
 
-from kpitree.errors import RunSuperseded
+from kpitree.errors import InternalError, RunSuperseded
 from kpitree.state.models import PipelineRun, TreeLock
 
 RUNNING = "running"
@@ -128,12 +128,14 @@ def begin_run(engine: Engine, request: RunRequest, holder: str, now: datetime) -
         except IntegrityError:
             session.rollback()
         else:
-            assert row.id is not None
+            if row.id is None:
+                raise InternalError("row.id is missing")
             return RunTicket(row.id, request.run_key, token, 1, request.notify)
         existing = session.exec(select(PipelineRun).where(col(PipelineRun.run_key) == request.run_key)).one()
         if existing.status == SUCCEEDED:
             return None
-        assert existing.id is not None
+        if existing.id is None:
+            raise InternalError("existing.id is missing")
         row_id, attempt = existing.id, existing.attempt + 1  # read before the commit expires them
         claimed = session.execute(
             update(PipelineRun)

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, delete, select
 
 from kpitree.compute.snapshot import Snapshot
-from kpitree.errors import UserError
+from kpitree.errors import InternalError, UserError
 from kpitree.periods import Period
 from kpitree.state.migrations import ensure_current
 from kpitree.state.models import ComputeRun, NodeValueRecord
@@ -125,7 +125,8 @@ def write_snapshot(session: Session, snapshot: Snapshot, started_at: datetime | 
     )
     session.add(run)
     session.flush()
-    assert run.id is not None
+    if run.id is None:
+        raise InternalError("run.id is missing")
     session.exec(
         delete(NodeValueRecord).where(
             col(NodeValueRecord.tree_id) == tree.id,
