@@ -48,6 +48,7 @@ from kpitree.delivery.outbox import enqueue
 from kpitree.delivery.worker import DeliveryTally, RetryPolicy, deliver_due
 from kpitree.errors import InternalError
 from kpitree.periods import Comparison, Period
+from kpitree.progress import SILENT, Progress
 from kpitree.state.alerts import (
     AlertKey,
     NewEvent,
@@ -151,6 +152,7 @@ def run_tree(
     channels: Mapping[str, Channel] | None = None,
     policy: RetryPolicy | None = None,
     trend_periods: int = 1,
+    progress: Progress = SILENT,
 ) -> RunOutcome:
     """Run the pipeline once for ``period``. With ``channels``, deliver what is due afterwards.
 
@@ -172,12 +174,13 @@ def run_tree(
             raise InternalError("ticket is missing (a run by hand has a key of its own)")
     clock = time.monotonic()
     try:
-        outcome = _run(tree, period, warehouse, store, now, segment, ticket, clock, trend_periods)
+        outcome = _run(tree, period, warehouse, store, now, segment, ticket, clock, trend_periods, progress)
     except Exception as exc:
         fail_run(store.engine, ticket, f"{type(exc).__name__}: {exc}", _later(now, clock))
         raise
     if channels is None:
         return outcome
+    progress.stage("delivering")
     return replace(outcome, delivered=deliver_due(store.engine, channels, now, policy))
 
 
@@ -196,8 +199,10 @@ def _run(
     ticket: RunTicket,
     clock: float,
     trend_periods: int,
+    progress: Progress,
 ) -> RunOutcome:
     calendar = tree_calendar(tree)
+    progress.stage("computing and attributing")
     year_ago_period = calendar.compare_period(period, Comparison.YOY) if wants_year_ago(tree) else None
     trend = max(trend_periods, history_needed(tree))
     past = [calendar.shift(period, -steps) for steps in range(2, trend)]  # the comparison is computed
@@ -213,6 +218,7 @@ def _run(
     )
     year_ago = _values_of(report, year_ago_period) if year_ago_period else {}
     memory = alert_memory(store.engine, tree.id)
+    progress.stage("evaluating alert rules")
     findings = evaluate(report, warehouse, year_ago, memory.firing_entities)
     silences = active_silences(store.engine, now)
     key = ticket.run_key
@@ -221,6 +227,7 @@ def _run(
     events: list[EventSummary] = []
     notices: list[Notice] = []
     flags: list[str] = []
+    progress.stage("deciding, recording and queueing messages")
     with Session(store.engine) as session:
         # The decisions below are made under the tree's lock, against the alert states as the run
         # before this one left them: evaluated again only if a run committed since they were read.

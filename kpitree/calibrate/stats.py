@@ -22,12 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import statsmodels.api as sm
 from numpy.typing import ArrayLike, NDArray
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
-from sklearn.metrics import roc_curve as sklearn_roc_curve
-from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationError, PerfectSeparationWarning
 
 from kpitree.errors import InternalError
 
@@ -46,6 +41,8 @@ def _arrays(scores: ArrayLike, good: ArrayLike) -> tuple[Floats, Flags]:
 
 def auc(scores: ArrayLike, good: ArrayLike) -> float | None:
     """Area under the ROC curve of ``scores`` for telling good outcomes from bad; None without both."""
+    from sklearn.metrics import roc_auc_score  # scikit-learn and statsmodels load in seconds: on use
+
     s, g = _arrays(scores, good)
     if g.all() or not g.any():
         return None
@@ -70,6 +67,8 @@ class Roc:
 
 def roc_arrays(scores: ArrayLike, good: ArrayLike) -> Roc | None:
     """The whole curve; None without both outcomes (a rate of nothing is not a rate)."""
+    from sklearn.metrics import roc_curve as sklearn_roc_curve
+
     s, g = _arrays(scores, good)
     if g.all() or not g.any():
         return None
@@ -170,6 +169,10 @@ def fit_logistic(rows: ArrayLike, good: ArrayLike) -> LogisticFit:
 
 def _fit_standardised(x: Floats, y: Floats) -> tuple[Floats, Floats | None, str]:
     """(intercept + coefficients, their intervals or None, why none)."""
+    import statsmodels.api as sm
+    from sklearn.linear_model import LogisticRegression
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationError, PerfectSeparationWarning
+
     design = sm.add_constant(x, has_constant="add")
     try:
         with warnings.catch_warnings():

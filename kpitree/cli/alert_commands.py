@@ -75,6 +75,7 @@ def run(
     The period's values, the alerts' states and events, and the messages are committed in one
     transaction; then the outbox is delivered. Running the same period again sends nothing new.
     """
+    from kpitree.cli.progress import Shown
     from kpitree.compute.batch import SegmentFilter
     from kpitree.pipeline import outcome_lines, run_tree, write_entity_list
     from kpitree.state.store import StateStore
@@ -87,7 +88,8 @@ def run(
     channels = None if no_deliver else delivery_channels(secrets, outbox_dir, files_only)
     opened = open_warehouse(warehouse)
     try:
-        outcome = run_tree(tree, chosen, opened, store, segment=segment, channels=channels)
+        with Shown("kpitree run") as progress:
+            outcome = run_tree(tree, chosen, opened, store, segment=segment, channels=channels, progress=progress)
     finally:
         opened.dispose()
     for line in outcome_lines(outcome):

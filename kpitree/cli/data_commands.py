@@ -8,6 +8,7 @@ import click
 
 from kpitree.cli.options import warehouse_option
 from kpitree.cli.plain import echo
+from kpitree.cli.progress import Shown
 from kpitree.load import describe_rejects, load_file
 from kpitree.sample import SampleSpec, write_sample
 from kpitree.warehouse import open_warehouse
@@ -61,7 +62,8 @@ def sample_data(
     spec = SampleSpec(seed=seed, activities=size, end=end)
     target = None if no_warehouse else open_warehouse(warehouse, writable=True)
     try:
-        counts = write_sample(spec, target, parquet_dir)
+        with Shown("kpitree sample-data") as progress:
+            counts = write_sample(spec, target, parquet_dir, progress)
     finally:
         if target is not None:
             target.dispose()

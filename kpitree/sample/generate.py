@@ -24,6 +24,7 @@ from datetime import date, timedelta
 import duckdb
 
 from kpitree.periods import Calendar, Grain, Period, add_months
+from kpitree.progress import SILENT, Progress
 
 SAMPLE_TIMEZONE = "Europe/London"
 CSMS = ("noor.haddad@example.com", "felix.berg@example.com", "grace.liu@example.com", "omar.diallo@example.com")
@@ -91,14 +92,17 @@ def play_start(spec: SampleSpec) -> date:
     return first + timedelta(days=(7 - first.weekday()) % 7)
 
 
-def generate(connection: duckdb.DuckDBPyConnection, spec: SampleSpec) -> dict[str, int]:
+def generate(connection: duckdb.DuckDBPyConnection, spec: SampleSpec, progress: Progress = SILENT) -> dict[str, int]:
     """Create (or replace) the sample tables in ``connection``; row counts by table."""
     covered, last = spec.months()
     params = _Params(spec, covered.start, covered.end, last.start)
     connection.execute("SET TimeZone = 'UTC'")
     connection.execute("CREATE OR REPLACE TEMP MACRO u(s, a, b, c) AS (hash(s, a, b, c) % 1000003) / 1000003.0")
-    for statement in _statements(params):
+    statements = _statements(params)
+    progress.stage("generating the sample tables", total=len(statements))
+    for statement in statements:
         connection.execute(statement)
+        progress.advance()
     connection.execute("DROP TABLE IF EXISTS reps")
     return {t: int(connection.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in TABLES}  # type: ignore[index]
 
