@@ -289,3 +289,57 @@ def test_outcome_instants_without_an_offset_are_read_in_the_tree_timezone(tmp_pa
         "c2": False,
         "c3": True,
     }  # c1 was decided at 04:00 UTC, before the window
+
+
+def test_the_calibration_charts_fit_their_frames_in_headless_chromium(
+    tmp_path: Path, world: tuple[duckdb.DuckDBPyConnection, dict[datetime, tuple[list[float], list[bool]]]]
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_report import chromium_path
+
+    staging, _truth = world
+    trees = tmp_path / "trees"
+    trees.mkdir()
+    (trees / "synthetic_score.yaml").write_text(TREE, encoding="utf-8")
+    with warehouse_with("duckdb", tmp_path, staging, "signals", "outcomes") as warehouse:
+        url = warehouse.url
+    page_file = tmp_path / "calibration.html"
+    shown = CliRunner().invoke(
+        cli,
+        ["calibrate", "synthetic_score", "--outcomes", "outcomes", "--as-of", "2026-03-01", "--half-lives", "7,14,28",
+         "--warehouse", url, "--trees-dir", str(trees), "--format", "html", "-o", str(page_file)],
+    )  # fmt: skip
+    assert shown.exit_code == 0, shown.output
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.goto(page_file.as_uri())
+        # Every label inside its chart (the legend once ran past the ROC's right edge), and the
+        # rates on the bars side by side without overlapping (two '100%' once ran together).
+        outside = page.evaluate(
+            """() => [...document.querySelectorAll('svg')].flatMap(svg => {
+                const frame = svg.getBoundingClientRect();
+                return [...svg.querySelectorAll('text')].filter(t => {
+                    const b = t.getBoundingClientRect();
+                    return b.left < frame.left - 0.5 || b.right > frame.right + 0.5
+                        || b.top < frame.top - 0.5 || b.bottom > frame.bottom + 0.5;
+                }).map(t => t.textContent);
+            })"""
+        )
+        overlapping = page.evaluate(
+            """() => {
+                const boxes = [...document.querySelectorAll('#bands text.value')].map(t => t.getBoundingClientRect());
+                let found = 0;
+                for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+                    const a = boxes[i], b = boxes[j];
+                    if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom) found++;
+                }
+                return found;
+            }"""
+        )
+        values = page.locator("#bands text.value").count()
+        browser.close()
+    assert outside == []
+    assert values == 6
+    assert overlapping == 0

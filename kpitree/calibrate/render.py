@@ -12,7 +12,7 @@ from kpitree.calibrate.stats import RocPoint
 from kpitree.templating.html import html_environment
 
 ROC_SIZE = 260
-BAR_WIDTH = 46
+BAR_WIDTH = 64  # two bars side by side, each wide enough for its '100%'
 BAR_HEIGHT = 120
 REORDERS_SHOWN = 5  # pairs the suggestion reorders, named in the findings; the table has every weight
 
