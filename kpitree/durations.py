@@ -49,6 +49,8 @@ class Unit(enum.Enum):
 
 EVERY_UNIT = frozenset(Unit)
 FIXED_UNITS = frozenset(u for u in Unit if u.seconds is not None)
+WEEKS_OR_MONTHS = frozenset({Unit.WEEK, Unit.MONTH})  # an intervention's window: whole periods
+DAYS_TO_MONTHS = frozenset({Unit.DAY, Unit.WEEK, Unit.MONTH})  # a back-test's horizon
 _SYMBOLS = {"min": Unit.MINUTE, "m": Unit.MINUTE, "h": Unit.HOUR, "d": Unit.DAY, "w": Unit.WEEK, "mo": Unit.MONTH}
 _PATTERN = re.compile(r"^\s*(\d{1,6})\s*(min|mo|m|h|d|w)\s*$", re.IGNORECASE)
 

@@ -11,11 +11,9 @@ import click
 from kpitree.cli.compute_commands import load
 from kpitree.cli.options import TREES_DIR_OPTION, DurationType, warehouse_option
 from kpitree.cli.plain import echo
-from kpitree.durations import Duration, Unit
+from kpitree.durations import DAYS_TO_MONTHS, Duration
 from kpitree.errors import UsageError
 from kpitree.tree import MetricTree, Node, NodeKind
-
-HORIZON_UNITS = frozenset({Unit.DAY, Unit.WEEK, Unit.MONTH})
 
 
 def _score_node(tree: MetricTree, node_id: str | None) -> Node:
@@ -50,7 +48,7 @@ def _score_node(tree: MetricTree, node_id: str | None) -> Node:
 )
 @click.option(
     "--horizon",
-    type=DurationType(HORIZON_UNITS),
+    type=DurationType(DAYS_TO_MONTHS),
     default="90d",
     show_default=True,
     help="Outcomes decided within this long after --as-of: days, weeks or calendar months (90d, 12w, 3mo).",

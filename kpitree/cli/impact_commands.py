@@ -11,10 +11,8 @@ from kpitree.cli.alert_commands import delivery_channels, delivery_options
 from kpitree.cli.compute_commands import load
 from kpitree.cli.options import TREES_DIR_OPTION, DurationType, state_option, warehouse_option
 from kpitree.cli.plain import echo
-from kpitree.durations import Duration, Unit
+from kpitree.durations import WEEKS_OR_MONTHS, Duration
 from kpitree.errors import UsageError
-
-WINDOW_UNITS = frozenset({Unit.WEEK, Unit.MONTH})
 
 
 @click.group()
@@ -30,7 +28,7 @@ def impact() -> None:
 @click.option("--size", default=None, metavar="X", help="Expected effect, relative: 20% or 0.2.")
 @click.option(
     "--window",
-    type=DurationType(WINDOW_UNITS),
+    type=DurationType(WEEKS_OR_MONTHS),
     default="8w",
     show_default=True,
     help="How long after the start to judge it, in weeks or months: 8w, 3mo.",

@@ -16,13 +16,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from kpitree.compute.batch import SegmentFilter, segment_label
-from kpitree.durations import Duration, Unit, parse_duration
+from kpitree.durations import WEEKS_OR_MONTHS, Duration, Unit, parse_duration
 from kpitree.errors import InternalError, UsageError
 from kpitree.periods import Grain, Period
 from kpitree.state.models import Intervention, InterventionEdit, InterventionEvaluation
 from kpitree.tree import MetricTree, tree_calendar
 
-WINDOW_UNITS = frozenset({Unit.WEEK, Unit.MONTH})
 EDITABLE = ("window", "size", "owner", "note")
 
 
@@ -37,11 +36,11 @@ class Window:
     @classmethod
     def parse(cls, text: str) -> Window:
         """``8w`` or ``3mo`` (:mod:`kpitree.durations`): whole weeks or months."""
-        return cls.of(parse_duration(text, WINDOW_UNITS))
+        return cls.of(parse_duration(text, WEEKS_OR_MONTHS))
 
     @classmethod
     def of(cls, duration: Duration) -> Window:
-        if duration.unit not in WINDOW_UNITS:
+        if duration.unit not in WEEKS_OR_MONTHS:
             raise UsageError(f"a window of {duration} is not whole weeks or months", hint="e.g. 8w or 3mo")
         return cls(Grain.WEEK if duration.unit is Unit.WEEK else Grain.MONTH, duration.count)
 
