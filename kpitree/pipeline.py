@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
+from kpitree.alert.entities import crossing_watches
 from kpitree.alert.evaluate import Finding, evaluate, history_needed, wants_year_ago
 from kpitree.alert.lifecycle import Decision, decide, fingerprint, suppression
 from kpitree.alert.messages import (
@@ -38,7 +39,7 @@ from kpitree.alert.messages import (
     entity_file_name,
 )
 from kpitree.alert.queue import NewMessage
-from kpitree.alert.routing import Role, Route, route
+from kpitree.alert.routing import Role, Route, RouteMemo
 from kpitree.alert.templates import AlertTemplates, template_dir
 from kpitree.alert.views import AlertView, alert_view
 from kpitree.analysis.variance import VarianceReport, build_report
@@ -206,6 +207,7 @@ def _run(
     year_ago_period = calendar.compare_period(period, Comparison.YOY) if wants_year_ago(tree) else None
     trend = max(trend_periods, history_needed(tree))
     past = [calendar.shift(period, -steps) for steps in range(2, trend)]  # the comparison is computed
+    memory = alert_memory(store.engine, tree.id)
     report = build_report(
         tree,
         period,
@@ -215,9 +217,10 @@ def _run(
         trend_periods=trend,
         also=[year_ago_period] if year_ago_period else [],
         recorded=store.recorded(tree, past, segment.key()),
+        # The entities the crossing rules look for, found from the scores the compute takes.
+        crossings=crossing_watches(tree, memory.firing_entities),
     )
     year_ago = _values_of(report, year_ago_period) if year_ago_period else {}
-    memory = alert_memory(store.engine, tree.id)
     progress.stage("evaluating alert rules")
     findings = evaluate(report, warehouse, year_ago, memory.firing_entities)
     silences = active_silences(store.engine, now)
@@ -239,6 +242,7 @@ def _run(
         run_id = write_snapshot(session, report.snapshot, now)
         decided: list[tuple[AlertKey, Decision]] = []
         told: list[tuple[Finding, AlertKey, Decision, NewEvent, AlertView, Route]] = []
+        routes = RouteMemo(tree)
         for finding in findings:
             alert = _alert_key(tree, finding)
             held = suppression(
@@ -251,7 +255,7 @@ def _run(
             if decision.kind is None:
                 continue
             values = finding.crossing.owner_values if finding.crossing else None
-            routed = route(tree, finding.branch, finding.rule.channels, values)
+            routed = routes.route(finding.branch, finding.rule.channels, values)
             view = alert_view(report, finding, decision.kind.value, routed)
             event = NewEvent(alert, decision.kind.value, decision.suppressed_by, view)
             told.append((finding, alert, decision, event, view, routed))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,7 +22,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import Select
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ClauseElement, ColumnElement
+from sqlalchemy.sql.expression import Executable
 
 from kpitree.errors import WarehouseError
 from kpitree.sql_text import quote_identifier
@@ -195,6 +200,51 @@ def open_warehouse(url: str | None = None, *, writable: bool = False) -> Warehou
     if backend == "duckdb":
         sa.event.listen(engine, "connect", _duckdb_session_in_utc)
     return Warehouse(url, engine)
+
+
+# Engines whose temporary tables kpitree fills from a statement (CREATE TEMPORARY TABLE ... AS).
+_TEMPORARY_TABLES = frozenset({"duckdb", "postgresql", "sqlite"})
+
+
+@contextmanager
+def temporary_table(connection: Connection, select: Select[Any], prefix: str) -> Iterator[sa.TableClause | None]:
+    """A temporary table on ``connection`` filled from ``select``, to read several times what is
+    costly to compute; None where the engine has none or refuses one (a read-only PostgreSQL
+    transaction, a hot standby): the caller then runs ``select`` in each statement instead.
+
+    Dropped when the block ends; if a statement failed, the engine's rollback of the connection
+    drops it (a temporary table lives in the transaction that made it, and the connection's session).
+    """
+    if connection.dialect.name not in _TEMPORARY_TABLES:
+        yield None
+        return
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    try:
+        connection.execute(CreateTemporaryTableAs(name, select))
+    except sa.exc.DBAPIError:
+        connection.rollback()
+        yield None
+        return
+    yield sa.table(name, *(sa.column(c.name, c.type) for c in select.selected_columns))
+    connection.execute(sa.text(f"DROP TABLE {quote_identifier(name)}"))
+
+
+class CreateTemporaryTableAs(Executable, ClauseElement):
+    """``CREATE TEMPORARY TABLE name AS select``, the select's parameters bound as in any statement
+    (SQLAlchemy's own CreateTableAs renders them as literals: on DuckDB a timestamp became a string
+    column and 0.05 a DECIMAL, checked with SQLAlchemy 2.1)."""
+
+    inherit_cache = False
+
+    def __init__(self, name: str, select: Select[Any]) -> None:
+        self.name = name
+        self.select = select
+
+
+@compiles(CreateTemporaryTableAs)
+def _create_temporary_table_as(element: CreateTemporaryTableAs, compiler: SQLCompiler, **kw: Any) -> str:
+    table = compiler.preparer.quote(element.name)
+    return f"CREATE TEMPORARY TABLE {table} AS {compiler.process(element.select, **kw)}"
 
 
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>\S+)(?: \(PID (?P<pid>\d+)\))?")

@@ -16,7 +16,8 @@ import pytest
 
 from kpitree.compute import compute_periods
 from kpitree.compute.batch import SegmentFilter, windows
-from kpitree.compute.scores import score_points, score_rows
+from kpitree.compute.contact_scores import score_points
+from kpitree.compute.scores import score_rows
 from kpitree.compute.snapshot import take_snapshot
 from kpitree.periods import Comparison
 from kpitree.tree import MetricTree, tree_calendar

@@ -21,6 +21,7 @@ from kpitree.alert.routing import ENTITY_PREFIX
 from kpitree.alert.rules import Condition
 from kpitree.compute.batch import PeriodWindow, SegmentFilter
 from kpitree.compute.crossings import BandMove, BandWatch, band_moves_for_rules, band_ranks, parts_moved
+from kpitree.compute.score_batch import Watches
 from kpitree.errors import InternalError
 from kpitree.spec.models.alerts import EntityBandRule
 from kpitree.tree import MetricTree, Node
@@ -54,21 +55,58 @@ def entity_findings(
     compare: PeriodWindow,
     warehouse: Warehouse,
     segment: SegmentFilter,
+    answered: tuple[Watches, list[list[BandMove]]] | None = None,
 ) -> list[list[EntityFinding]]:
     """For each (rule, firing entities) of one score node: the entities that crossed a band the
     rule's way this period, and those firing before (which this run may resolve). The warehouse
     finds them for all of the node's rules in one statement
-    (:func:`kpitree.compute.crossings.band_moves_for_rules`); only they come back."""
+    (:func:`kpitree.compute.crossings.band_moves_for_rules`); only they come back. ``answered``:
+    the moves a computation already found (:func:`crossing_watches`), used when they answer
+    these rules and firing entities."""
     spec = node.score
     if spec is None:
         raise InternalError("spec is missing")
-    owners = tuple(_owner_columns(tree, node))
-    watches = [(_watch(rule, owners), firing) for rule, firing in rules]
-    moved = band_moves_for_rules(tree, node, watches, current, compare, warehouse, segment)
+    watches = node_watches(tree, node, rules)
+    if answered is not None and list(answered[0]) == watches:
+        moved = answered[1]
+    else:
+        moved = band_moves_for_rules(tree, node, watches, current, compare, warehouse, segment)
     return [
         _findings(tree, node, rule, watch, firing, moves)
         for (rule, firing), (watch, _firing), moves in zip(rules, watches, moved, strict=True)
     ]
+
+
+def node_watches(
+    tree: MetricTree, node: Node, rules: Sequence[tuple[EntityBandRule, Collection[str]]]
+) -> list[tuple[BandWatch, Collection[str]]]:
+    """What the warehouse looks for, per (rule, firing entities) of a score node."""
+    owners = tuple(_owner_columns(tree, node))
+    return [(_watch(rule, owners), frozenset(firing)) for rule, firing in rules]
+
+
+def crossing_rules(
+    node: Node, firing_entities: Mapping[tuple[str, str], Collection[str]] | None
+) -> list[tuple[EntityBandRule, Collection[str]]]:
+    """A score node's band-crossing rules, each with the entities it had firing."""
+    return [
+        (rule, (firing_entities or {}).get((node.id, rule.id), ()))
+        for rule in node.alerts
+        if isinstance(rule, EntityBandRule)
+    ]
+
+
+def crossing_watches(
+    tree: MetricTree, firing_entities: Mapping[tuple[str, str], Collection[str]] | None
+) -> dict[str, list[tuple[BandWatch, Collection[str]]]]:
+    """Per score node with crossing rules, the watches :func:`entity_findings` asks: for a
+    computation to find the entities with the scores it takes anyway (a run scores contacts once)."""
+    watches = {}
+    for node in tree.nodes.values():
+        rules = crossing_rules(node, firing_entities)
+        if rules and node.score is not None:
+            watches[node.id] = node_watches(tree, node, rules)
+    return watches
 
 
 def _watch(rule: EntityBandRule, owner_columns: tuple[str, ...]) -> BandWatch:

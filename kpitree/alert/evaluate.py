@@ -14,7 +14,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from kpitree.alert import rules
-from kpitree.alert.entities import EntityCrossing, EntityFinding, entity_findings
+from kpitree.alert.entities import EntityCrossing, EntityFinding, crossing_rules, entity_findings
 from kpitree.alert.routing import largest_gap_branch
 from kpitree.alert.rules import Condition
 from kpitree.analysis.variance import VarianceReport
@@ -80,15 +80,16 @@ def evaluate(
         history: Sequence[float | None] = report.trend.values[node_id] if report.trend else (value,)
         branch = largest_gap_branch(tree, report.attribution, node_id)
         shown = display_of(node)
-        crossing_rules = [r for r in node.alerts if isinstance(r, EntityBandRule)]
+        asked = crossing_rules(node, firing_entities)
         by_rule: dict[str, list[EntityFinding]] = {}
-        if crossing_rules and snapshot.compare_window is not None:
-            # All of the node's crossing rules in one statement over the same per-contact scores.
-            asked = [(r, (firing_entities or {}).get((node_id, r.id), ())) for r in crossing_rules]
+        if asked and snapshot.compare_window is not None:
+            # All of the node's crossing rules in one statement over the same per-contact scores,
+            # found with the computation when it was asked for these (a run's).
+            answered = report.computation.crossings.get(node_id) if report.computation else None
             found_all = entity_findings(
-                tree, node, asked, snapshot.window, snapshot.compare_window, warehouse, snapshot.segment
+                tree, node, asked, snapshot.window, snapshot.compare_window, warehouse, snapshot.segment, answered
             )
-            by_rule = {r.id: found for r, found in zip(crossing_rules, found_all, strict=True)}
+            by_rule = {r.id: found for (r, _firing), found in zip(asked, found_all, strict=True)}
         for rule in node.alerts:
             if isinstance(rule, EntityBandRule):
                 for found in by_rule.get(rule.id, []):

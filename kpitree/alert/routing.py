@@ -123,6 +123,25 @@ def route(
     )
 
 
+class RouteMemo:
+    """:func:`route`, remembered for one run: thousands of entity alerts share a few branches and
+    owner columns' values, and resolving (and checking) the addresses again for each is most of
+    the time a large run spends routing."""
+
+    def __init__(self, tree: MetricTree) -> None:
+        self.tree = tree
+        self._known: dict[tuple[object, ...], Route] = {}
+
+    def route(
+        self, branch: str, channels: Sequence[str] | None = None, entity_values: Mapping[str, object] | None = None
+    ) -> Route:
+        values = tuple(sorted((k, type(v).__name__, str(v)) for k, v in (entity_values or {}).items()))
+        key = (branch, tuple(channels) if channels else None, values)
+        if key not in self._known:
+            self._known[key] = route(self.tree, branch, channels, entity_values)
+        return self._known[key]
+
+
 def route_to_owner(tree: MetricTree, owner: str, channels: Sequence[str] | None = None) -> tuple[Recipient, ...]:
     """The addresses of one person or team of the tree (a team without its own address reaches its
     members), with the tree's fallback receiver standing in where an address is missing. For

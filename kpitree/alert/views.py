@@ -25,6 +25,7 @@ def alert_view(report: VarianceReport, finding: Finding, kind: str, route: Route
     branch = tree.node(route.branch)
     branch_attribution = report.attribution.nodes[route.branch]
     owners = branch.owners
+    crossing = finding.crossing
     view: AlertView = {
         "kind": kind,
         "severity": finding.rule.severity,
@@ -34,12 +35,19 @@ def alert_view(report: VarianceReport, finding: Finding, kind: str, route: Route
         "node": {"id": node.id, "title": node.title, "unit": node.unit},
         "entity": finding.entity,
         "summary": finding.condition.summary,
-        "movement": movement(attributed.before, attributed.after, node.unit, display_of(node)),
+        # About one entity (a crossing), its own score moved, not the node's: set below.
+        "movement": movement(attributed.before, attributed.after, node.unit, display_of(node))
+        if crossing is None
+        else {},
         "branch": {
             "id": branch.id,
             "title": branch.title,
             "is_node": branch.id == node.id,
-            "movement": movement(branch_attribution.before, branch_attribution.after, branch.unit, display_of(branch)),
+            "movement": (
+                movement(branch_attribution.before, branch_attribution.after, branch.unit, display_of(branch))
+                if crossing is None
+                else {}
+            ),
             "owner": ", ".join(route.names[o] for o in owners.responsible) or None,
         },
         "responsible": [route.names[o] for o in owners.responsible],
@@ -49,7 +57,6 @@ def alert_view(report: VarianceReport, finding: Finding, kind: str, route: Route
         "flags": list(route.flags),
         "crossing": None,
     }
-    crossing = finding.crossing
     if crossing is not None:
         # About one entity: its own score moved, and its branch is the type that fell for it.
         view["movement"] = movement(crossing.score_before, crossing.score_after, node.unit)

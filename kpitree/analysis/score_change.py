@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kpitree.compute.batch import PeriodWindow, SegmentFilter
+from kpitree.compute.contact_scores import aged_point, point_of
 from kpitree.compute.score_states import POPULATION, ScoreState, ScoreSubject, score_states
-from kpitree.compute.scores import aged_point, point_of
 from kpitree.errors import UsageError
 from kpitree.tree import MetricTree, Node
 from kpitree.warehouse import Warehouse
@@ -96,13 +96,16 @@ def score_change(
     segment: SegmentFilter | None = None,
     subject: ScoreSubject = POPULATION,
     known: tuple[ScoreState, ScoreState] | None = None,
+    aged: ScoreState | None = None,
 ) -> ScoreChange:
     """The subject's score change from ``compare``'s end to ``current``'s, split. One statement
     takes the three scores; given the two period scores (``known``: before, after, as a compute
-    already took them), it takes only the aged one."""
+    already took them), it takes only the aged one, and none given that too (``aged``)."""
     if compare.end > current.end:
         raise UsageError("the new-activity / ageing split needs a comparison period before the current one")
-    if known is not None:
+    if known is not None and aged is not None:
+        before, after = known
+    elif known is not None:
         (aged,) = score_states(tree, node, [aged_point(0, current, compare)], warehouse, segment, subject)
         before, after = known
     else:

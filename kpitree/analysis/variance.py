@@ -14,6 +14,7 @@ from kpitree.analysis.attribution import TreeAttribution, attribute_tree
 from kpitree.analysis.score_change import ScoreChange, score_change
 from kpitree.compute.batch import SegmentFilter
 from kpitree.compute.engine import TreeComputation, compute_periods
+from kpitree.compute.score_batch import Watches
 from kpitree.compute.score_states import state_of
 from kpitree.compute.scores import score_nodes
 from kpitree.compute.snapshot import Snapshot, snapshot_of
@@ -72,11 +73,14 @@ def build_report(
     trend_periods: int = TREND_PERIODS,
     also: Sequence[Period] = (),
     recorded: Mapping[Period, Mapping[str, float | None]] | None = None,
+    crossings: Mapping[str, Watches] | None = None,
 ) -> VarianceReport:
     """``also``: more periods to compute in the same statements (alert rules comparing a year
     back); their values are in the report's ``computation``. ``recorded``: node values earlier
     runs stored for past periods (:meth:`kpitree.state.store.StateStore.recorded`); the trend
-    shows them instead of computing those periods, and says which they are."""
+    shows them instead of computing those periods, and says which they are. ``crossings``: the
+    band watches of the alerts to come (score node id -> watches); their entities are found with
+    the computation, from the same per-contact scores, in its ``crossings``."""
     calendar = tree_calendar(tree)
     compare_period = calendar.compare_period(period, comparison)
     compared = [period] if compare_period is None else [period, compare_period]
@@ -84,7 +88,9 @@ def build_report(
     stored = {p: v for p, v in (recorded or {}).items() if p in past and p not in compared and p not in also}
     # One computation for the report and its trend: the periods they share are computed once.
     wanted = list(dict.fromkeys([*compared, *(p for p in past if p not in stored), *also]))
-    computation = compute_periods(tree, wanted, warehouse, segment)
+    computation = compute_periods(
+        tree, wanted, warehouse, segment, aged=compare_period is not None, crossings=crossings
+    )
     by_period = {values.window.period: values for values in computation.periods}
     snapshot = snapshot_of(replace(computation, periods=computation.periods[: len(compared)]), comparison)
     trend = None
@@ -119,6 +125,7 @@ def _score_changes(report: VarianceReport, warehouse: Warehouse) -> dict[str, Sc
     for node in score_nodes(report.tree):
         before = state_of(node, {n: attribution[n].before for n in (node.id, *node.children)})
         after = state_of(node, {n: attribution[n].after for n in (node.id, *node.children)})
+        aged = report.computation.aged.get(node.id) if report.computation else None
         changes[node.id] = score_change(
             report.tree,
             node,
@@ -127,6 +134,7 @@ def _score_changes(report: VarianceReport, warehouse: Warehouse) -> dict[str, Sc
             warehouse,
             snapshot.segment,
             known=(before, after),
+            aged=state_of(node, {n: v.value for n, v in aged.items()}) if aged is not None else None,
         )
     return changes
 

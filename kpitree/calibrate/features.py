@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from numpy.typing import NDArray
 from sqlalchemy.sql.elements import ColumnElement
 
+from kpitree.compute.contact_scores import DAY_SECONDS
 from kpitree.compute.relations import build_relation, computing, needed_columns
-from kpitree.compute.scores import DAY_SECONDS
 from kpitree.errors import InternalError
 from kpitree.spec.models import ScoreSpec
 from kpitree.spec.models.nodes import NormalisationSpec

@@ -24,8 +24,9 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from kpitree.compute.batch import PeriodWindow, SegmentFilter
+from kpitree.compute.contact_scores import point_of, scored_contacts, signal_label
 from kpitree.compute.relations import build_relation, computing, needed_columns
-from kpitree.compute.scores import band_expr, point_of, scored_contacts, signal_label
+from kpitree.compute.scores import band_expr
 from kpitree.errors import InternalError, UsageError
 from kpitree.spec.models import BandSpec
 from kpitree.tree import MetricTree, Node
@@ -96,37 +97,67 @@ def band_moves_for_rules(
         raise InternalError("spec is missing")
     if not watches:
         return []
+    scored, _labels, _lacking = scored_contacts(
+        tree, node, [point_of(NOW, current), point_of(BEFORE, compare)], segment, warehouse
+    )
+    statement = crossings_statement(tree, node, watches, scored, warehouse, NOW, BEFORE)
+    with warehouse.reading(computing(tree, spec.source, [node.id]), source=spec.source, node=node.id) as connection:
+        return read_moves(node, watches, connection.execute(statement).mappings())
+
+
+def crossings_statement(
+    tree: MetricTree,
+    node: Node,
+    watches: Sequence[tuple[BandWatch, Collection[str]]],
+    scored: Any,
+    warehouse: Warehouse,
+    now: int,
+    before: int,
+) -> Any:
+    """The rows :func:`read_moves` reads, from ``scored``: per-contact scores (a CTE, or a table a
+    computation filled once), whose points ``now`` and ``before`` are the two compared instants."""
+    spec = node.score
+    if spec is None:
+        raise InternalError("spec is missing")
     for watch, _firing in watches:
         if watch.entity == "account" and not spec.roll_up:
             raise UsageError(
                 f"a rule watches accounts, but score {node.id!r} rolls up to no entity",
                 hint="add 'roll_up: [{entity: account_id}]' to the score, or use entity: contact",
             )
-    points = [point_of(NOW, current), point_of(BEFORE, compare)]
-    scored, _labels, _lacking = scored_contacts(tree, node, points, segment, warehouse)
-    part_labels = {t: f"t{i}" for i, t in enumerate(node.children)}
     owner_columns = sorted({c for watch, _firing in watches for c in watch.owner_columns})
     selects = [
-        _moved(tree, node, index, watch, firing, scored, part_labels, owner_columns, warehouse)
+        _moved(tree, node, index, watch, firing, scored, _part_labels(node), owner_columns, warehouse, (now, before))
         for index, (watch, firing) in enumerate(watches)
     ]
     statement: Any = sa.union_all(*selects) if len(selects) > 1 else selects[0]
+    return statement.order_by(sa.text("w"), sa.text("key"))
+
+
+def read_moves(
+    node: Node, watches: Sequence[tuple[BandWatch, Collection[str]]], rows: Iterable[Any]
+) -> list[list[BandMove]]:
+    """Each watch's band moves from :func:`crossings_statement`'s rows."""
+    part_labels = _part_labels(node)
     found: list[list[BandMove]] = [[] for _ in watches]
-    with warehouse.reading(computing(tree, spec.source, [node.id]), source=spec.source, node=node.id) as connection:
-        for row in connection.execute(statement.order_by(sa.text("w"), sa.text("key"))).mappings():
-            found[int(row["w"])].append(
-                BandMove(
-                    str(row["key"]),
-                    _float(row["score_before"]),
-                    _float(row["score_after"]),
-                    row["band_before"],
-                    row["band_after"],
-                    {t: float(row[f"b_{lab}"] or 0.0) for t, lab in part_labels.items()},
-                    {t: float(row[f"a_{lab}"] or 0.0) for t, lab in part_labels.items()},
-                    {c: row[f"o_{c}"] for c in watches[int(row["w"])][0].owner_columns},
-                )
+    for row in rows:
+        found[int(row["w"])].append(
+            BandMove(
+                str(row["key"]),
+                _float(row["score_before"]),
+                _float(row["score_after"]),
+                row["band_before"],
+                row["band_after"],
+                {t: float(row[f"b_{lab}"] or 0.0) for t, lab in part_labels.items()},
+                {t: float(row[f"a_{lab}"] or 0.0) for t, lab in part_labels.items()},
+                {c: row[f"o_{c}"] for c in watches[int(row["w"])][0].owner_columns},
             )
+        )
     return found
+
+
+def _part_labels(node: Node) -> dict[str, str]:
+    return {t: f"t{i}" for i, t in enumerate(node.children)}
 
 
 def _moved(
@@ -139,11 +170,15 @@ def _moved(
     part_labels: Mapping[str, str],
     owner_columns: Sequence[str],
     warehouse: Warehouse,
+    instants: tuple[int, int],
 ) -> Any:
     """One rule's rows: (w, key, scores, parts, bands, owner columns) of the entities it sees."""
     spec = node.score
     if spec is None:
         raise InternalError("spec is missing")
+    now, before = instants
+    # The two compared instants only: a computation's table may hold more points (the aged one).
+    scored = sa.select(scored).where(scored.c.idx.in_(instants)).subquery(f"compared_{index}")
     type_parts = {
         t: sum(
             (sa.func.coalesce(scored.c[signal_label(s)], 0.0) for s in tree.nodes[t].children),
@@ -166,11 +201,11 @@ def _moved(
     per_entity = (
         sa.select(
             states.c.key,
-            sa.func.max(states.c.score).filter(states.c.idx == NOW).label("score_after"),
-            sa.func.max(states.c.score).filter(states.c.idx == BEFORE).label("score_before"),
-            *(sa.func.max(states.c[lab]).filter(states.c.idx == NOW).label(f"a_{lab}") for lab in part_labels.values()),
+            sa.func.max(states.c.score).filter(states.c.idx == now).label("score_after"),
+            sa.func.max(states.c.score).filter(states.c.idx == before).label("score_before"),
+            *(sa.func.max(states.c[lab]).filter(states.c.idx == now).label(f"a_{lab}") for lab in part_labels.values()),
             *(
-                sa.func.max(states.c[lab]).filter(states.c.idx == BEFORE).label(f"b_{lab}")
+                sa.func.max(states.c[lab]).filter(states.c.idx == before).label(f"b_{lab}")
                 for lab in part_labels.values()
             ),
         )

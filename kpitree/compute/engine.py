@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from sqlalchemy.sql import Select
+from sqlalchemy.sql.elements import ClauseElement
 
 from kpitree.compute.batch import PeriodWindow, SegmentFilter, windows
+from kpitree.compute.contact_scores import aged_point, score_points
+from kpitree.compute.crossings import BandMove
 from kpitree.compute.measures import plan_source_queries, run_source_queries
 from kpitree.compute.relations import repeated_join_keys
-from kpitree.compute.scores import ScoreSummary, plan_score_query, run_score_query, score_nodes, score_points
+from kpitree.compute.score_batch import Watches, answer_score
+from kpitree.compute.scores import ScoreSummary, score_nodes
 from kpitree.compute.values import NodeValue
 from kpitree.formula import evaluate, referenced_ids
 from kpitree.periods import Period
@@ -41,17 +44,34 @@ class TreeComputation:
     statements: tuple[str, ...]  # the SQL that ran, as the warehouse's dialect writes it
     warnings: tuple[str, ...]
     warehouse: str  # its URL, password hidden
+    # Score node id -> its values at the aged point (``aged=True``: the first period's end, from the
+    # signals up to the second's), for the new-activity / ageing split.
+    aged: Mapping[str, Mapping[str, NodeValue]] = field(default_factory=dict)
+    # Score node id -> (the watches asked, each one's band moves from the second period to the first).
+    crossings: Mapping[str, tuple[Watches, list[list[BandMove]]]] = field(default_factory=dict)
 
 
 def compute_periods(
-    tree: MetricTree, periods: Sequence[Period], warehouse: Warehouse, segment: SegmentFilter | None = None
+    tree: MetricTree,
+    periods: Sequence[Period],
+    warehouse: Warehouse,
+    segment: SegmentFilter | None = None,
+    *,
+    aged: bool = False,
+    crossings: Mapping[str, Watches] | None = None,
 ) -> TreeComputation:
-    """Every node's value in each of ``periods``: one statement per source and per score node."""
+    """Every node's value in each of ``periods``: one statement per source and per score node.
+
+    With ``aged`` (and two periods or more), each score node's aged score of the first period
+    against the second too; with ``crossings`` (score node id -> watches), the entities whose band
+    moved from the second period to the first. Both read the same per-contact scores as the
+    periods' own values (:mod:`kpitree.compute.score_batch`): a run scores every contact once.
+    """
     segment = segment or SegmentFilter()
     batch = windows(tree_calendar(tree), periods)
     measured: list[dict[str, NodeValue]] = [{} for _ in batch]
     summaries: list[dict[str, ScoreSummary]] = [{} for _ in batch]
-    statements: list[Select[object]] = []
+    statements: list[ClauseElement] = []
     warnings: list[str] = []
 
     joins_checked: set[tuple[str, str]] = set()
@@ -67,14 +87,36 @@ def compute_periods(
         for window, values in zip(group, run_source_queries(tree, queries, group, warehouse), strict=True):
             measured[window.index].update(values)
 
-    points = score_points(batch)
+    points = list(score_points(batch))
+    compared = (0, 1) if len(batch) >= 2 else None
+    aged_index = len(batch) if aged and compared is not None else None
+    if aged_index is not None:
+        points.append(aged_point(aged_index, batch[0], batch[1]))
+    aged_values: dict[str, Mapping[str, NodeValue]] = {}
+    moved: dict[str, tuple[Watches, list[list[BandMove]]]] = {}
     for node in score_nodes(tree):
-        score_query = plan_score_query(tree, node, points, segment, warehouse)
-        statements.append(score_query.statement)
-        warnings += _unfiltered(node.id, score_query.unfiltered_dims, [node.id])
-        for index, (values, summary) in enumerate(run_score_query(tree, score_query, points, warehouse)):
-            measured[index].update(values)
-            summaries[index][node.id] = summary
+        watches = (crossings or {}).get(node.id, ()) if compared is not None else ()
+        answer = answer_score(
+            tree,
+            node,
+            points,
+            segment,
+            warehouse,
+            shared={*(compared or ()), *([] if aged_index is None else [aged_index])},
+            compared=compared,
+            watches=watches,
+        )
+        statements += answer.statements
+        for score_query in answer.queries:
+            warnings += _unfiltered(node.id, score_query.unfiltered_dims, [node.id])
+        for window in batch:
+            values, summary = answer.results[window.index]
+            measured[window.index].update(values)
+            summaries[window.index][node.id] = summary
+        if aged_index is not None:
+            aged_values[node.id] = answer.results[aged_index][0]
+        if answer.moves is not None:
+            moved[node.id] = (watches, answer.moves)
 
     calendar = tree_calendar(tree)
     for window in batch:
@@ -84,7 +126,9 @@ def compute_periods(
         for window in batch
     )
     sql = tuple(render_sql(statement, warehouse) for statement in statements)
-    return TreeComputation(tree, segment, results, sql, tuple(dict.fromkeys(warnings)), warehouse.display_url)
+    return TreeComputation(
+        tree, segment, results, sql, tuple(dict.fromkeys(warnings)), warehouse.display_url, aged_values, moved
+    )
 
 
 def disjoint_groups(batch: Sequence[PeriodWindow]) -> list[list[PeriodWindow]]:
@@ -150,7 +194,7 @@ def _unfiltered(source: str, dims: Sequence[str], nodes: list[str]) -> list[str]
     return [f"{source} has no column {', '.join(dims)}: {', '.join(nodes)} use every row, not only the segment's"]
 
 
-def render_sql(statement: Select[object], warehouse: Warehouse) -> str:
+def render_sql(statement: ClauseElement, warehouse: Warehouse) -> str:
     """The statement as the warehouse's dialect writes it, values inlined where the dialect can."""
     try:
         compiled = statement.compile(dialect=warehouse.engine.dialect, compile_kwargs={"literal_binds": True})

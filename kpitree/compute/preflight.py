@@ -20,9 +20,10 @@ import sqlalchemy as sa
 from sqlalchemy.sql import Select
 
 from kpitree.compute.batch import SegmentFilter, windows
+from kpitree.compute.contact_scores import score_points
 from kpitree.compute.measures import measure_nodes, plan_one_node
 from kpitree.compute.relations import repeated_join_keys
-from kpitree.compute.scores import plan_score_query, score_nodes, score_points
+from kpitree.compute.scores import plan_score_query, score_nodes
 from kpitree.errors import InternalError, WarehouseError
 from kpitree.periods import Grain
 from kpitree.tree import MetricTree, Node, tree_calendar

@@ -17,8 +17,9 @@ from statistics import fmean
 from sqlalchemy import RowMapping
 
 from kpitree.compute.batch import SegmentFilter
+from kpitree.compute.contact_scores import ScorePoint, signal_label
 from kpitree.compute.relations import computing
-from kpitree.compute.scores import ScorePoint, plan_score_query, run_score_query, score_rows, signal_label
+from kpitree.compute.scores import plan_score_query, run_score_query, score_rows
 from kpitree.errors import InternalError, UsageError
 from kpitree.spec.models.base import Scalar
 from kpitree.tree import MetricTree, Node

@@ -16,56 +16,23 @@ for the alerts that need them).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
-from kpitree.compute.batch import PeriodWindow, SegmentFilter, source_offers
-from kpitree.compute.relations import build_relation, computing, needed_columns
+from kpitree.compute.batch import SegmentFilter
+from kpitree.compute.contact_scores import Scored, ScorePoint, scored_contacts
+from kpitree.compute.relations import computing
 from kpitree.compute.values import NodeValue
 from kpitree.errors import InternalError, WarehouseError
-from kpitree.spec.models import BandSpec, ScoreSpec
+from kpitree.spec.models import BandSpec
 from kpitree.spec.models.base import Scalar
 from kpitree.tree import MetricTree, Node, NodeKind
 from kpitree.warehouse import Warehouse
-
-DAY_SECONDS = 86400.0
-
-
-@dataclass(frozen=True)
-class ScorePoint:
-    """When a score is taken (``as_of``) and the last instant whose signals count.
-
-    A period's score counts every signal up to the period's end. The *aged* score counts only the
-    signals up to the comparison period's end, decayed to this period's end: what the passing of
-    time alone did to the score (:mod:`kpitree.analysis.score_change`). The days are the local
-    dates of the same instants, for sources whose time column is a date.
-    """
-
-    index: int
-    as_of: datetime
-    as_of_day: date
-    signals_until: datetime
-    signals_until_day: date
-
-
-def point_of(index: int, window: PeriodWindow) -> ScorePoint:
-    """A period's score: as of its end, counting every signal up to then."""
-    return ScorePoint(index, window.end, window.period.end, window.end, window.period.end)
-
-
-def score_points(batch: Sequence[PeriodWindow]) -> tuple[ScorePoint, ...]:
-    return tuple(point_of(w.index, w) for w in batch)
-
-
-def aged_point(index: int, current: PeriodWindow, compare: PeriodWindow) -> ScorePoint:
-    """The score at ``current``'s end from the signals up to ``compare``'s end only."""
-    return ScorePoint(index, current.end, current.period.end, compare.end, compare.period.end)
 
 
 @dataclass(frozen=True)
@@ -99,156 +66,42 @@ def score_nodes(tree: MetricTree) -> list[Node]:
     return [node for node in tree.nodes.values() if node.kind is NodeKind.SCORE]
 
 
-def signal_label(signal_id: str) -> str:
-    """The result column holding a signal's composition."""
-    return f"s_{signal_id}"
-
-
-def _signal_nodes(tree: MetricTree, score_node: Node) -> list[Node]:
-    return [tree.nodes[s] for t in score_node.children for s in tree.nodes[t].children]
-
-
-def scored_contacts(
+def plan_score_query(
     tree: MetricTree,
     node: Node,
     points: Sequence[ScorePoint],
     segment: SegmentFilter,
     warehouse: Warehouse,
-    only: Mapping[str, Scalar] | None = None,
-) -> tuple[Any, dict[str, str], list[str]]:
-    """Subquery: one row per (point, contact) with points, score and each signal's composition.
-
-    ``only`` keeps the rows whose columns hold these values (one contact, or one account's contacts).
-    """
-    spec = node.score
-    if spec is None:
-        raise InternalError("spec is missing")
-    signals = _signal_nodes(tree, node)
-    dims = set(segment.values) & source_offers(tree, spec.source)
-    roll_entities = [r.entity for r in spec.roll_up]
-    used = {spec.entity, spec.signal_column, *roll_entities, *dims, *(only or {})}
-    if spec.quantity_column:
-        used.add(spec.quantity_column)
-    relation = build_relation(tree, spec.source, needed_columns(tree.sources[spec.source], used), warehouse)
-    segment_conditions, lacking = segment.conditions(relation)
-
-    # Only a batch with an aged point needs its own signal cut-off: without one, every compute
-    # statement keeps the shape the benchmarks measured.
-    cut = any(p.signals_until != p.as_of for p in points)
-    as_of = sa.union_all(
-        *(
-            sa.select(
-                sa.literal(p.index).label("idx"),
-                sa.literal(p.as_of.timestamp(), sa.Double()).label("as_of"),
-                *([sa.literal(p.signals_until.timestamp(), sa.Double()).label("until")] if cut else []),
-            )
-            for p in points
-        )
-    ).subquery("as_of")
-    seconds = relation.epoch_seconds()
-    until = as_of.c.until if cut else as_of.c.as_of
-    window = sa.and_(seconds <= until, seconds >= as_of.c.as_of - spec.lookback_days * DAY_SECONDS)
-    earliest = min(points, key=lambda p: p.as_of)
-    latest = max(points, key=lambda p: p.signals_until)
-    prune = [
-        relation.time >= relation.bound(earliest.as_of - timedelta(days=spec.lookback_days + 1), earliest.as_of_day),
-        relation.time <= relation.bound(latest.signals_until, latest.signals_until_day),
-    ]
-    age_days = (as_of.c.as_of - seconds) / DAY_SECONDS
-    halvings = age_days / spec.decay.half_life_days
-    decay = sa.func.power(0.5, sa.func.floor(halvings) if spec.decay.mode == "step" else halvings)
-    kind = relation.column(spec.signal_column)
-    signal_labels = {s.id: signal_label(s.id) for s in signals}
-    # Points per row, with one CASE for the weight and the decay computed once; then one
-    # aggregation per (period, contact) that spreads the points into a column per signal.
-    # (Grouping by signal type first, then pivoting, doubles the time on DuckDB: measured.)
-    weight = sa.case(*((kind == s.signal.signal, s.signal.weight) for s in signals if s.signal), else_=0.0)
-    amount: ColumnElement[Any] = sa.literal(1.0)
-    quantity_signals = [s.signal.signal for s in signals if s.signal and s.signal.use_quantity]
-    if quantity_signals and spec.quantity_column:
-        quantity = sa.func.coalesce(relation.column(spec.quantity_column), 1.0)
-        amount = sa.case((kind.in_(quantity_signals), quantity), else_=1.0)
-    entity = relation.column(spec.entity)
-    weighted = (
-        sa.select(
-            as_of.c.idx,
-            entity.label("entity"),
-            kind.label("kind"),
-            *(relation.column(e).label(f"r_{e}") for e in roll_entities),
-            (weight * amount * decay).label("points"),
-        )
-        .select_from(relation.from_clause.join(as_of, window))
-        .where(
-            kind.in_([s.signal.signal for s in signals if s.signal]),
-            entity.is_not(None),
-            *relation.keep_rows(),
-            *segment_conditions,
-            *(relation.column(column) == value for column, value in (only or {}).items()),
-            *prune,
-        )
-        .subquery("weighted")
-    )
-    per_contact = (
-        sa.select(
-            weighted.c.idx,
-            weighted.c.entity,
-            *(sa.func.max(weighted.c[f"r_{e}"]).label(f"r_{e}") for e in roll_entities),
-            *(
-                sa.func.coalesce(sa.func.sum(weighted.c.points).filter(weighted.c.kind == s.signal.signal), 0.0).label(
-                    signal_labels[s.id]
-                )
-                for s in signals
-                if s.signal
-            ),
-        )
-        .group_by(weighted.c.idx, weighted.c.entity)
-        .subquery("per_contact")
-    )
-    # Layered so that each expression is written once: points, then score, then composition.
-    raw_points = sum((per_contact.c[label] for label in signal_labels.values()), sa.literal(0.0))
-    with_points = sa.select(per_contact, sa.case((raw_points < 0, 0.0), else_=raw_points).label("points")).subquery(
-        "with_points"
-    )
-    with_score = sa.select(with_points, _normalise(with_points.c.points, spec).label("score")).subquery("with_score")
-    share = sa.case((with_score.c.points > 0, with_score.c.score / with_score.c.points), else_=0.0)
-    scored = sa.select(
-        with_score.c.idx,
-        with_score.c.entity,
-        *(with_score.c[f"r_{e}"] for e in roll_entities),
-        with_score.c.score,
-        *((with_score.c[label] * share).label(label) for label in signal_labels.values()),
-    ).cte("scored")
-    return scored, signal_labels, lacking
-
-
-def plan_score_query(
-    tree: MetricTree, node: Node, points: Sequence[ScorePoint], segment: SegmentFilter, warehouse: Warehouse
+    scored: Scored | None = None,
 ) -> ScoreQuery:
+    """The aggregates per point; from ``scored`` when given (:func:`scored_contacts` of these
+    points, or a table filled from it), else from a :func:`scored_contacts` of their own."""
     spec = node.score
     if spec is None:
         raise InternalError("spec is missing")
-    scored, signal_labels, lacking = scored_contacts(tree, node, points, segment, warehouse)
+    source, signal_labels, lacking = scored or scored_contacts(tree, node, points, segment, warehouse)
+    scored_rows: Any = source
     band_labels = {band.name: f"b{i}" for i, band in enumerate(spec.bands)}
     contacts = (
         sa.select(
-            scored.c.idx,
+            scored_rows.c.idx,
             sa.func.count().label("n"),
-            sa.func.avg(scored.c.score).label("mean_score"),
-            *(sa.func.avg(scored.c[label]).label(label) for label in signal_labels.values()),
-            *_band_shares(scored.c.score, spec.bands, band_labels),
+            sa.func.avg(scored_rows.c.score).label("mean_score"),
+            *(sa.func.avg(scored_rows.c[label]).label(label) for label in signal_labels.values()),
+            *_band_shares(scored_rows.c.score, spec.bands, band_labels),
         )
-        .group_by(scored.c.idx)
+        .group_by(scored_rows.c.idx)
         .subquery("contacts")
     )
     columns: list[Any] = [contacts]
     from_clause: Any = contacts
     roll_up_labels: dict[str, tuple[str, str, Mapping[str, str]]] = {}
     for i, roll_up in enumerate(spec.roll_up):
-        key = scored.c[f"r_{roll_up.entity}"]
+        key = scored_rows.c[f"r_{roll_up.entity}"]
         entity_scores = (
-            sa.select(scored.c.idx, _roll_up(scored.c.score, roll_up.method, warehouse).label("score"))
+            sa.select(scored_rows.c.idx, _roll_up(scored_rows.c.score, roll_up.method, warehouse).label("score"))
             .where(key.is_not(None))
-            .group_by(scored.c.idx, key)
+            .group_by(scored_rows.c.idx, key)
             .subquery(f"entities_{i}")
         )
         labels = {band.name: f"u{i}_b{j}" for j, band in enumerate(spec.bands)}
@@ -278,7 +131,14 @@ def run_score_query(
     with warehouse.reading(
         computing(tree, source_id, [query.node_id]), source=source_id, node=query.node_id
     ) as connection:
-        rows = {row["idx"]: row for row in connection.execute(query.statement).mappings()}
+        return read_score_results(tree, query, points, connection.execute(query.statement).mappings())
+
+
+def read_score_results(
+    tree: MetricTree, query: ScoreQuery, points: Sequence[ScorePoint], result: Iterable[Any]
+) -> list[tuple[dict[str, NodeValue], ScoreSummary]]:
+    """:func:`run_score_query`'s answer from the statement's rows."""
+    rows = {row["idx"]: row for row in result}
     node = tree.nodes[query.node_id]
     results = []
     for point in points:
@@ -341,15 +201,6 @@ def _band_shares(
 ) -> list[ColumnElement[Any]]:
     band = band_expr(score, bands)
     return [sa.func.avg(sa.case((band == name, 1.0), else_=0.0)).label(labels[name]) for name in labels]
-
-
-def _normalise(points: ColumnElement[Any], spec: ScoreSpec) -> ColumnElement[Any]:
-    """Non-negative points -> 0-100, as :func:`kpitree.scoring.normalise`."""
-    top = spec.normalisation.max_points
-    if spec.normalisation.method == "clip":
-        return sa.case((points > top, top), else_=points) * (100.0 / top)
-    scaled = 100.0 * sa.func.ln(1.0 + points) / sa.func.ln(1.0 + top)
-    return sa.case((scaled > 100.0, 100.0), else_=scaled)
 
 
 def _roll_up(score: ColumnElement[Any], method: str, warehouse: Warehouse) -> ColumnElement[Any]:
