@@ -91,7 +91,7 @@ def test_compute_csv_and_show_sql(runner: CliRunner, sample_url: str) -> None:
     assert rows[0]["band"] in ("Champion", "Engaged", "At risk", "Dormant")
     assert len(rows) == 16  # score, 4 engagement types, 11 signals
     # One statement for the score node, written to stderr so the CSV stays clean.
-    assert result.stderr.count("WITH scored AS") == 1
+    assert result.stderr.count("WITH contact_points AS") == 1
 
 
 def test_compute_where_filters_and_warns(runner: CliRunner, sample_url: str) -> None:

@@ -74,10 +74,13 @@ def _check_against_separate_statements(tree: MetricTree, warehouse: Warehouse) -
         assert with_shared.scores[node.id].band_shares == pytest.approx(separate.scores[node.id].band_shares)
     batch = windows(calendar, periods)
     (aged,) = score_states(tree, node, [aged_point(0, batch[0], batch[1])], warehouse)
+    # From the table (crossings asked, as a run asks) and from a CTE in one statement (a report).
+    in_one_statement = compute_periods(tree, periods, warehouse, aged=True)
+    for got in (shared.aged[node.id], in_one_statement.aged[node.id]):
+        assert got[node.id].value == pytest.approx(aged.score, rel=1e-9, abs=1e-9)
+        for type_id in node.children:
+            assert got[type_id].value == pytest.approx(aged.part(type_id), rel=1e-9, abs=1e-9)
     got = shared.aged[node.id]
-    assert got[node.id].value == pytest.approx(aged.score, rel=1e-9, abs=1e-9)
-    for type_id in node.children:
-        assert got[type_id].value == pytest.approx(aged.part(type_id), rel=1e-9, abs=1e-9)
     # The sample has signals in the current week: the aged score is not the current one.
     assert got[node.id].value != pytest.approx(shared.periods[0].values[node.id].value, rel=1e-6)
     watches, moves = shared.crossings[node.id]

@@ -1,24 +1,26 @@
 """A score node's statements for one computation: every contact scored once.
 
 Scoring is the costly part of an engagement score (every signal of the lookback window, weighted
-and decayed, per contact and point). A computation that also needs the entities that crossed a
-band (a run's alerts) or the aged score (the new-activity / ageing split) would otherwise score
-the same contacts again in each statement. Here, the points those share (the two compared
-instants and the aged one) are scored once into a temporary table on one connection; the
-aggregates, the crossings and the aged score are read from it. Other points (a trend's) are
-aggregated in one statement of their own, as is everything when nothing is shared.
+and decayed, per contact and point). The compared points are scored in one pass; the aged score
+(the new-activity / ageing split) is derived from the current point's per-contact points minus
+the recent week's, not scored again. When the band crossings are asked for too (a run's alerts),
+the per-contact points go into a temporary table on one connection, and the aggregates and the
+crossings read it; otherwise they are a CTE of the one aggregate statement. Other points (a
+trend's) are scored two per statement, which bounds the statement's width and its memory.
 
-An engine without temporary tables, or one that refuses them (a read-only PostgreSQL
-transaction), gets the same numbers from one statement each, each scoring again.
+An engine without temporary tables, or one that refuses them (a read-only PostgreSQL session),
+gets the same numbers with the crossings scoring again in their own statement.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from contextlib import nullcontext
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ClauseElement
 
 from kpitree.compute.batch import SegmentFilter
@@ -71,57 +73,86 @@ def answer_score(
         raise InternalError("spec is missing")
     if watches and compared is None:
         raise InternalError("band moves need the compared points")
-    once = [p for p in points if p.index in shared] if watches else []
-    rest = [p for p in points if p not in once]
-    results: dict[int, PointResult] = {}
-    queries: list[ScoreQuery] = []
-    statements: list[ClauseElement] = []
-    moves: list[list[BandMove]] | None = None
-    if once and compared is not None:
-        now = next(p for p in once if p.index == compared[0])
-        # An aged point is now's points but the recent ones: it needs no scoring pass of its own.
-        aged = [p for p in once if p.signals_until != p.as_of and p.as_of == now.as_of]
-        plain = [p for p in once if p.signals_until == p.as_of]
-        rest += [p for p in once if p not in aged and p not in plain]
-        points_rows, labels, lacking = contact_points(tree, node, plain, segment, warehouse)
-        with (
-            warehouse.reading(computing(tree, spec.source, [node.id]), source=spec.source, node=node.id) as connection,
-            temporary_table(connection, points_rows.select(), "kpitree_scores") as table,
-        ):
-            if table is not None:
-                statements.append(CreateTemporaryTableAs(table.name, points_rows.select()))
-                parts: list[Any] = [sa.select(table)]
-                for point in aged:
-                    recent, _labels, _lacking = contact_points(tree, node, [recent_point_of(point)], segment, warehouse)
-                    parts.append(aged_from(table, recent, now.index, point.index, labels, spec))
-                every = sa.union_all(*parts).subquery("every_point") if len(parts) > 1 else table
-                asked = [*plain, *aged]
-                query = plan_score_query(
-                    tree, node, asked, segment, warehouse, (score_contacts(every, labels, spec), labels, lacking)
-                )
-                found = read_score_results(tree, query, asked, connection.execute(query.statement).mappings())
-                results.update((p.index, r) for p, r in zip(asked, found, strict=True))
-                queries.append(query)
-                statement = crossings_statement(
-                    tree, node, watches, score_contacts(table, labels, spec), warehouse, *compared
-                )
-                moves = read_moves(node, watches, connection.execute(statement).mappings())
-                statements += [query.statement, statement]
-        if table is None:  # no temporary table here: the crossings score on their own
-            rest = list(points)
-            compared_points = [p for p in points if p.index in compared]
-            scored, _labels, _lacking = scored_contacts(tree, node, compared_points, segment, warehouse)
-            statement = crossings_statement(tree, node, watches, scored, warehouse, *compared)
-            with warehouse.reading(
-                computing(tree, spec.source, [node.id]), source=spec.source, node=node.id
-            ) as connection:
-                moves = read_moves(node, watches, connection.execute(statement).mappings())
-            statements.append(statement)
-    if rest:
-        query = plan_score_query(tree, node, rest, segment, warehouse)
-        results.update((p.index, r) for p, r in zip(rest, run_score_query(tree, query, rest, warehouse), strict=True))
-        queries.append(query)
-        statements.append(query.statement)
-    if watches and moves is None:
+    plain = [p for p in points if p.index in shared and p.signals_until == p.as_of]
+    now = next((p for p in plain if compared is not None and p.index == compared[0]), None)
+    # An aged point is now's points but the recent ones: it needs no scoring pass of its own.
+    aged = [p for p in points if p.index in shared and now is not None and p not in plain and p.as_of == now.as_of]
+    rest = [p for p in points if p not in plain and p not in aged]
+    answer = _Answer()
+    if plain:
+        with warehouse.reading(computing(tree, spec.source, [node.id]), source=spec.source, node=node.id) as connection:
+            _answer_shared(tree, node, plain, aged, now, segment, warehouse, connection, compared, watches, answer)
+    # The other points (a trend's) a few per statement: a statement's width grows with its points,
+    # and with it the memory a wide aggregation needs (13 points at once took 3.9 GB at 10M).
+    for start in range(0, len(rest), POINTS_PER_STATEMENT):
+        chunk = rest[start : start + POINTS_PER_STATEMENT]
+        query = plan_score_query(tree, node, chunk, segment, warehouse)
+        found = run_score_query(tree, query, chunk, warehouse)
+        answer.results.update((p.index, r) for p, r in zip(chunk, found, strict=True))
+        answer.queries.append(query)
+        answer.statements.append(query.statement)
+    if watches and answer.moves is None:
         raise InternalError("the band moves asked for were not read")
-    return ScoreAnswer(results, tuple(queries), tuple(statements), moves)
+    return ScoreAnswer(answer.results, tuple(answer.queries), tuple(answer.statements), answer.moves)
+
+
+POINTS_PER_STATEMENT = 2
+
+
+@dataclass
+class _Answer:
+    results: dict[int, PointResult] = field(default_factory=dict)
+    queries: list[ScoreQuery] = field(default_factory=list)
+    statements: list[ClauseElement] = field(default_factory=list)
+    moves: list[list[BandMove]] | None = None
+
+
+def _answer_shared(
+    tree: MetricTree,
+    node: Node,
+    plain: Sequence[ScorePoint],
+    aged: Sequence[ScorePoint],
+    now: ScorePoint | None,
+    segment: SegmentFilter,
+    warehouse: Warehouse,
+    connection: Connection,
+    compared: tuple[int, int] | None,
+    watches: Watches,
+    answer: _Answer,
+) -> None:
+    """The shared points' aggregates (the aged ones derived), and the crossings when asked: from
+    a temporary table of the per-contact points when there are crossings to read it too, else
+    from a CTE in the one statement."""
+    spec = node.score
+    if spec is None:
+        raise InternalError("spec is missing")
+    points_rows, labels, lacking = contact_points(tree, node, plain, segment, warehouse)
+    with temporary_table(connection, points_rows.select(), "kpitree_scores") if watches else nullcontext() as table:
+        base: Any = table if table is not None else points_rows.element.cte("contact_points")
+        if table is not None:
+            answer.statements.append(CreateTemporaryTableAs(table.name, points_rows.select()))
+        parts: list[Any] = [sa.select(base)]
+        for point in aged:
+            if now is None:
+                raise InternalError("an aged point without the current one")
+            recent, _labels, _lacking = contact_points(tree, node, [recent_point_of(point)], segment, warehouse)
+            parts.append(aged_from(base, recent, now.index, point.index, labels, spec))
+        every = sa.union_all(*parts).subquery("every_point") if len(parts) > 1 else base
+        asked = [*plain, *aged]
+        query = plan_score_query(
+            tree, node, asked, segment, warehouse, (score_contacts(every, labels, spec), labels, lacking)
+        )
+        found = read_score_results(tree, query, asked, connection.execute(query.statement).mappings())
+        answer.results.update((p.index, r) for p, r in zip(asked, found, strict=True))
+        answer.queries.append(query)
+        answer.statements.append(query.statement)
+        if not watches or compared is None:
+            return
+        if table is None:  # no temporary table here: the crossings score on their own
+            compared_points = [p for p in plain if p.index in compared]
+            scored, _labels, _lacking = scored_contacts(tree, node, compared_points, segment, warehouse)
+        else:
+            scored = score_contacts(table, labels, spec)
+        statement = crossings_statement(tree, node, watches, scored, warehouse, *compared)
+        answer.moves = read_moves(node, watches, connection.execute(statement).mappings())
+        answer.statements.append(statement)
