@@ -107,8 +107,7 @@ def compute_periods(
             watches=watches,
         )
         statements += answer.statements
-        for score_query in answer.queries:
-            warnings += _unfiltered(node.id, score_query.unfiltered_dims, [node.id])
+        warnings += _unfiltered(node.id, answer.unfiltered_dims, [node.id])
         for window in batch:
             values, summary = answer.results[window.index]
             measured[window.index].update(values)

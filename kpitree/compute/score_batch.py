@@ -9,14 +9,14 @@ crossings read it; otherwise they are a CTE of the one aggregate statement. Othe
 trend's) are scored two per statement, which bounds the statement's width and its memory.
 
 An engine without temporary tables, or one that refuses them (a read-only PostgreSQL session),
-gets the same numbers with the crossings scoring again in their own statement.
+gets the same numbers with the crossings' statement scoring again (the same CTE in it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,11 +30,10 @@ from kpitree.compute.contact_scores import (
     contact_points,
     recent_point_of,
     score_contacts,
-    scored_contacts,
 )
 from kpitree.compute.crossings import BandMove, BandWatch, crossings_statement, read_moves
 from kpitree.compute.relations import computing
-from kpitree.compute.scores import ScoreQuery, ScoreSummary, plan_score_query, read_score_results, run_score_query
+from kpitree.compute.scores import ScoreSummary, plan_score_query, read_score_results, run_score_query
 from kpitree.compute.values import NodeValue
 from kpitree.errors import InternalError
 from kpitree.tree import MetricTree, Node
@@ -49,7 +48,7 @@ class ScoreAnswer:
     """What a computation learned of one score node."""
 
     results: dict[int, PointResult]  # point index -> the node's values and band summary there
-    queries: tuple[ScoreQuery, ...]  # the aggregate statements (for their warnings)
+    unfiltered_dims: tuple[str, ...]  # segment dimensions the node's source lacks (for the warning)
     statements: tuple[ClauseElement, ...]  # every statement run, in order (for --show-sql)
     moves: list[list[BandMove]] | None  # per watch asked, the entities that moved; None: none asked
 
@@ -78,33 +77,33 @@ def answer_score(
     # An aged point is now's points but the recent ones: it needs no scoring pass of its own.
     aged = [p for p in points if p.index in shared and now is not None and p not in plain and p.as_of == now.as_of]
     rest = [p for p in points if p not in plain and p not in aged]
-    answer = _Answer()
+    results: dict[int, PointResult] = {}
+    statements: list[ClauseElement] = []
+    moves: list[list[BandMove]] | None = None
+    unfiltered: tuple[str, ...] = ()
     if plain:
         with warehouse.reading(computing(tree, spec.source, [node.id]), source=spec.source, node=node.id) as connection:
-            _answer_shared(tree, node, plain, aged, now, segment, warehouse, connection, compared, watches, answer)
+            shared_answer = _answer_shared(
+                tree, node, plain, aged, now, segment, warehouse, connection, compared, watches
+            )
+        results.update(shared_answer.results)
+        statements += shared_answer.statements
+        moves, unfiltered = shared_answer.moves, shared_answer.unfiltered_dims
     # The other points (a trend's) a few per statement: a statement's width grows with its points,
     # and with it the memory a wide aggregation needs (13 points at once took 3.9 GB at 10M).
     for start in range(0, len(rest), POINTS_PER_STATEMENT):
         chunk = rest[start : start + POINTS_PER_STATEMENT]
         query = plan_score_query(tree, node, chunk, segment, warehouse)
         found = run_score_query(tree, query, chunk, warehouse)
-        answer.results.update((p.index, r) for p, r in zip(chunk, found, strict=True))
-        answer.queries.append(query)
-        answer.statements.append(query.statement)
-    if watches and answer.moves is None:
+        results.update((p.index, r) for p, r in zip(chunk, found, strict=True))
+        statements.append(query.statement)
+        unfiltered = query.unfiltered_dims
+    if watches and moves is None:
         raise InternalError("the band moves asked for were not read")
-    return ScoreAnswer(answer.results, tuple(answer.queries), tuple(answer.statements), answer.moves)
+    return ScoreAnswer(results, unfiltered, tuple(statements), moves)
 
 
 POINTS_PER_STATEMENT = 2
-
-
-@dataclass
-class _Answer:
-    results: dict[int, PointResult] = field(default_factory=dict)
-    queries: list[ScoreQuery] = field(default_factory=list)
-    statements: list[ClauseElement] = field(default_factory=list)
-    moves: list[list[BandMove]] | None = None
 
 
 def _answer_shared(
@@ -118,19 +117,19 @@ def _answer_shared(
     connection: Connection,
     compared: tuple[int, int] | None,
     watches: Watches,
-    answer: _Answer,
-) -> None:
-    """The shared points' aggregates (the aged ones derived), and the crossings when asked: from
-    a temporary table of the per-contact points when there are crossings to read it too, else
-    from a CTE in the one statement."""
+) -> ScoreAnswer:
+    """The shared points' aggregates (the aged ones derived), and the crossings when asked, from
+    the same per-contact points: a temporary table when there are crossings to read it too (a
+    CTE in each statement where the engine refuses one), else a CTE of the one statement."""
     spec = node.score
     if spec is None:
         raise InternalError("spec is missing")
     points_rows, labels, lacking = contact_points(tree, node, plain, segment, warehouse)
+    statements: list[ClauseElement] = []
     with temporary_table(connection, points_rows.select(), "kpitree_scores") if watches else nullcontext() as table:
         base: Any = table if table is not None else points_rows.element.cte("contact_points")
         if table is not None:
-            answer.statements.append(CreateTemporaryTableAs(table.name, points_rows.select()))
+            statements.append(CreateTemporaryTableAs(table.name, points_rows.select()))
         parts: list[Any] = [sa.select(base)]
         for point in aged:
             if now is None:
@@ -143,16 +142,13 @@ def _answer_shared(
             tree, node, asked, segment, warehouse, (score_contacts(every, labels, spec), labels, lacking)
         )
         found = read_score_results(tree, query, asked, connection.execute(query.statement).mappings())
-        answer.results.update((p.index, r) for p, r in zip(asked, found, strict=True))
-        answer.queries.append(query)
-        answer.statements.append(query.statement)
-        if not watches or compared is None:
-            return
-        if table is None:  # no temporary table here: the crossings score on their own
-            compared_points = [p for p in plain if p.index in compared]
-            scored, _labels, _lacking = scored_contacts(tree, node, compared_points, segment, warehouse)
-        else:
-            scored = score_contacts(table, labels, spec)
-        statement = crossings_statement(tree, node, watches, scored, warehouse, *compared)
-        answer.moves = read_moves(node, watches, connection.execute(statement).mappings())
-        answer.statements.append(statement)
+        statements.append(query.statement)
+        moves = None
+        if watches and compared is not None:
+            statement = crossings_statement(
+                tree, node, watches, score_contacts(base, labels, spec), warehouse, *compared
+            )
+            moves = read_moves(node, watches, connection.execute(statement).mappings())
+            statements.append(statement)
+    results = {p.index: r for p, r in zip(asked, found, strict=True)}
+    return ScoreAnswer(results, query.unfiltered_dims, tuple(statements), moves)
