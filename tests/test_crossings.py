@@ -202,3 +202,27 @@ def test_crossings_in_sql_match_the_per_contact_rows(engine: str, method: str, d
             assert_same(moves, {m.entity: m for m in alone})
             assert [m.owner_values for m in moves] == [m.owner_values for m in alone]
         assert together[0], "contacts crossed: the comparison checks something"
+
+
+def test_owner_columns_read_by_join_key_and_over_the_rows_agree(engine: str, tmp_path: Path) -> None:
+    """``csm_email`` comes from the accounts by the contact's account key; ``account_id``, the
+    signals' own column, is read over the contact's rows: both give each contact's own values."""
+    tree = tree_with_roll_up(tmp_path, "mean")
+    node = tree.nodes[tree.root]
+    calendar = tree_calendar(tree)
+    current = calendar.parse(PERIOD)
+    batch = windows(calendar, [current, calendar.shift(current, -1)])
+    with warehouse_with(engine, tmp_path, swinging_signals(0), "signals", "accounts") as warehouse:
+        watch = BandWatch("contact", "down", None, ("account_id", "csm_email"))
+        found = band_moves(tree, node, watch, batch[0], batch[1], warehouse, SegmentFilter(), set())
+        assert found, "contacts crossed: the owners are checked on something"
+        for move in found:
+            number = int(move.entity.split("-")[1])
+            account = f"acc-{number % 12}" if number < 120 else None
+            assert move.owner_values == {"account_id": account, "csm_email": csm_of("contact", move.entity)}
+        accounts = band_moves(
+            tree, node, BandWatch("account", "down", None, ("csm_email",)), batch[0], batch[1], warehouse,
+            SegmentFilter(), set(),
+        )  # fmt: skip
+        assert accounts, "accounts crossed: the owners are checked on something"
+        assert all(m.owner_values == {"csm_email": csm_of("account", m.entity)} for m in accounts)

@@ -25,10 +25,11 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from kpitree.compute.batch import PeriodWindow, SegmentFilter
 from kpitree.compute.contact_scores import point_of, scored_contacts, signal_label
-from kpitree.compute.relations import build_relation, computing, needed_columns
+from kpitree.compute.relations import build_relation, computing, needed_columns, supplying_join
 from kpitree.compute.scores import band_expr
 from kpitree.errors import InternalError, UsageError
 from kpitree.spec.models import BandSpec
+from kpitree.spec.models.sources import JoinSpec
 from kpitree.tree import MetricTree, Node
 from kpitree.warehouse import Warehouse
 
@@ -186,12 +187,16 @@ def _moved(
         )
         for t in node.children
     }
+    looked_up, scanned = _owner_reads(tree, node, watch, owner_columns, warehouse)
+    # A contact's join keys, for the owner columns read from a joined source by key.
+    join_keys = sorted(looked_up) if watch.entity == "contact" else []
     if watch.entity == "contact":
         states = sa.select(
             scored.c.idx,
             sa.cast(scored.c.entity, sa.String).label("key"),
             scored.c.score,
             *(part.label(part_labels[t]) for t, part in type_parts.items()),
+            *(sa.cast(scored.c[f"r_{on}"], sa.String).label(f"k_{on}") for on in join_keys),
         ).subquery(f"states_{index}")
         key_column = spec.entity
     else:
@@ -208,6 +213,7 @@ def _moved(
                 sa.func.max(states.c[lab]).filter(states.c.idx == before).label(f"b_{lab}")
                 for lab in part_labels.values()
             ),
+            *(sa.func.max(states.c[f"k_{on}"]).label(f"k_{on}") for on in join_keys),
         )
         .group_by(states.c.key)
         .subquery(f"per_entity_{index}")
@@ -229,23 +235,69 @@ def _moved(
         firing_ids: Any = sa.bindparam(f"firing_{index}", sorted(firing), expanding=True, literal_execute=True)
         wanted = sa.or_(wanted, banded.c.key.in_(firing_ids))
     moved = sa.select(banded).where(wanted).cte(f"moved_{index}")
-    columns: list[Any] = [sa.literal(index).label("w"), *moved.c]
+    # Every watch's select has the same columns (they are united): the join keys stay inside.
+    columns: list[Any] = [sa.literal(index).label("w"), *(c for c in moved.c if not c.name.startswith("k_"))]
     from_clause: Any = moved
-    if owner_columns:
+    owners: dict[str, Any] = {}
+    for number, (on, (join, wanted_columns)) in enumerate(sorted(looked_up.items())):
+        # From the joined source by key: its few rows for the moved entities, not the signals.
+        joined = build_relation(
+            tree, join.source, needed_columns(tree.sources[join.source], {on, *wanted_columns}), warehouse
+        )
+        joined_key = sa.cast(joined.column(on), sa.String)
+        moved_key = moved.c[f"k_{on}"] if watch.entity == "contact" else moved.c.key
+        read = (
+            sa.select(
+                joined_key.label("owner_key"), *(sa.func.max(joined.column(c)).label(f"o_{c}") for c in wanted_columns)
+            )
+            .select_from(joined.from_clause)
+            .where(joined_key.in_(sa.select(moved_key)), *joined.keep_rows())
+            .group_by(joined_key)
+            .subquery(f"owners_{index}_{number}")
+        )
+        owners.update({c: read.c[f"o_{c}"] for c in wanted_columns})
+        from_clause = from_clause.outerjoin(read, read.c.owner_key == moved_key)
+    if scanned:
         relation = build_relation(
-            tree, spec.source, needed_columns(tree.sources[spec.source], {key_column, *owner_columns}), warehouse
+            tree, spec.source, needed_columns(tree.sources[spec.source], {key_column, *scanned}), warehouse
         )
         key = sa.cast(relation.column(key_column), sa.String)
-        owners = (
-            sa.select(key.label("owner_key"), *(sa.func.max(relation.column(c)).label(f"o_{c}") for c in owner_columns))
+        read = (
+            sa.select(key.label("owner_key"), *(sa.func.max(relation.column(c)).label(f"o_{c}") for c in scanned))
             .select_from(relation.from_clause)
             .where(key.in_(sa.select(moved.c.key)))
             .group_by(key)
             .subquery(f"owners_{index}")
         )
-        columns += [owners.c[f"o_{c}"] for c in owner_columns]
-        from_clause = moved.outerjoin(owners, owners.c.owner_key == moved.c.key)
+        owners.update({c: read.c[f"o_{c}"] for c in scanned})
+        from_clause = from_clause.outerjoin(read, read.c.owner_key == moved.c.key)
+    columns += [owners[c].label(f"o_{c}") for c in owner_columns]
     return sa.select(*columns).select_from(from_clause)
+
+
+def _owner_reads(
+    tree: MetricTree, node: Node, watch: BandWatch, owner_columns: Sequence[str], warehouse: Warehouse
+) -> tuple[dict[str, tuple[JoinSpec, list[str]]], list[str]]:
+    """Which owner columns can be read from a joined source by its key (join key -> the join and
+    its columns), and which must be read over the score's own rows.
+
+    By key when the join key is one the per-contact rows carry: a roll-up key for a contact (a
+    contact's rows are taken to agree on it, as the roll-ups take them), the entity itself for a
+    roll-up entity. Reading ``csm_email`` over 19.7M signals joined to accounts took 1.6 s for
+    6,000 contacts on DuckDB; from the accounts by key it is a lookup."""
+    spec = node.score
+    if spec is None:
+        raise InternalError("spec is missing")
+    keys = {r.entity for r in spec.roll_up} if watch.entity == "contact" else {spec.roll_up[0].entity}
+    looked_up: dict[str, tuple[JoinSpec, list[str]]] = {}
+    scanned: list[str] = []
+    for column in owner_columns:
+        join = supplying_join(tree, spec.source, column, warehouse)
+        if join is not None and join.on in keys:
+            looked_up.setdefault(join.on, (join, []))[1].append(column)
+        else:
+            scanned.append(column)
+    return looked_up, scanned
 
 
 def _float(value: object) -> float | None:

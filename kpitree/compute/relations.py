@@ -24,7 +24,7 @@ from kpitree.data_contract import ColumnType, contract_types
 from kpitree.errors import WarehouseError
 from kpitree.spec.columns import time_column
 from kpitree.spec.models import SourceSpec
-from kpitree.spec.models.sources import where_columns
+from kpitree.spec.models.sources import JoinSpec, where_columns
 from kpitree.spec.time_format import TIME_FORMAT_HINT, is_date_only
 from kpitree.tree import MetricTree
 from kpitree.warehouse import Warehouse
@@ -171,6 +171,22 @@ def build_relation(tree: MetricTree, source_id: str, needed: Iterable[str], ware
         kinds=kinds,
         joins=tuple(joins_used),
     )
+
+
+def supplying_join(tree: MetricTree, source_id: str, column: str, warehouse: Warehouse) -> JoinSpec | None:
+    """The join of ``source_id`` that :func:`build_relation` takes ``column`` from, or None when
+    the source has it itself (a warehouse column or a derived one) or no join has it. A caller
+    holding the join key can then read the column from the joined source by key alone, instead of
+    over every row of this one."""
+    spec = tree.sources[source_id]
+    _, base_columns, _ = _open_source(tree, source_id, warehouse)
+    if column in base_columns or column in derived_names(spec):
+        return None
+    for join in spec.joins:
+        _, joined_columns, _ = _open_source(tree, join.source, warehouse)
+        if column in joined_columns and column != join.on:
+            return join
+    return None
 
 
 def _readable_time(
