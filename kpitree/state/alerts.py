@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from kpitree.alert.lifecycle import Decision, Remembered, SilenceRule
 from kpitree.alert.messages import EarlierDigest
 from kpitree.errors import InternalError, UsageError
-from kpitree.state.models import AlertEvent, AlertState, OutboxMessage, Silence
+from kpitree.state.models import AlertEvent, AlertState, OutboxMessage, Silence, table_of
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ def save_decisions(
                 continue
             updates.append(_updated_state(state, decision, now, period_label))
         if inserts:
-            session.execute(insert(AlertState), inserts)
+            session.execute(insert(table_of(AlertState)), inserts)
         if updates:
             session.execute(update(AlertState), updates)
     session.expire_all()  # the ORM's copies of updated rows are stale now
@@ -179,9 +179,10 @@ def record_events(
     ]
     ids: dict[tuple[str, str], int] = {}
     for start in range(0, len(rows), BATCH):
-        statement = insert(AlertEvent).returning(
-            col(AlertEvent.fingerprint), col(AlertEvent.kind), col(AlertEvent.id), sort_by_parameter_order=True
-        )
+        # Not sort_by_parameter_order: each returned row names its event, and asking SQLite for
+        # that order makes SQLAlchemy insert one row per statement (6,213 statements at 10M).
+        table = table_of(AlertEvent)  # Core, not the ORM's bulk insert: plain rows, no objects
+        statement = insert(table).returning(table.c.fingerprint, table.c.kind, table.c.id)
         for fingerprint, kind, event_id in session.execute(statement, rows[start : start + BATCH]):
             ids[(fingerprint, kind)] = int(event_id)
     return [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -255,3 +255,10 @@ class InterventionEvaluation(SQLModel, table=True):
     relative: float | None = None
     details: str  # JSON
     notified: bool = False
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """A model's Core table, for statements on plain rows (bulk inserts, upserts) that the ORM's
+    per-object machinery would only slow down."""
+    table: Table = model.__table__  # type: ignore[attr-defined]  # set by SQLModel's metaclass
+    return table

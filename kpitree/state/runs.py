@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select, update
 
 from kpitree.errors import InternalError, RunSuperseded
-from kpitree.state.models import PipelineRun, TreeLock
+from kpitree.state.models import PipelineRun, TreeLock, table_of
 
 RUNNING = "running"
 SUCCEEDED = "succeeded"
@@ -162,7 +162,7 @@ def lock_tree(session: Session, tree_id: str, now: datetime) -> None:
     """Take the tree's lock for the rest of ``session``'s transaction: call it first, before the
     transaction reads anything. A second run of the tree waits here until the first commits, and
     then reads the alert states as that one left them (see :class:`TreeLock`)."""
-    table = TreeLock.__table__  # type: ignore[attr-defined]
+    table = table_of(TreeLock)
     insert: Any = (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert(table)
     session.execute(
         insert.values(tree_id=tree_id, runs=1, locked_at=now).on_conflict_do_update(
