@@ -15,7 +15,6 @@ from sqlmodel import Session, col, delete, select
 from kpitree.compute.snapshot import Snapshot
 from kpitree.errors import InternalError, UserError
 from kpitree.periods import Period
-from kpitree.state.migrations import ensure_current
 from kpitree.state.models import ComputeRun, NodeValueRecord
 from kpitree.tree import MetricTree, tree_calendar
 from kpitree.warehouse import make_file_directory
@@ -27,6 +26,22 @@ SQLITE_BUSY_SECONDS = 300
 
 def state_url(option: str | None = None) -> str:
     return option or os.environ.get(STATE_ENV) or f"sqlite:///{DEFAULT_STATE_FILE}"
+
+
+# The newest migration's revision (alembic/versions). Opening a current database reads its
+# version row and compares it with this, instead of importing alembic and parsing every
+# migration script to find the head: 0.7-1.4 s on every command that opens the state database.
+# tests/test_state.py checks that it is alembic's head.
+HEAD_REVISION = "0007"
+
+
+def schema_is_current(engine: Engine) -> bool:
+    """Whether the state database's schema is :data:`HEAD_REVISION` (False when it has none)."""
+    with engine.connect() as connection:
+        if not sa.inspect(connection).has_table("alembic_version"):
+            return False
+        versions = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
+    return list(versions) == [HEAD_REVISION]
 
 
 @dataclass
@@ -45,7 +60,9 @@ class StateStore:
         try:
             with engine.connect():
                 pass  # unreachable or refused: say so now, as the user's setting, not midway as a bug
-            if migrate:
+            if migrate and not schema_is_current(engine):
+                from kpitree.state.migrations import ensure_current  # alembic: only to upgrade
+
                 ensure_current(engine)
         except sa.exc.OperationalError as exc:
             message = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
