@@ -5,8 +5,9 @@ single ``SELECT ... GROUP BY period``: ``COUNT(CASE WHEN channel = 'call' THEN 1
 The engine scans the source once for the whole batch and returns one row per period; Python
 never sees a raw row. Duplicate records (the source's ``dedupe`` keys) are counted once: a window
 function keeps the first row of each key, and rows with a NULL key are never treated as duplicates.
-The source's ``where`` applies before deduplication, the period bounds too (the batch is the
-deduplication scope: duplicate syncs share their record's timestamp, so they fall in one period).
+The source's ``where`` applies before deduplication, the period bounds too (a scan's periods are
+the deduplication scope: duplicate syncs share their record's timestamp, so they fall in one
+period, and so in one scan of :func:`kpitree.compute.engine.scan_groups`).
 """
 
 from __future__ import annotations
