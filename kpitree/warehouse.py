@@ -3,10 +3,11 @@
 ``writable``). Every other command opens a DuckDB file read-only, so any number of them can read it
 at once; one that meets a writer's lock says which process holds it.
 
-The embedded default is a DuckDB file, created on first use. SQLite and PostgreSQL are tested;
-any SQLAlchemy dialect whose SQL fits should work. Sessions run in UTC so that a timestamp column
-without a time zone means UTC everywhere, and period bounds (local midnights, converted to UTC)
-compare the same way on every engine.
+The embedded default is a DuckDB file, created on first use. SQLite, PostgreSQL and Spark SQL
+(``hive://`` through its Thrift server) are tested; any SQLAlchemy dialect whose SQL fits should
+work. What differs between engines is :mod:`kpitree.dialects`. Sessions run in UTC so that a
+timestamp column without a time zone means UTC everywhere, and period bounds (local midnights,
+converted to UTC) compare the same way on every engine.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement, ColumnElement
 from sqlalchemy.sql.expression import Executable
 
+from kpitree.dialects import SqlDialect, dialect_for
 from kpitree.errors import WarehouseError
 from kpitree.sql_text import quote_identifier
 
@@ -55,18 +57,19 @@ class Warehouse:
     _text_times: dict[str, tuple[str | None, bool]] = field(default_factory=dict)
 
     @property
-    def dialect(self) -> str:
-        return self.engine.dialect.name
-
-    @property
-    def is_duckdb(self) -> bool:
-        return self.dialect == "duckdb"
+    def dialect(self) -> SqlDialect:
+        """What this engine writes its own way (see :mod:`kpitree.dialects`)."""
+        return dialect_for(self.engine.dialect.name)
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
         connection = self._open()
         with connection:
             yield connection
+
+    def engine_message(self, error: sa.exc.DBAPIError) -> str:
+        """The engine's own message in an error it raised, in one line."""
+        return self.dialect.error_message(error.orig or error)
 
     @contextmanager
     def reading(self, what: str, *, source: str | None = None, node: str | None = None) -> Iterator[Connection]:
@@ -78,7 +81,7 @@ class Warehouse:
                 yield connection
             except sa.exc.DBAPIError as exc:
                 raise WarehouseError(
-                    f"{what}: the warehouse {self.display_url} refused it: {_first_line(exc.orig or exc)}",
+                    f"{what}: the warehouse {self.display_url} refused it: {self.engine_message(exc)}",
                     hint="check the source's columns and types against the tree ('kpitree validate --warehouse URL' "
                     "checks them all), or see --show-sql",
                     source=source,
@@ -100,7 +103,7 @@ class Warehouse:
             if locked is not None:
                 raise locked from None
             raise WarehouseError(
-                f"cannot connect to the warehouse {self.display_url}: {_first_line(exc)}",
+                f"cannot connect to the warehouse {self.display_url}: {first_line(exc)}",
                 hint=f"check --warehouse or ${WAREHOUSE_ENV}",
             ) from None
 
@@ -144,22 +147,8 @@ class Warehouse:
                     f"the warehouse {self.display_url} has no table {table!r}",
                     hint="load it with 'kpitree load FILE --table NAME', or map the source to another table",
                 )
-            declared = self._declared_types(connection, schema, name)
+            declared = self.dialect.declared_types(connection, schema, name)
         return {column: declared.get(column, "") for column in names}
-
-    def _declared_types(self, connection: Connection, schema: str, name: str) -> dict[str, str]:
-        if self.dialect == "sqlite":
-            rows = connection.exec_driver_sql(f"PRAGMA table_info({quote_identifier(name)})").all()
-            return {row[1]: str(row[2]).upper() for row in rows}
-        query = sa.text(
-            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = :name"
-            + (" AND table_schema = :schema" if schema else "")
-        )
-        try:
-            rows = connection.execute(query, {"name": name, "schema": schema}).all()
-        except sa.exc.DBAPIError:  # an engine without information_schema: types stay unknown
-            return {}
-        return {row[0]: str(row[1]).upper() for row in rows}
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -177,33 +166,27 @@ def open_warehouse(url: str | None = None, *, writable: bool = False) -> Warehou
             hint="e.g. duckdb:///warehouse.duckdb, sqlite:///warehouse.db or postgresql+psycopg://user@host/db",
         ) from None
     backend = parsed.get_backend_name()
-    connect_args: dict[str, Any] = {}
-    if backend == "postgresql":
-        connect_args["options"] = "-c timezone=UTC"
-    in_file = backend == "duckdb" and parsed.database not in (None, "", ":memory:")
-    if in_file and not writable:
-        if not Path(str(parsed.database)).is_file():
+    dialect = dialect_for(backend)
+    connect_args: dict[str, Any] = dialect.connect_args()
+    database_file = dialect.database_file(parsed)
+    if database_file is not None and dialect.opens_files_read_only and not writable:
+        if not database_file.is_file():
             raise WarehouseError(
-                f"there is no DuckDB warehouse at {parsed.database}",
+                f"there is no {dialect.display_name} warehouse at {database_file}",
                 hint="fill one with 'kpitree sample-data' or 'kpitree load FILE --table NAME', or check --warehouse",
             )
         connect_args["read_only"] = True
-    else:
-        make_file_directory(parsed)
+    elif database_file is not None:
+        database_file.parent.mkdir(parents=True, exist_ok=True)
     try:
         engine = sa.create_engine(parsed, connect_args=connect_args)
     except (ImportError, sa.exc.NoSuchModuleError) as exc:
         raise WarehouseError(
-            f"no driver for {backend!r}: {_first_line(exc)}",
+            f"no driver for {backend!r}: {first_line(exc)}",
             hint=_DRIVER_HINTS.get(backend, "install the SQLAlchemy dialect for your warehouse"),
         ) from None
-    if backend == "duckdb":
-        sa.event.listen(engine, "connect", _duckdb_session_in_utc)
+    dialect.prepare_engine(engine)
     return Warehouse(url, engine)
-
-
-# Engines whose temporary tables kpitree fills from a statement (CREATE TEMPORARY TABLE ... AS).
-_TEMPORARY_TABLES = frozenset({"duckdb", "postgresql", "sqlite"})
 
 
 @contextmanager
@@ -215,7 +198,7 @@ def temporary_table(connection: Connection, select: Select[Any], prefix: str) ->
     Dropped when the block ends; if a statement failed, the engine's rollback of the connection
     drops it (a temporary table lives in the transaction that made it, and the connection's session).
     """
-    if connection.dialect.name not in _TEMPORARY_TABLES:
+    if not dialect_for(connection.dialect.name).has_temporary_tables:
         yield None
         return
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
@@ -267,14 +250,12 @@ def duckdb_lock_error(message: str, where: str) -> WarehouseError | None:
 
 
 def make_file_directory(url: sa.URL) -> None:
-    """Create the directory of a DuckDB or SQLite database file, so that the engine can create the file."""
-    if url.get_backend_name() in ("duckdb", "sqlite") and url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    """Create the directory of a database kept in one file (DuckDB, SQLite), so that the engine can create the file."""
+    database_file = dialect_for(url.get_backend_name()).database_file(url)
+    if database_file is not None:
+        database_file.parent.mkdir(parents=True, exist_ok=True)
 
 
-def _duckdb_session_in_utc(dbapi_connection: Any, _record: Any) -> None:
-    dbapi_connection.execute("SET TimeZone = 'UTC'")
-
-
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (an engine's error can run to pages)."""
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

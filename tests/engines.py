@@ -1,8 +1,9 @@
-"""The warehouses the compute tests run on: DuckDB and SQLite files, and a real PostgreSQL server.
+"""The warehouses the compute tests run on: DuckDB and SQLite files, a real PostgreSQL server and,
+for the tests marked ``spark``, a real Spark SQL Thrift server.
 
-PostgreSQL comes from ``$KPITREE_TEST_POSTGRES`` (``scripts/test`` starts a loopback server and
-sets it). Without it the PostgreSQL cases are skipped on a laptop and fail under CI, so a CI run
-can never pass without having talked to the server.
+PostgreSQL comes from ``$KPITREE_TEST_POSTGRES`` and Spark from ``$KPITREE_TEST_SPARK``
+(``scripts/test`` starts loopback servers and sets both). Without one its cases are skipped on a
+laptop and fail under CI, so a CI run can never pass without having talked to the server.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -21,32 +23,57 @@ from kpitree.ingest import land_table
 from kpitree.warehouse import Warehouse, open_warehouse
 
 ENGINES = ("duckdb", "sqlite", "postgresql")
+# The engines of the cross-check and seed tests: the three above and Spark SQL.
+WITH_SPARK = (*ENGINES, pytest.param("spark", marks=pytest.mark.spark))
 POSTGRES_ENV = "KPITREE_TEST_POSTGRES"
+SPARK_ENV = "KPITREE_TEST_SPARK"
 
 
-def postgres_server_url() -> sa.URL:
-    url = os.environ.get(POSTGRES_ENV)
+def _server_url(variable: str, what: str, script: str) -> sa.URL:
+    url = os.environ.get(variable)
     if not url:
         if os.environ.get("CI"):
-            pytest.fail(f"${POSTGRES_ENV} is not set: CI must run the tests against a real PostgreSQL server")
-        pytest.skip(f"${POSTGRES_ENV} not set (run 'eval \"$(bash scripts/postgres start)\"')")
+            pytest.fail(f"${variable} is not set: CI must run the tests against a real {what} server")
+        pytest.skip(f"${variable} not set (run 'eval \"$(bash scripts/{script} start)\"')")
     return sa.make_url(url)
 
 
+def postgres_server_url() -> sa.URL:
+    return _server_url(POSTGRES_ENV, "PostgreSQL", "postgres")
+
+
+def spark_server_url() -> sa.URL:
+    return _server_url(SPARK_ENV, "Spark SQL", "spark")
+
+
 @contextmanager
-def fresh_postgres_database() -> Iterator[str]:
-    """A new, empty database on the test server, dropped afterwards."""
-    server = postgres_server_url()
+def _fresh_database(server: sa.URL, create: str, drop: str, **options: Any) -> Iterator[str]:
+    """A new database on a test server (``create`` and ``drop`` format its name in), dropped afterwards."""
     name = f"kt_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(server, **options)
     with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        connection.exec_driver_sql(create.format(name))
     try:
         yield server.set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            connection.exec_driver_sql(drop.format(name))
         admin.dispose()
+
+
+def fresh_postgres_database() -> AbstractContextManager[str]:
+    """A new, empty database on the PostgreSQL test server, dropped afterwards."""
+    return _fresh_database(
+        postgres_server_url(),
+        'CREATE DATABASE "{}"',
+        'DROP DATABASE IF EXISTS "{}" WITH (FORCE)',
+        isolation_level="AUTOCOMMIT",
+    )
+
+
+def fresh_spark_database() -> AbstractContextManager[str]:
+    """A new, empty database (schema) on the Spark test server, dropped with its tables afterwards."""
+    return _fresh_database(spark_server_url(), "CREATE DATABASE {}", "DROP DATABASE IF EXISTS {} CASCADE")
 
 
 @contextmanager
@@ -55,6 +82,9 @@ def engine_url(engine: str, directory: Path) -> Iterator[str]:
         yield f"duckdb:///{directory / 'warehouse.duckdb'}"
     elif engine == "sqlite":
         yield f"sqlite:///{directory / 'warehouse.db'}"
+    elif engine == "spark":
+        with fresh_spark_database() as url:
+            yield url
     else:
         with fresh_postgres_database() as url:
             yield url

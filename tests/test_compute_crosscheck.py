@@ -14,7 +14,7 @@ from kpitree.sample.generate import TABLES
 from kpitree.tree import tree_calendar
 from kpitree.tree_files import load_tree_or_raise
 from tests.conftest import TREES
-from tests.engines import warehouse_with
+from tests.engines import WITH_SPARK, warehouse_with
 from tests.reference import measure_values, score_summary
 
 # Months, a quarter, a custom range, and the weeks and months holding London's DST changes.
@@ -22,6 +22,7 @@ ACTIVITY_PERIODS = ("2026-10", "2026-09", "2026-03", "2026-W13", "2026-W44", "20
 SCORE_PERIODS = ("2026-W43", "2026-W40", "2026-W13")
 
 
+@pytest.mark.parametrize("engine", WITH_SPARK)
 def test_every_activity_measure_matches_the_reference(
     engine: str, tmp_path: Path, sample: duckdb.DuckDBPyConnection, rows: dict[str, list[dict[str, object]]]
 ) -> None:
@@ -46,6 +47,7 @@ def test_every_activity_measure_matches_the_reference(
     assert checked == len(periods) * 10  # ten measure nodes per period
 
 
+@pytest.mark.parametrize("engine", WITH_SPARK)
 def test_scores_match_the_reference(
     engine: str, tmp_path: Path, sample: duckdb.DuckDBPyConnection, rows: dict[str, list[dict[str, object]]]
 ) -> None:

@@ -23,7 +23,7 @@ from kpitree.periods import Comparison
 from kpitree.tree import MetricTree, tree_calendar
 from kpitree.tree_files import load_tree_or_raise
 from tests.conftest import TREES
-from tests.engines import warehouse_with
+from tests.engines import WITH_SPARK, warehouse_with
 from tests.staging import staging
 
 ACTIVITY_TREE = TREES / "activity_volume_per_contact.yaml"
@@ -72,6 +72,7 @@ def seed_activity_data() -> duckdb.DuckDBPyConnection:
     return db
 
 
+@pytest.mark.parametrize("engine", WITH_SPARK)
 def test_activity_volume_reproduces_both_worked_examples(engine: str, tmp_path: Path) -> None:
     tree = activity_tree()
     period = tree_calendar(tree).parse("2026-10")
@@ -102,6 +103,7 @@ def test_activity_volume_reproduces_both_worked_examples(engine: str, tmp_path: 
     assert value("qualifying_activities") == pytest.approx(2400.0)
 
 
+@pytest.mark.parametrize("engine", WITH_SPARK)
 def test_a_period_without_data_gives_reasons_not_errors(engine: str, tmp_path: Path) -> None:
     tree = activity_tree()
     period = tree_calendar(tree).parse("2026-08")
@@ -132,6 +134,7 @@ def seed_signal_data(meeting_days_ago: int) -> duckdb.DuckDBPyConnection:
     return db
 
 
+@pytest.mark.parametrize("engine", WITH_SPARK)
 @pytest.mark.parametrize(("meeting_days_ago", "expected"), [(14, 31.0), (7, 36.0)])
 def test_engagement_score_reproduces_the_seed_example(
     engine: str, tmp_path: Path, meeting_days_ago: int, expected: float

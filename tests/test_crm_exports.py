@@ -298,7 +298,7 @@ def test_a_text_time_column_needs_a_time_format(runner: CliRunner, engine: str, 
     assert "Traceback" not in err
     if engine == "sqlite":
         assert code == 1
-        assert "which sqlite cannot apply" in err
+        assert "which SQLite cannot apply" in err
     else:
         assert code == 0, err
         assert values["closed"] == expected_created()

@@ -22,6 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from kpitree.compute.contact_scores import DAY_SECONDS
 from kpitree.compute.relations import build_relation, computing, needed_columns
+from kpitree.dialects import dialect_for
 from kpitree.errors import InternalError
 from kpitree.spec.models import ScoreSpec
 from kpitree.spec.models.nodes import NormalisationSpec
@@ -140,7 +141,7 @@ class _Long:
 
 def _fetch(result: sa.CursorResult[Any], half_lives: int) -> _Long:
     """DuckDB hands the columns over as numpy arrays; other warehouses row by row, in chunks."""
-    if result.dialect.name == "duckdb":
+    if dialect_for(result.dialect.name).fetches_numpy:
         arrays = result.cursor.fetchnumpy()
         count = len(arrays["entity"])
         sums = [np.asarray(arrays[f"d{h}"], dtype=np.float64) for h in range(half_lives)]

@@ -184,7 +184,7 @@ def _table_columns(name: str, warehouse: Warehouse, timezone: str) -> dict[str, 
             rows = result.fetchall()
     except sa.exc.DBAPIError as exc:
         raise UsageError(
-            f"cannot read the outcomes table {name} from {warehouse.display_url}: {str(exc.orig).splitlines()[0]}",
+            f"cannot read the outcomes table {name} from {warehouse.display_url}: {warehouse.engine_message(exc)}",
             hint="give a table of the warehouse, or a .csv or .parquet file",
         ) from None
     columns = {n: [row[i] for row in rows] for i, n in enumerate(names)}

@@ -17,8 +17,9 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
+from kpitree.dialects import SqlDialect
 from kpitree.errors import WarehouseError
-from kpitree.spec.time_format import POSTGRES_CODES, is_date_only
+from kpitree.spec.time_format import is_date_only
 
 
 class Kind(enum.StrEnum):
@@ -64,18 +65,16 @@ def sql_type(declared: str) -> sa.types.TypeEngine[Any]:
     return sa.types.NullType()
 
 
-def parse_time(column: ColumnElement[Any], fmt: str, dialect: str, source_id: str) -> ColumnElement[Any]:
+def parse_time(column: ColumnElement[Any], fmt: str, dialect: SqlDialect, source_id: str) -> ColumnElement[Any]:
     """``column`` (text) read with ``fmt``: a DATE when the format has no time of day, else a
     timestamp (without an offset: UTC, as every naive time in kpitree). A value that does not match
     is an error of the engine's, never a silently dropped row."""
-    date_only = is_date_only(fmt)
-    if dialect == "duckdb":
-        parsed = sa.func.strptime(column, fmt)
-        return sa.cast(parsed, sa.Date()) if date_only else parsed
-    if dialect == "postgresql":
-        template = "".join(POSTGRES_CODES.get(piece, piece) for piece in re.split(r"(%.)", fmt) if piece)
-        return sa.func.to_date(column, template) if date_only else sa.func.to_timestamp(column, template)
-    raise WarehouseError(
-        f"source {source_id!r} has a time_format, which {dialect} cannot apply (it has no date parsing)",
-        hint="load the file with 'kpitree load' into a table with a typed time column, or use DuckDB or PostgreSQL",
-    )
+    parsed = dialect.parse_time(column, fmt, is_date_only(fmt))
+    if parsed is None:
+        raise WarehouseError(
+            f"source {source_id!r} has a time_format, which {dialect.display_name} cannot apply (it has no date "
+            "parsing)",
+            hint="load the file with 'kpitree load' into a table with a typed time column, or use DuckDB, "
+            "PostgreSQL or Spark SQL",
+        )
+    return parsed

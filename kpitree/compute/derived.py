@@ -18,6 +18,7 @@ from sqlalchemy.sql.selectable import FromClause
 
 from kpitree.compute.column_types import Kind
 from kpitree.compute.conditions import where_exprs
+from kpitree.dialects import SqlDialect
 from kpitree.errors import InternalError, WarehouseError
 from kpitree.expressions import (
     Arithmetic,
@@ -72,7 +73,7 @@ def derive(
     columns: dict[str, ColumnElement[Any]],
     kinds: dict[str, Kind],
     related: RelationBuilder,
-    dialect: str,
+    dialect: SqlDialect,
 ) -> FromClause:
     """Add the derived columns in ``wanted`` (with what they depend on) to ``columns`` and
     ``kinds``; the FROM clause with each roll-up joined."""
@@ -140,7 +141,7 @@ def _rollup(
 
 
 def compile_expression(
-    expression: Expression, columns: Mapping[str, ColumnElement[Any]], dialect: str, source_id: str, name: str
+    expression: Expression, columns: Mapping[str, ColumnElement[Any]], dialect: SqlDialect, source_id: str, name: str
 ) -> ColumnElement[Any]:
     """``expression`` as SQL over ``columns`` (the source's, by tree name)."""
 
@@ -194,7 +195,7 @@ def _compare(op: str, left: ColumnElement[Any], right: ColumnElement[Any], writt
     }[op]
 
 
-def _function(e: Function, args: list[ColumnElement[Any]], dialect: str) -> ColumnElement[Any]:
+def _function(e: Function, args: list[ColumnElement[Any]], dialect: SqlDialect) -> ColumnElement[Any]:
     if e.name == "coalesce":
         return sa.func.coalesce(*args)
     if e.name == "lower":
@@ -203,18 +204,6 @@ def _function(e: Function, args: list[ColumnElement[Any]], dialect: str) -> Colu
         part = e.args[0]
         if not isinstance(part, Constant):
             raise InternalError("unexpected type: not isinstance(part, Constant) (checked when parsed)")
-        return sa.cast(sa.extract(str(part.value), args[1]), sa.Double())
+        return dialect.date_part(str(part.value), args[1])
     start, end = args
-    return (_epoch(end, dialect) - _epoch(start, dialect)) / SECONDS_PER[e.name]
-
-
-def _epoch(value: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
-    """Seconds since 1970 (UTC), fractional. SQLite keeps times as text: whole seconds from
-    strftime('%s') plus the milliseconds of '%f' (julianday() would round to ~10 microseconds)."""
-    if dialect == "sqlite":
-        seconds: ColumnElement[Any] = sa.cast(sa.func.strftime("%s", value), sa.Double())
-        fraction: ColumnElement[Any] = sa.cast(sa.func.strftime("%f", value), sa.Double()) - sa.cast(
-            sa.func.strftime("%S", value), sa.Double()
-        )
-        return seconds + fraction
-    return sa.cast(sa.extract("epoch", value), sa.Double())
+    return (dialect.epoch_seconds(end) - dialect.epoch_seconds(start)) / SECONDS_PER[e.name]

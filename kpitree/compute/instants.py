@@ -97,19 +97,12 @@ def _holds(relation: SourceRelation, instant: datetime, day: date) -> ColumnElem
 
 
 def _comparable(relation: SourceRelation, name: str) -> ColumnElement[Any]:
-    column = relation.column(name)
-    if relation.dialect != "sqlite":
-        return column
-    # SQLite keeps times as text: date()/datetime() rewrite any ISO form to one that compares.
-    return sa.func.date(column) if relation.kind(name) is Kind.DATE else sa.func.datetime(column)
+    return relation.dialect.comparable_time(relation.column(name), relation.kind(name) is Kind.DATE)
 
 
 def _bound(relation: SourceRelation, name: str, instant: datetime, day: date) -> Any:
     """The instant as a literal for the column: the local day for DATE columns, else UTC."""
-    if relation.kind(name) is Kind.DATE:
-        return day.isoformat() if relation.dialect == "sqlite" else day
-    utc = instant.astimezone(UTC)
-    return utc.strftime("%Y-%m-%d %H:%M:%S") if relation.dialect == "sqlite" else utc
+    return relation.dialect.time_bound(instant.astimezone(UTC), day, relation.kind(name) is Kind.DATE)
 
 
 def _members(

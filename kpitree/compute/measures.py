@@ -26,6 +26,7 @@ from kpitree.compute.conditions import restriction_expr, where_exprs
 from kpitree.compute.instants import cohort_label, holds_label, point_in_time_rows
 from kpitree.compute.relations import SourceRelation, build_relation, computing, needed_columns
 from kpitree.compute.values import NodeValue
+from kpitree.dialects import SqlDialect
 from kpitree.errors import InternalError, WarehouseError
 from kpitree.spec.models.sources import where_columns
 from kpitree.tree import MetricTree, Node
@@ -160,16 +161,17 @@ def _check_aggregated_column(node: Node, relation: SourceRelation) -> None:
         raise InternalError("measure is missing")
     if measure.agg in ("count", "count_distinct") or measure.column is None:
         return
-    if measure.agg in ("median", "percentile") and relation.dialect == "sqlite":
+    if measure.agg in ("median", "percentile") and not relation.dialect.has_percentile:
         raise WarehouseError(
-            f"node {node.id!r}: a {measure.agg} needs DuckDB or PostgreSQL; SQLite has no percentile function",
-            hint="compute this tree on DuckDB (the default) or PostgreSQL",
+            f"node {node.id!r}: a {measure.agg} needs a percentile function, which "
+            f"{relation.dialect.display_name} lacks",
+            hint="compute this tree on DuckDB (the default), PostgreSQL or Spark SQL",
             source=measure.source,
             node=node.id,
             key="agg",
         )
     kind = relation.kind(measure.column)
-    if kind in _ADDABLE or (kind is Kind.TEXT and relation.dialect == "sqlite"):
+    if kind in _ADDABLE or (kind is Kind.TEXT and relation.dialect.adds_numbers_in_text):
         return  # SQLite keeps numbers loaded without a contract as text, and adds them as numbers
     raise WarehouseError(
         f"node {node.id!r}: {measure.agg}({measure.column}) over source {measure.source!r}, "
@@ -207,7 +209,7 @@ def _row_counts(node: Node, columns: Any) -> tuple[ColumnElement[Any], ColumnEle
     return rows, sa.func.count(sa.case((null, 1)))
 
 
-def _aggregate(node: Node, columns: Any, dialect: str) -> ColumnElement[Any]:
+def _aggregate(node: Node, columns: Any, dialect: SqlDialect) -> ColumnElement[Any]:
     measure = node.measure
     if measure is None:
         raise InternalError("measure is missing")
@@ -236,18 +238,8 @@ def _aggregate(node: Node, columns: Any, dialect: str) -> ColumnElement[Any]:
             p = 0.5 if measure.agg == "median" else measure.p
             if p is None:
                 raise InternalError("p is missing (validation requires p for a percentile)")
-            return percentile(only_kept(_required(target, node)), p, dialect)
+            return dialect.percentile(only_kept(_required(target, node)), p)
     raise AssertionError(measure.agg)  # pragma: no cover - Aggregation is a closed Literal
-
-
-def percentile(value: ColumnElement[Any], p: float, dialect: str) -> ColumnElement[Any]:
-    """The continuous percentile of ``value`` (NULLs left out): DuckDB's quantile_cont, PostgreSQL's
-    percentile_cont ... WITHIN GROUP. Other engines are refused before planning (see the checks)."""
-    # Inlined, not bound: DuckDB takes only a constant fraction; p is a validated float in (0, 1).
-    fraction: ColumnElement[Any] = sa.literal_column(repr(float(p)), sa.Double())
-    if dialect == "postgresql":
-        return sa.func.percentile_cont(fraction).within_group(sa.cast(value, sa.Double()))
-    return sa.func.quantile_cont(sa.cast(value, sa.Double()), fraction)
 
 
 def _required(target: ColumnElement[Any] | None, node: Node) -> ColumnElement[Any]:

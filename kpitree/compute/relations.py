@@ -21,6 +21,7 @@ from kpitree.compute.column_types import Kind, kind_of, parse_time, sql_type
 from kpitree.compute.conditions import where_exprs
 from kpitree.compute.derived import dependencies, derive, derived_names
 from kpitree.data_contract import ColumnType, contract_types
+from kpitree.dialects import SqlDialect
 from kpitree.errors import WarehouseError
 from kpitree.spec.columns import time_column
 from kpitree.spec.models import SourceSpec
@@ -42,7 +43,7 @@ class SourceRelation:
     columns: Mapping[str, ColumnElement[Any]]
     time_name: str | None
     time_is_date: bool
-    dialect: str
+    dialect: SqlDialect
     kinds: Mapping[str, Kind] = field(default_factory=dict)  # by tree name, as the warehouse declares them
     joins: tuple[str, ...] = ()  # the joined sources this relation reads
 
@@ -57,26 +58,15 @@ class SourceRelation:
         """The time column, normalised so that it compares with :meth:`bound` on every engine."""
         if self.time_name is None:
             raise WarehouseError(f"source {self.source_id!r} has no time column")
-        column = self.columns[self.time_name]
-        if self.dialect == "sqlite":
-            # SQLite keeps times as text; datetime()/date() rewrite any ISO form (T separator,
-            # offsets) to UTC 'YYYY-MM-DD HH:MM:SS', which then compares correctly as text.
-            return sa.func.date(column) if self.time_is_date else sa.func.datetime(column)
-        return column
+        return self.dialect.comparable_time(self.columns[self.time_name], self.time_is_date)
 
     def bound(self, instant: datetime, day: date) -> Any:
         """A period bound as a literal for :attr:`time`: the local day for date columns, else the instant."""
-        if self.time_is_date:
-            return day.isoformat() if self.dialect == "sqlite" else day
-        utc = instant.astimezone(UTC)
-        if self.dialect == "sqlite":
-            return utc.strftime("%Y-%m-%d %H:%M:%S")
-        return utc
+        return self.dialect.time_bound(instant.astimezone(UTC), day, self.time_is_date)
 
     def epoch_seconds(self) -> ColumnElement[Any]:
         """The time column as seconds since 1970 (UTC), a float on every engine."""
-        # DOUBLE, never FLOAT: a 32-bit float holds epoch seconds only to about two minutes.
-        return sa.cast(sa.extract("epoch", self.columns[self.time_name or ""]), sa.Double())
+        return self.dialect.epoch_seconds(self.columns[self.time_name or ""])
 
     def keep_rows(self) -> list[ColumnElement[bool]]:
         """The source's own ``where``: rows every measure on it keeps."""
@@ -203,7 +193,7 @@ def _readable_time(
     compare with a timestamp on DuckDB or PostgreSQL), as are numbers and booleans."""
     if spec.time_format:
         return parse_time(column, spec.time_format, warehouse.dialect, source_id), is_date_only(spec.time_format)
-    if kind in (Kind.TEXT, Kind.UNKNOWN) and warehouse.dialect == "sqlite":
+    if kind in (Kind.TEXT, Kind.UNKNOWN) and warehouse.dialect.keeps_times_as_text:
         # SQLite keeps times as text and reads only ISO 8601: a row whose time it cannot read would
         # silently fall out of every period, so one such row is an error.
         unreadable, dates_only = warehouse.text_times(column, spec.table or source_id)
@@ -306,9 +296,10 @@ def _reader(path: Path) -> str:
 
 def _file_columns(tree: MetricTree, spec: SourceSpec, warehouse: Warehouse) -> dict[str, str]:
     """A file's columns and the types DuckDB reads them as (its CSV sniffer, or Parquet's schema)."""
-    if not warehouse.is_duckdb:
+    if not warehouse.dialect.reads_files_in_place:
         raise WarehouseError(
-            f"file sources ({spec.file}) are read in place by DuckDB; the warehouse is {warehouse.dialect}",
+            f"file sources ({spec.file}) are read in place by DuckDB; the warehouse is "
+            f"{warehouse.dialect.display_name}",
             hint="load the file with 'kpitree load FILE --table NAME' and name the table in the source",
         )
     path = _file_path(tree, spec)
@@ -321,7 +312,7 @@ def _file_columns(tree: MetricTree, spec: SourceSpec, warehouse: Warehouse) -> d
             rows = connection.execute(described).all()
         except sa.exc.DBAPIError as exc:
             raise WarehouseError(
-                f"cannot read source file {path}: {str(exc.orig).strip().splitlines()[0]}", source=spec.file
+                f"cannot read source file {path}: {warehouse.engine_message(exc)}", source=spec.file
             ) from None
     return {str(row[0]): str(row[1]).upper() for row in rows}
 

@@ -208,11 +208,9 @@ def _roll_up(score: ColumnElement[Any], method: str, warehouse: Warehouse) -> Co
         return sa.func.avg(score)
     if method == "max":
         return sa.func.max(score)
-    if warehouse.dialect == "duckdb":
-        return sa.func.median(score)
-    if warehouse.dialect == "postgresql":
-        return sa.func.percentile_cont(0.5).within_group(score)
+    if warehouse.dialect.has_percentile:
+        return warehouse.dialect.percentile(score, 0.5)
     raise WarehouseError(
-        f"a median roll-up needs a warehouse with a median function; {warehouse.dialect} has none",
-        hint="use 'method: mean' or 'method: max', or a DuckDB or PostgreSQL warehouse",
+        f"a median roll-up needs a warehouse with a median function; {warehouse.dialect.display_name} has none",
+        hint="use 'method: mean' or 'method: max', or a DuckDB, PostgreSQL or Spark SQL warehouse",
     )
