@@ -1,6 +1,6 @@
 """Every node of every example tree (trees/examples), computed by kpitree from the raw CRM exports,
 against plain Python over the same CSVs (tests/crm_reference.py): to 1e-9, on DuckDB and
-PostgreSQL, and on SQLite where it can (it has no median or percentile, and says so)."""
+PostgreSQL and Spark SQL, and on SQLite where it can (it has no median or percentile, and says so)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from kpitree.sample.crm import CrmSpec, load_crm_exports, write_crm_exports
 from kpitree.warehouse import open_warehouse
 from tests.conftest import ROOT
 from tests.crm_reference import REFERENCE, Month
-from tests.engines import engine_url
+from tests.engines import WITH_SPARK, engine_url
 
 EXAMPLES = ROOT / "trees" / "examples"
 TREES = sorted(EXAMPLES.glob("*.yaml"))
@@ -42,7 +42,7 @@ def loaded(engine: str, exports: Path, folder: Path) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(params=["duckdb", "sqlite", "postgresql"])
+@pytest.fixture(params=WITH_SPARK)
 def crm_url(request: pytest.FixtureRequest, exports: Path, tmp_path: Path) -> Iterator[str]:
     with loaded(str(request.param), exports, tmp_path) as url:
         yield url

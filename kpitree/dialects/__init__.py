@@ -12,15 +12,21 @@ lacks something a tree needs, before any SQL runs).
     ├── DuckDb       quantile_cont, strptime, numpy fetches, files read in place
     ├── Sqlite       times kept as text, PRAGMA table_info, no percentile, no time parsing
     ├── PostgreSql   percentile_cont WITHIN GROUP, to_timestamp templates, time zone in the options
-    └── SparkSql     unix_micros, to_timestamp patterns, DOUBLE casts for float literals,
-                     the session time zone set on connect, DESCRIBE through the inspector
+    ├── SparkSql     unix_micros, to_timestamp patterns, DOUBLE casts for float literals,
+    │                the session time zone set on connect, DESCRIBE for column types
+    ├── Snowflake    epoch microseconds, the ISO day of week, DOUBLE casts  } compiled and parsed
+    ├── BigQuery     UNIX_MICROS, no percentile aggregate                   } by sqlglot in the
+    └── Redshift     PostgreSQL's SQL, DOUBLE casts, the zone set on connect } tests, not yet run
 """
 
 from __future__ import annotations
 
 from kpitree.dialects.base import SqlDialect
+from kpitree.dialects.bigquery import BigQuery
 from kpitree.dialects.duckdb import DuckDb
 from kpitree.dialects.postgresql import PostgreSql
+from kpitree.dialects.redshift import Redshift
+from kpitree.dialects.snowflake import Snowflake
 from kpitree.dialects.spark import SparkSql
 from kpitree.dialects.sqlite import Sqlite
 
@@ -31,6 +37,10 @@ _BY_NAME: dict[str, type[SqlDialect]] = {
     "sqlite": Sqlite,
     "postgresql": PostgreSql,
     "hive": SparkSql,  # PyHive's dialect: Spark's Thrift server speaks HiveServer2
+    # Compiled and checked with sqlglot by the tests; not run against the engines here.
+    "snowflake": Snowflake,
+    "bigquery": BigQuery,
+    "redshift": Redshift,
 }
 
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 # strptime codes, split out of a format with the text between them (see strptime_pieces).
 _CODE = re.compile(r"(%.)")
@@ -116,19 +118,58 @@ class SqlDialect:
         return day if is_date else instant_utc
 
 
+def set_on_connect(engine: Engine, *statements: str) -> None:
+    """Run ``statements`` on every new connection of ``engine``, before kpitree uses it."""
+
+    def _run(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            for statement in statements:
+                cursor.execute(statement)
+        finally:
+            cursor.close()
+
+    sa.event.listen(engine, "connect", _run)
+
+
+def cast_float_parameters(sqlalchemy_dialect: str) -> None:
+    """Write every float parameter as ``CAST(... AS DOUBLE PRECISION)`` on ``sqlalchemy_dialect``.
+
+    For drivers that write parameters into the statement's text (PyHive, Snowflake's connector,
+    psycopg2 for Redshift): there a bare ``1.0`` is a DECIMAL(2,1), and an average of
+    ``CASE WHEN ... THEN 1.0 ELSE 0.0 END`` keeps the decimal's few digits (Spark's band shares came
+    back rounded to 5 decimals; Redshift keeps the argument's scale, one digit).
+    """
+
+    @compiles(BindParameter, sqlalchemy_dialect)
+    def _as_double(element: BindParameter[Any], compiler: SQLCompiler, **kw: Any) -> str:
+        text: str = compiler.visit_bindparam(element, **kw)  # type: ignore[no-untyped-call]
+        if isinstance(element.type, sa.Float) or isinstance(element.value, float):
+            return f"CAST({text} AS {compiler.dialect.type_compiler_instance.process(sa.Double())})"
+        return text
+
+
 def single_file(url: sa.URL) -> Path | None:
     """The database file of an engine that keeps a database in one file (None in memory)."""
     return Path(url.database) if url.database and url.database != ":memory:" else None
 
 
-def strptime_pieces(fmt: str, codes: Mapping[str, str], literal: Any = None) -> str:
-    """``fmt`` with each strptime code replaced by the engine's (``codes``), the text between codes
-    passed through ``literal`` (the engine's quoting of literal text in a pattern) when given."""
+def strptime_pieces(
+    fmt: str,
+    codes: Mapping[str, str],
+    literal: Callable[[str], str],
+    packed: Mapping[str, str] | None = None,
+) -> str:
+    """``fmt`` with each strptime code replaced by the engine's (``codes``; ``packed`` for a code
+    directly followed by another, as in ``%y%m%d``, where a field of one or two digits cannot be
+    told from the next), the text between codes passed through ``literal`` (the engine's quoting
+    of literal text in a pattern)."""
     pieces = [piece for piece in _CODE.split(fmt) if piece]
     out = []
-    for piece in pieces:
+    for index, piece in enumerate(pieces):
         if piece in codes:
-            out.append(codes[piece])
+            followed = index + 1 < len(pieces) and pieces[index + 1] in codes
+            out.append((packed or {}).get(piece, codes[piece]) if followed else codes[piece])
         else:
-            out.append(literal(piece) if literal is not None else piece)
+            out.append(literal(piece))
     return "".join(out)

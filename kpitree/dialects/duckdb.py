@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql.elements import ColumnElement
 
-from kpitree.dialects.base import SqlDialect, single_file
+from kpitree.dialects.base import SqlDialect, set_on_connect, single_file
 
 
 class DuckDb(SqlDialect):
@@ -24,7 +24,7 @@ class DuckDb(SqlDialect):
         return single_file(url)
 
     def prepare_engine(self, engine: Engine) -> None:
-        sa.event.listen(engine, "connect", _session_in_utc)
+        set_on_connect(engine, "SET TimeZone = 'UTC'")
 
     def percentile(self, value: ColumnElement[Any], p: float) -> ColumnElement[Any]:
         # DuckDB takes only a constant fraction, inlined (p is a validated float in (0, 1)).
@@ -35,7 +35,3 @@ class DuckDb(SqlDialect):
         # DuckDB's strptime takes Python's codes as they are, and raises on a value that does not match.
         parsed = sa.func.strptime(column, fmt)
         return sa.cast(parsed, sa.Date()) if date_only else parsed
-
-
-def _session_in_utc(dbapi_connection: Any, _record: Any) -> None:
-    dbapi_connection.execute("SET TimeZone = 'UTC'")

@@ -28,6 +28,14 @@ TEMPLATE_CODES: Final = {
 }
 
 
+def _quoted_template_text(text: str) -> str:
+    """Literal text in a to_timestamp template: letters in double quotes, or 'DDTHH24' reads as
+    the day with an ordinal suffix (TH) and drops the hour (2025-08-04T12:00 came back midnight)."""
+    if not any(ch.isalpha() for ch in text):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 class PostgreSql(SqlDialect):
     title = "PostgreSQL"
     has_temporary_tables = True
@@ -36,5 +44,5 @@ class PostgreSql(SqlDialect):
         return {"options": "-c timezone=UTC"}
 
     def parse_time(self, column: ColumnElement[Any], fmt: str, date_only: bool) -> ColumnElement[Any] | None:
-        template = strptime_pieces(fmt, TEMPLATE_CODES)
+        template = strptime_pieces(fmt, TEMPLATE_CODES, _quoted_template_text)
         return sa.func.to_date(column, template) if date_only else sa.func.to_timestamp(column, template)

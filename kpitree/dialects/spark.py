@@ -4,7 +4,8 @@ Three things Spark does its own way that would otherwise change numbers silently
 
 - PyHive writes parameters into the statement's text, and a bare ``1.0`` there is a DECIMAL(2,1)
   to Spark: an average of ``CASE WHEN ... THEN 1.0 ELSE 0.0 END`` came back rounded to 5 decimals.
-  Every float parameter is written ``CAST(... AS DOUBLE)`` on this dialect.
+  Every float parameter is written ``CAST(... AS DOUBLE)`` on this dialect
+  (:func:`~kpitree.dialects.base.cast_float_parameters`).
 - PyHive writes a datetime without its zone, which Spark reads in the session's time zone: with the
   server's zone at Asia/Tokyo the period bounds moved by nine hours. Each connection sets the
   session's zone to UTC before kpitree uses it.
@@ -19,11 +20,9 @@ from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import BindParameter, ColumnElement
+from sqlalchemy.sql.elements import ColumnElement
 
-from kpitree.dialects.base import SqlDialect, strptime_pieces
+from kpitree.dialects.base import SqlDialect, cast_float_parameters, set_on_connect, strptime_pieces
 
 _JAVA_CLASS: Final = re.compile(r"^(\[[A-Z_.]+\] )?(org\.apache\.[\w.]+Exception: )")
 SESSION_SETTINGS: Final = ("SET spark.sql.session.timeZone=UTC", "SET spark.sql.ansi.enabled=true")
@@ -43,9 +42,13 @@ PATTERN_CODES: Final = {
     "%p": "a",
     "%b": "MMM",
     "%B": "MMMM",
-    "%z": "XXX",
+    "%z": "[XXX][XX]",  # +05:30 or +0530, as strptime reads either
     "%%": "%",
 }
+
+# Fixed widths for a code directly followed by another (%y%m%d: 260101), where one letter would
+# not know where the field ends.
+PACKED_CODES: Final = {"%m": "MM", "%d": "dd", "%H": "HH", "%I": "hh", "%M": "mm", "%S": "ss"}
 
 
 class SparkSql(SqlDialect):
@@ -53,7 +56,7 @@ class SparkSql(SqlDialect):
     lands_parquet = True
 
     def prepare_engine(self, engine: Engine) -> None:
-        sa.event.listen(engine, "connect", _pin_session)
+        set_on_connect(engine, *SESSION_SETTINGS)
 
     def declared_types(self, connection: Connection, schema: str, name: str) -> dict[str, str]:
         # Spark has no information_schema; DESCRIBE gives Spark's own type names (double,
@@ -93,17 +96,8 @@ class SparkSql(SqlDialect):
         return super().date_part(part, value)
 
     def parse_time(self, column: ColumnElement[Any], fmt: str, date_only: bool) -> ColumnElement[Any] | None:
-        pattern = strptime_pieces(fmt, PATTERN_CODES, _quoted_pattern_text)
+        pattern = strptime_pieces(fmt, PATTERN_CODES, _quoted_pattern_text, PACKED_CODES)
         return sa.func.to_date(column, pattern) if date_only else sa.func.to_timestamp(column, pattern)
-
-
-def _pin_session(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    try:
-        for setting in SESSION_SETTINGS:
-            cursor.execute(setting)
-    finally:
-        cursor.close()
 
 
 def _quoted_pattern_text(text: str) -> str:
@@ -113,9 +107,4 @@ def _quoted_pattern_text(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-@compiles(BindParameter, "hive")
-def _double_floats(element: BindParameter[Any], compiler: SQLCompiler, **kw: Any) -> str:
-    text: str = compiler.visit_bindparam(element, **kw)  # type: ignore[no-untyped-call]
-    if isinstance(element.type, sa.Float) or isinstance(element.value, float):
-        return f"CAST({text} AS DOUBLE)"
-    return text
+cast_float_parameters("hive")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -12,6 +12,9 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from kpitree.dialects.base import SqlDialect, single_file
 from kpitree.sql_text import quote_identifier
+
+_MS_PER_DAY: Final = 86_400_000
+_UNIX_EPOCH_MS: Final = 210_866_760_000_000  # 1970-01-01 00:00 UTC is Julian day 2,440,587.5
 
 
 class Sqlite(SqlDialect):
@@ -29,13 +32,11 @@ class Sqlite(SqlDialect):
         return {row[1]: str(row[2]).upper() for row in rows}
 
     def epoch_seconds(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
-        # Whole seconds from strftime('%s') plus the milliseconds of '%f' (julianday() would round
-        # to about ten microseconds).
-        seconds: ColumnElement[Any] = sa.cast(sa.func.strftime("%s", value), sa.Double())
-        fraction: ColumnElement[Any] = sa.cast(sa.func.strftime("%f", value), sa.Double()) - sa.cast(
-            sa.func.strftime("%S", value), sa.Double()
-        )
-        return seconds + fraction
+        # SQLite keeps a time as whole milliseconds of the Julian day; julianday() is that count over
+        # 86,400,000, so multiplying back and rounding gives it exactly. (strftime('%s') plus the
+        # fraction of '%f' was a second off for 23:59:59.999999, whose milliseconds round up.)
+        milliseconds = sa.func.round(sa.func.julianday(value) * _MS_PER_DAY) - _UNIX_EPOCH_MS
+        return sa.cast(milliseconds, sa.Double()) / 1000.0
 
     def comparable_time(self, column: ColumnElement[Any], is_date: bool) -> ColumnElement[Any]:
         # date()/datetime() rewrite any ISO form (T separator, offsets) to UTC 'YYYY-MM-DD HH:MM:SS',

@@ -1,0 +1,1 @@
+-- refused: node 'p90_response_hours': a percentile needs a percentile function, which BigQuery lacks

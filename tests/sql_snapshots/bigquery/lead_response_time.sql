@@ -1,0 +1,1 @@
+-- refused: node 'median_response_hours': a median needs a percentile function, which BigQuery lacks

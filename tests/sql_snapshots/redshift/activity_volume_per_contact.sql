@@ -1,0 +1,12 @@
+SELECT rows._period, count(DISTINCT CASE WHEN (rows.selling_hours > 0) THEN rows.rep_id END) AS m_reps_active, sum(rows.selling_hours) AS m_selling_hours, count(CASE WHEN (rows.selling_hours > 0) THEN 1 END) AS r_reps_active, count(CASE WHEN (rows.selling_hours > 0 AND rows.rep_id IS NULL) THEN 1 END) AS z_reps_active, count(*) AS r_selling_hours, count(CASE WHEN (rows.selling_hours IS NULL) THEN 1 END) AS z_selling_hours 
+FROM (SELECT rep_capacity.rep_id AS rep_id, rep_capacity.selling_hours AS selling_hours, CASE WHEN (rep_capacity.day >= '2026-10-01' AND rep_capacity.day < '2026-11-01') THEN 0 WHEN (rep_capacity.day >= '2026-09-01' AND rep_capacity.day < '2026-10-01') THEN 1 ELSE NULL END AS _period 
+FROM rep_capacity 
+WHERE rep_capacity.day >= '2026-09-01' AND rep_capacity.day < '2026-11-01') AS rows GROUP BY rows._period
+
+;
+
+SELECT rows._period, count(*) AS m_logged_touches, count(CASE WHEN (rows.channel = 'email') THEN 1 END) AS m_email_touches, count(CASE WHEN (rows.channel = 'email' AND rows.is_automated = false) THEN 1 END) AS m_manual_email_touches, count(CASE WHEN (rows.channel = 'email' AND rows.is_automated = true) THEN 1 END) AS m_automated_email_touches, count(CASE WHEN (rows.channel = 'call') THEN 1 END) AS m_call_touches, count(CASE WHEN (rows.channel = 'meeting') THEN 1 END) AS m_meeting_touches, count(CASE WHEN ((rows.channel NOT IN ('email', 'call', 'meeting')) OR rows.channel IS NULL) THEN 1 END) AS m_other_touches, count(DISTINCT rows.contact_id) AS m_active_contacts, count(*) AS r_active_contacts, count(CASE WHEN (rows.contact_id IS NULL) THEN 1 END) AS z_active_contacts 
+FROM (SELECT activities.channel AS channel, activities.contact_id AS contact_id, activities.is_automated AS is_automated, CASE WHEN (activities.occurred_at >= '2026-09-30 23:00:00+00:00' AND activities.occurred_at < '2026-11-01 00:00:00+00:00') THEN 0 WHEN (activities.occurred_at >= '2026-08-31 23:00:00+00:00' AND activities.occurred_at < '2026-09-30 23:00:00+00:00') THEN 1 ELSE NULL END AS _period, CASE WHEN (activities.source_system IS NULL OR activities.external_id IS NULL) THEN 1 ELSE row_number() OVER (PARTITION BY activities.source_system, activities.external_id ORDER BY activities.occurred_at, activities.channel, activities.contact_id, activities.is_automated) END AS _keep 
+FROM activities 
+WHERE activities.kind = 'touch' AND activities.occurred_at >= '2026-08-31 23:00:00+00:00' AND activities.occurred_at < '2026-11-01 00:00:00+00:00') AS rows 
+WHERE rows._keep = 1 GROUP BY rows._period
