@@ -39,6 +39,7 @@ DEFAULT_WAREHOUSE_FILE = Path(".kpitree") / "warehouse.duckdb"
 # Drivers a user may need to install, by dialect: named in the error when the import fails.
 _DRIVER_HINTS = {
     "postgresql": "pip install 'kpitree[postgres]' (psycopg 3), and use postgresql+psycopg://user@host/db",
+    "hive": "pip install 'kpitree[spark]' (PyHive), and use hive://host:10000/database for Spark's Thrift server",
 }
 
 
@@ -163,7 +164,8 @@ def open_warehouse(url: str | None = None, *, writable: bool = False) -> Warehou
     except sa.exc.ArgumentError:
         raise WarehouseError(
             f"{url!r} is not a SQLAlchemy URL",
-            hint="e.g. duckdb:///warehouse.duckdb, sqlite:///warehouse.db or postgresql+psycopg://user@host/db",
+            hint="e.g. duckdb:///warehouse.duckdb, sqlite:///warehouse.db, postgresql+psycopg://user@host/db "
+            "or hive://host:10000/default (Spark SQL)",
         ) from None
     backend = parsed.get_backend_name()
     dialect = dialect_for(backend)

@@ -21,7 +21,7 @@ from kpitree.cli.main import cli
 from kpitree.delivery.outbox import list_outbox
 from kpitree.sample.generate import TABLES, SampleSpec, generate
 from kpitree.warehouse import open_warehouse
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, ROOT
 from tests.engines import fresh_spark_database, spark_server_url
 
 pytestmark = pytest.mark.spark
@@ -170,6 +170,7 @@ def test_check_report_score_change_calibrate_and_impact_say_the_same_on_spark(
     warehouses: tuple[str, str], tmp_path: Path
 ) -> None:
     commands = [
+        ["validate", str(ROOT / "trees")],
         ["check", "activity_volume_per_contact", "--period", "2026-10"],
         ["report", "activity_volume_per_contact", "--period", "2026-10", "--format", "md"],
         ["report", "contact_engagement_score", "--period", "2026-W43", "--format", "md"],
@@ -188,3 +189,26 @@ def test_check_report_score_change_calibrate_and_impact_say_the_same_on_spark(
         said[name].append(evaluated.replace(str(tmp_path / name), "STATE"))
     assert all(len(text) > 100 for text in said["duck"])
     assert said["spark"] == said["duck"]
+
+
+def test_a_file_source_on_spark_is_refused_with_the_way_to_load_it(
+    warehouses: tuple[str, str], csv_folder: Path, tmp_path: Path
+) -> None:
+    # DuckDB reads a source's file in place; a Spark cluster cannot read this machine's files.
+    (tmp_path / "activities.csv").write_bytes((csv_folder / "activities.csv").read_bytes())
+    tree = tmp_path / "from_file.yaml"
+    tree.write_text(
+        (FIXTURES / "spark_bad_time_format.yaml")
+        .read_text(encoding="utf-8")
+        .replace("    table: activities_text\n", "    file: activities.csv\n")
+        .replace("    time_format: '%d/%m/%Y %H:%M'\n", ""),
+        encoding="utf-8",
+    )
+    duck_url, spark_url = warehouses
+    runner = CliRunner()
+    on_duckdb = runner.invoke(cli, ["compute", str(tree), "--period", "2026-10", "--no-save", "--warehouse", duck_url])
+    assert on_duckdb.exit_code == 0, on_duckdb.output
+    result = runner.invoke(cli, ["compute", str(tree), "--period", "2026-10", "--no-save", "--warehouse", spark_url])
+    assert result.exit_code == 1, result.output
+    assert "read in place by DuckDB; the warehouse is Spark SQL" in result.stderr
+    assert "kpitree load" in result.stderr
