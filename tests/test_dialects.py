@@ -14,6 +14,7 @@ import duckdb
 import pytest
 import sqlalchemy as sa
 
+from kpitree.compute.column_types import Kind, kind_of
 from kpitree.dialects import dialect_for
 from kpitree.dialects.postgresql import TEMPLATE_CODES
 from kpitree.dialects.spark import PATTERN_CODES
@@ -113,3 +114,19 @@ def test_an_engine_kpitree_has_no_module_for_gets_the_ansi_defaults() -> None:
     assert dialect.parse_time(sa.column("t"), "%Y-%m-%d", True) is None
     sql = str(dialect.epoch_seconds(sa.column("t")).compile(compile_kwargs={"literal_binds": True}))
     assert "EXTRACT(epoch FROM t)" in sql
+
+
+def test_an_engine_without_information_schema_has_its_types_read_by_the_inspector(tmp_path: Path) -> None:
+    # SQLite has no information_schema: the ANSI defaults fall back to SQLAlchemy's inspector.
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE t (n DOUBLE PRECISION, day DATE, at TIMESTAMP, name VARCHAR(20))")
+    with engine.connect() as connection:
+        declared = dialect_for("an-engine-without-a-module").declared_types(connection, "", "t")
+    engine.dispose()
+    assert {column: kind_of(text) for column, text in declared.items()} == {
+        "n": Kind.NUMBER,
+        "day": Kind.DATE,
+        "at": Kind.TIMESTAMP,
+        "name": Kind.TEXT,
+    }

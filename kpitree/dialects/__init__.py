@@ -8,7 +8,7 @@ branches on an engine's name. An engine without a module of its own gets the ANS
 :class:`~kpitree.dialects.base.SqlDialect` (and a :class:`~kpitree.errors.WarehouseError` where it
 lacks something a tree needs, before any SQL runs).
 
-    SqlDialect (base: ANSI SQL, information_schema, SQLAlchemy's inspector)
+    SqlDialect (base: ANSI SQL, information_schema, else SQLAlchemy's inspector)
     ├── DuckDb       quantile_cont, strptime, numpy fetches, files read in place
     ├── Sqlite       times kept as text, PRAGMA table_info, no percentile, no time parsing
     ├── PostgreSql   percentile_cont WITHIN GROUP, to_timestamp templates, time zone in the options

@@ -73,10 +73,25 @@ class SqlDialect:
         )
         try:
             rows = connection.execute(query, {"name": name, "schema": schema}).all()
-        except sa.exc.DBAPIError:  # an engine without information_schema: types stay unknown
+        except sa.exc.DBAPIError:  # an engine without information_schema: ask its SQLAlchemy dialect
             connection.rollback()
-            return {}
+            return self._inspected_types(connection, schema, name)
         return {row[0]: str(row[1]).upper() for row in rows}
+
+    def _inspected_types(self, connection: Connection, schema: str, name: str) -> dict[str, str]:
+        """The types SQLAlchemy's inspector reads, as the engine would write them; {} when it cannot."""
+        try:
+            columns = sa.inspect(connection).get_columns(name, schema=schema or None)
+        except (sa.exc.SQLAlchemyError, NotImplementedError):
+            return {}
+        types = {}
+        for column in columns:
+            declared = column["type"]
+            try:
+                types[column["name"]] = declared.compile(dialect=connection.dialect).upper()
+            except sa.exc.CompileError:
+                types[column["name"]] = ""
+        return types
 
     def error_message(self, error: BaseException) -> str:
         """The engine's own message in a driver's exception, its first line (an engine's error
