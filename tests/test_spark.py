@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -138,7 +139,9 @@ def test_a_run_on_spark_queues_the_same_alerts_as_on_duckdb(
     duck = _queued(duck_url, tree, tmp_path / "duck")
     spark = _queued(spark_url, tree, tmp_path / "spark")
     assert duck, "the sample plants movements that alert"
-    assert spark == duck
+    assert len(spark) == len(duck)
+    for ours, theirs in zip(duck, spark, strict=True):
+        _same_as_printed("\n".join(ours), "\n".join(theirs))
 
 
 def test_a_statement_spark_refuses_is_a_user_error_naming_the_node(
@@ -188,7 +191,23 @@ def test_check_report_score_change_calibrate_and_impact_say_the_same_on_spark(
         evaluated = _say(url, ["impact", "evaluate", "--today", "2026-11-02", "--files-only", *state, *outbox])
         said[name].append(evaluated.replace(str(tmp_path / name), "STATE"))
     assert all(len(text) > 100 for text in said["duck"])
-    assert said["spark"] == said["duck"]
+    for duck, spark in zip(said["duck"], said["spark"], strict=True):
+        _same_as_printed(duck, spark)
+
+
+_NUMBER = re.compile(r"\d[\d,]*(?:\.(\d+))?")
+
+
+def _same_as_printed(duck: str, spark: str) -> None:
+    """The same words, and every number the same to within one unit of its last printed digit:
+    a sum taken in another order (Spark's partitions) can differ by 1e-16 and so round the other
+    way at a boundary (486 / 480 - 1 = 1.25%: '+1.2%' on DuckDB, '+1.3%' on Spark)."""
+    assert _NUMBER.sub("#", duck) == _NUMBER.sub("#", spark)
+    pairs = zip(_NUMBER.finditer(duck), _NUMBER.finditer(spark), strict=True)
+    for ours, theirs in pairs:
+        unit = 10.0 ** -len(ours.group(1) or "")
+        left, right = (float(m.group(0).replace(",", "")) for m in (ours, theirs))
+        assert abs(left - right) <= unit * 1.000001, (ours.group(0), theirs.group(0), duck[max(0, ours.start() - 80) :])
 
 
 def test_a_file_source_on_spark_is_refused_with_the_way_to_load_it(
