@@ -19,7 +19,7 @@ from kpitree.errors import TreeNotFound
 from kpitree.spec.check_columns import check_derived_columns
 from kpitree.spec.check_graph import check_graph, check_ids, check_owners
 from kpitree.spec.check_nodes import check_nodes
-from kpitree.spec.check_tree import check_settings, check_sources, check_team_members
+from kpitree.spec.check_tree import check_drill_columns, check_settings, check_sources, check_team_members
 from kpitree.spec.declarations import declarations, edges, raw_node_ids, raw_owner_ids
 from kpitree.spec.edge import validate_structure
 from kpitree.spec.issues import IssueCode, Level, TreeInvalid, ValidationIssue, sort_issues
@@ -113,6 +113,7 @@ def load_tree(path: Path) -> LoadResult:
         check_team_members(draft, written_owners, sink)
         check_sources(draft, sink)
         check_derived_columns(draft, sink)
+        check_drill_columns(draft, sink)
         check_ids(written_nodes, "node", "every node needs its own id: formulas and owners refer to nodes by id", sink)
         check_nodes(draft, decls, written_nodes, sink)
         check_owners(draft, decls, written_owners, sink)

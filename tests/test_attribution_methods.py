@@ -12,8 +12,10 @@ from hypothesis import strategies as st
 from kpitree.analysis.methods import (
     MAX_SHAPLEY_CHILDREN,
     AttributionError,
+    RatioTotals,
     additive,
     lmdi,
+    segment_effect,
     segment_ratio,
     shapley,
     shared_denominator,
@@ -156,3 +158,41 @@ def test_shared_denominator_and_segment_ratio_sum_to_the_ratio_change(rows: list
     totals = [s.total for s in segments]
     assert _close(math.fsum(totals), overall, totals)
     assert all(_close(s.rate + s.mix, s.total, [s.rate, s.mix, *totals]) for s in segments)
+
+
+segment_rows = st.lists(st.tuples(positive, positive, positive, positive), min_size=2, max_size=8)
+
+
+@given(segment_rows, st.integers(min_value=1, max_value=7))
+@settings(max_examples=200)
+def test_a_segments_part_is_the_sum_of_its_sub_segments_parts(rows: list[tuple[float, ...]], cut: int) -> None:
+    # What lets a drill read "EMEA" and "EMEA, SMB" from one cut of the population or another.
+    cut = min(cut, len(rows) - 1)
+    totals = RatioTotals(*(math.fsum(r[i] for r in rows) for i in (0, 1, 2, 3)))
+    parts = [segment_effect(totals, *r).total for r in rows[:cut]]
+    merged = segment_effect(totals, *(math.fsum(r[i] for r in rows[:cut]) for i in (0, 1, 2, 3))).total
+    assert _close(math.fsum(parts), merged, [*parts, merged, totals.movement])
+    swapped = RatioTotals(
+        totals.numerator_after, totals.denominator_after, totals.numerator_before, totals.denominator_before
+    )
+    for r in rows:
+        forward, backward = segment_effect(totals, *r), segment_effect(swapped, r[2], r[3], r[0], r[1])
+        assert _close(forward.total, -backward.total, [forward.total, totals.movement])
+
+
+@given(segment_rows, st.lists(st.floats(min_value=0.1, max_value=10), min_size=8, max_size=8))
+@settings(max_examples=200)
+def test_constant_rates_give_no_rate_effect_and_constant_shares_no_mix(
+    rows: list[tuple[float, ...]], scale: list[float]
+) -> None:
+    # Pure mix: each segment keeps its own rate x/d, its denominator moves.
+    mix_rows = [(x0, d0, x0 / d0 * d1 * k, d1 * k) for (x0, d0, _, d1), k in zip(rows, scale, strict=False)]
+    effects = segment_ratio(*(list(col) for col in zip(*mix_rows, strict=True)))
+    assert all(_close(e.rate, 0.0, [e.total, e.mix]) for e in effects)
+    # Pure rate: the denominators stay, numerators move: no mix at all.
+    rate_rows = [(x0, d0, x1, d0) for x0, d0, x1, _ in rows]
+    effects = segment_ratio(*(list(col) for col in zip(*rate_rows, strict=True)))
+    assert all(_close(e.mix, 0.0, [e.total, e.rate]) for e in effects)
+    # A segment that did not move gets exactly nothing, whatever the others did.
+    still = [(rows[0][0], rows[0][1], rows[0][0], rows[0][1]), *rows[1:]]
+    assert segment_ratio(*(list(col) for col in zip(*still, strict=True)))[0].total == 0.0

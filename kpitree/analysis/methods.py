@@ -12,7 +12,8 @@ parent's movement. docs/attribution.md gives each formula, its reference and a w
 * :func:`shared_denominator`: a sum divided by a shared denominator (touches per contact split by
   channel): one effect per part plus the denominator's effect.
 * :func:`segment_ratio`: a ratio of two sums over the same segments (each segment with its own
-  denominator): segment-level Shapley, each split into a rate and a mix effect.
+  denominator): the numerator/denominator Shapley split shared over the segments, each segment's
+  part split into a rate and a mix effect (linear in the segments, so any number of them).
 """
 
 from __future__ import annotations
@@ -136,9 +137,67 @@ def shared_denominator(
 
 @dataclass(frozen=True)
 class SegmentEffect:
-    total: float  # the segment's Shapley value: rate + mix
+    total: float  # the segment's part of the ratio's movement: rate + mix
     rate: float  # from the segment's own ratio changing, at its average share of the denominator
-    mix: float  # from the segment's share of the denominator changing
+    mix: float  # the rest: from the segment's share of the denominator changing
+
+
+@dataclass(frozen=True)
+class RatioTotals:
+    """A ratio's numerator and denominator, summed over every segment, in both periods."""
+
+    numerator_before: float
+    denominator_before: float
+    numerator_after: float
+    denominator_after: float
+
+    @property
+    def movement(self) -> float:
+        return self.numerator_after / self.denominator_after - self.numerator_before / self.denominator_before
+
+
+def segment_effect(
+    totals: RatioTotals,
+    numerator_before: float,
+    denominator_before: float,
+    numerator_after: float,
+    denominator_after: float,
+) -> SegmentEffect:
+    """One segment's part of the movement of R = X / D, X and D each summed over segments.
+
+    The movement is first split between the numerator and the denominator by two-player Shapley
+    (exact for a ratio): ``dX h + X̄ (1/D1 - 1/D0)`` with ``h = (1/D0 + 1/D1) / 2``. Both parts are
+    linear in the change of their term, so each is shared over the segments in proportion to that
+    segment's own change, which gives
+
+        total_s = h (dX_s - r̄ dD_s),   r̄ = (X0 + X1) / (D0 + D1)
+
+    the segment's numerator growth beyond what its denominator growth carries at the average
+    rate. The totals sum exactly to the movement over any partition; a segment that did not move
+    gets exactly 0; and a segment's total is the sum of its sub-segments' totals, so a segment
+    reads the same however the rest of the population is cut (what a drill across dimensions
+    needs). ``rate_s = w̄_s (r_s1 - r_s0)`` (``w_s = D_s / D``, w̄ the two periods' mean) is the
+    segment's own ratio changing; ``mix_s = total_s - rate_s``. A segment with no denominator in
+    one period has no rate of its own there: all of it is mix.
+    """
+    t = totals
+    d0, d1 = t.denominator_before, t.denominator_after
+    if d0 == 0 or d1 == 0:
+        raise AttributionError("the denominator is zero in one period")
+    if numerator_before == numerator_after and denominator_before == denominator_after:
+        return SegmentEffect(total=0.0, rate=0.0, mix=0.0)  # exactly: rounding must not invent a part
+    r0, r1 = t.numerator_before / d0, t.numerator_after / d1
+    # total_s = ((dX_s - R1 dD_s) / D0 + (dX_s - R0 dD_s) / D1) / 2, the same as above, written in
+    # the segment's parts of each period's ratio (x_s / D) and shares (d_s / D): a segment's terms
+    # are then of the size of the ratio, not of its numerator, and no large numbers cancel (a
+    # numerator of 1e5 over a denominator of 1e-3 lost nine digits the other way).
+    a0, a1 = numerator_before / d0, numerator_after / d1
+    w0, w1 = denominator_before / d0, denominator_after / d1
+    total = 0.5 * math.fsum([(d1 / d0) * (a1 - r1 * w1), r1 * w0 - a0, a1 - r0 * w1, (d0 / d1) * (r0 * w0 - a0)])
+    if denominator_before == 0 or denominator_after == 0:
+        return SegmentEffect(total=total, rate=0.0, mix=total)
+    rate = (w0 + w1) / 2 * (numerator_after / denominator_after - numerator_before / denominator_before)
+    return SegmentEffect(total=total, rate=rate, mix=total - rate)
 
 
 def segment_ratio(
@@ -147,52 +206,21 @@ def segment_ratio(
     numerators_after: Sequence[float],
     denominators_after: Sequence[float],
 ) -> list[SegmentEffect]:
-    """R = sum(X_s) / sum(D_s). Each segment (its X_s and D_s together) is a Shapley player; its
-    value is split into rate = w̄_s x (r_s1 - r_s0), with w_s = D_s / sum(D) and w̄ the mean of
-    the two periods' shares, and mix = the rest. A segment empty in one period has no rate: all
-    of its effect is mix.
-    """
+    """R = sum(X_s) / sum(D_s): each segment's :func:`segment_effect`; they sum to R's movement."""
     n = len(numerators_before)
     for seq in (denominators_before, numerators_after, denominators_after):
         if len(seq) != n:
             raise AttributionError("every segment needs a numerator and a denominator in both periods")
-    pairs_before = [*numerators_before, *denominators_before]
-    pairs_after = [*numerators_after, *denominators_after]
-
-    def overall(mask_values: Sequence[float]) -> float | None:
-        denominator = math.fsum(mask_values[n:])
-        return None if denominator == 0 else math.fsum(mask_values[:n]) / denominator
-
-    totals = _grouped_shapley(overall, pairs_before, pairs_after, n)
-    d0, d1 = math.fsum(denominators_before), math.fsum(denominators_after)
-    if d0 == 0 or d1 == 0:
-        raise AttributionError("the denominator is zero in one period")
-    effects = []
-    for s in range(n):
-        db, da = denominators_before[s], denominators_after[s]
-        if db == 0 or da == 0:
-            effects.append(SegmentEffect(total=totals[s], rate=0.0, mix=totals[s]))
-            continue
-        rate_change = numerators_after[s] / da - numerators_before[s] / db
-        rate = (db / d0 + da / d1) / 2 * rate_change
-        effects.append(SegmentEffect(total=totals[s], rate=rate, mix=totals[s] - rate))
-    return effects
-
-
-def _grouped_shapley(
-    value_of: Callable[[Sequence[float]], float | None], before: Sequence[float], after: Sequence[float], groups: int
-) -> list[float]:
-    """Shapley over ``groups`` players where player s moves inputs s and s + groups together."""
-
-    def grouped(switched: Sequence[float]) -> float | None:
-        mixed = list(before)
-        for s in range(groups):
-            if switched[s]:
-                mixed[s], mixed[s + groups] = after[s], after[s + groups]
-        return value_of(mixed)
-
-    unchanged = [before[s] == after[s] and before[s + groups] == after[s + groups] for s in range(groups)]
-    return shapley(grouped, [0.0] * groups, [0.0 if same else 1.0 for same in unchanged])
+    totals = RatioTotals(
+        math.fsum(numerators_before),
+        math.fsum(denominators_before),
+        math.fsum(numerators_after),
+        math.fsum(denominators_after),
+    )
+    return [
+        segment_effect(totals, *values)
+        for values in zip(numerators_before, denominators_before, numerators_after, denominators_after, strict=True)
+    ]
 
 
 def _same_length(before: Sequence[float], after: Sequence[float]) -> None:

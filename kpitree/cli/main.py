@@ -33,6 +33,7 @@ COMMANDS = {
     "check": "kpitree.cli.compute_commands:check",
     "report": "kpitree.cli.report_commands:report",
     "explain": "kpitree.cli.report_commands:explain",
+    "drill": "kpitree.cli.drill_commands:drill",
     "score-change": "kpitree.cli.score_commands:score_change",
     "db": "kpitree.cli.db_commands:db",
     "sample-data": "kpitree.cli.data_commands:sample_data",

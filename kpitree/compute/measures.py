@@ -85,25 +85,44 @@ def _node_columns(node: Node) -> set[str]:
     return names
 
 
-def _plan(
+@dataclass(frozen=True)
+class SourceRows:
+    """The rows a batch's measures on one source aggregate over: one per kept record and period."""
+
+    rows: Any  # the subquery: the columns the measures read, PERIOD, and KEEP when deduplicated
+    relation: SourceRelation
+    timeless: bool
+    lacking: tuple[str, ...]  # --where dimensions the source does not have
+    deduped: bool
+
+    def kept(self) -> list[ColumnElement[bool]]:
+        """The condition that keeps one copy of each duplicate record (none without ``dedupe``)."""
+        return [self.rows.c[KEEP] == 1] if self.deduped else []
+
+
+def source_rows(
     tree: MetricTree,
     source_id: str,
-    nodes: list[Node],
+    nodes: Sequence[Node],
     batch: Sequence[PeriodWindow],
     segment: SegmentFilter,
     warehouse: Warehouse,
-) -> SourceQuery:
+    extra: Sequence[str] = (),
+) -> SourceRows:
+    """The source's rows in the batch's periods, with the columns ``nodes`` read and ``extra``
+    ones (a drill's dimensions): the source's ``where``, the ``--where`` segment and the period
+    bounds applied, duplicates marked."""
     spec = tree.sources[source_id]
     dims = set(segment.values) & source_offers(tree, source_id)
-    used = set().union(*(_node_columns(n) for n in nodes))
+    used = set().union(*(_node_columns(n) for n in nodes)) | set(extra)
     relation = build_relation(tree, source_id, needed_columns(spec, used | dims), warehouse)
     for node in nodes:
         _check_aggregated_column(node, relation)
     segment_conditions, lacking = segment.conditions(relation)
     conditions = [*relation.keep_rows(), *segment_conditions]
     if spec.is_point_in_time:
-        instants = point_in_time_rows(tree, source_id, nodes, used | dims, batch, segment, warehouse)
-        return _aggregated(source_id, nodes, instants.subquery("rows"), False, lacking, relation, warehouse, False)
+        instants = point_in_time_rows(tree, source_id, list(nodes), used | dims, batch, segment, warehouse)
+        return SourceRows(instants.subquery("rows"), relation, False, tuple(sorted(lacking)), False)
     timeless = relation.time_name is None
     if not timeless:
         conditions.append(in_any_period(relation, batch))
@@ -117,25 +136,27 @@ def _plan(
         order = [*([] if timeless else [relation.time]), *(relation.column(n) for n in sorted(used))]
         first = sa.func.row_number().over(partition_by=keys, order_by=order)
         rows = rows.add_columns(sa.case((sa.or_(*(k.is_(None) for k in keys)), 1), else_=first).label(KEEP))
-    return _aggregated(
-        source_id, nodes, rows.subquery("rows"), timeless, lacking, relation, warehouse, bool(spec.dedupe)
-    )
+    return SourceRows(rows.subquery("rows"), relation, timeless, tuple(sorted(lacking)), bool(spec.dedupe))
 
 
-def _aggregated(
+def _plan(
+    tree: MetricTree,
     source_id: str,
     nodes: list[Node],
-    subquery: Any,
-    timeless: bool,
-    lacking: Any,
-    relation: SourceRelation,
+    batch: Sequence[PeriodWindow],
+    segment: SegmentFilter,
     warehouse: Warehouse,
-    deduped: bool,
 ) -> SourceQuery:
+    found = source_rows(tree, source_id, nodes, batch, segment, warehouse)
+    return _aggregated(source_id, nodes, found, warehouse)
+
+
+def _aggregated(source_id: str, nodes: list[Node], found: SourceRows, warehouse: Warehouse) -> SourceQuery:
     """The one statement over the source's rows (one row per period and row in them): every
     measure's aggregate, grouped by period."""
+    subquery = found.rows
     labels = {node.id: f"m_{node.id}" for node in nodes}
-    aggregates = [_aggregate(node, subquery.c, warehouse.dialect).label(labels[node.id]) for node in nodes]
+    aggregates = [aggregate(node, subquery.c, warehouse.dialect).label(labels[node.id]) for node in nodes]
     # Beside each measure over a column: its rows, and those with NULL in the column (for the warning
     # that an average skipped them, and for 'kpitree check' of products and ratios built on it).
     aggregates += [
@@ -144,10 +165,8 @@ def _aggregated(
         if node.measure is not None and node.measure.column
         for prefix, expression in zip((ROWS, NULLS), _row_counts(node, subquery.c), strict=True)
     ]
-    statement = sa.select(subquery.c[PERIOD], *aggregates).group_by(subquery.c[PERIOD])
-    if deduped:
-        statement = statement.where(subquery.c[KEEP] == 1)
-    return SourceQuery(source_id, statement, labels, timeless, tuple(sorted(lacking)), relation.joins)
+    statement = sa.select(subquery.c[PERIOD], *aggregates).group_by(subquery.c[PERIOD]).where(*found.kept())
+    return SourceQuery(source_id, statement, labels, found.timeless, found.lacking, found.relation.joins)
 
 
 _ADDABLE = (Kind.NUMBER, Kind.UNKNOWN)
@@ -184,12 +203,14 @@ def _check_aggregated_column(node: Node, relation: SourceRelation) -> None:
     )
 
 
-def _kept(node: Node, columns: Any) -> ColumnElement[bool] | None:
-    """The node's own filter over the source's rows (its measure's where and its branch), if any."""
+def _kept(node: Node, columns: Any, also: ColumnElement[bool] | None = None) -> ColumnElement[bool] | None:
+    """The node's own filter over the source's rows (its measure's where and its branch), if any,
+    and ``also`` (a drill's period)."""
     measure = node.measure
     if measure is None:
         raise InternalError("measure is missing")
-    conditions = where_exprs(columns, measure.where)
+    conditions = [] if also is None else [also]
+    conditions += where_exprs(columns, measure.where)
     conditions += [restriction_expr(columns[r.column], r) for r in node.restrictions]
     if measure.at is not None:  # a point-in-time source: the rows that hold at the instant asked for
         conditions.append(columns[holds_label(measure.at)] == 1)
@@ -209,17 +230,24 @@ def _row_counts(node: Node, columns: Any) -> tuple[ColumnElement[Any], ColumnEle
     return rows, sa.func.count(sa.case((null, 1)))
 
 
-def _aggregate(node: Node, columns: Any, dialect: SqlDialect) -> ColumnElement[Any]:
+def aggregate(
+    node: Node, columns: Any, dialect: SqlDialect, also: ColumnElement[bool] | None = None, part: str = "value"
+) -> ColumnElement[Any]:
+    """The measure's aggregate over the rows it keeps (and that meet ``also``). ``part`` asks for a
+    piece of an average instead of its value: ``sum`` or ``count`` of its column (what a drill adds
+    up per segment, since averages do not add)."""
     measure = node.measure
     if measure is None:
         raise InternalError("measure is missing")
-    keep = _kept(node, columns)
+    keep = _kept(node, columns, also)
     target: ColumnElement[Any] | None = columns[measure.column] if measure.column else None
 
     def only_kept(value: ColumnElement[Any]) -> ColumnElement[Any]:
         return sa.case((keep, value)) if keep is not None else value
 
-    match measure.agg:
+    match part if part != "value" else measure.agg:
+        case "count" if part == "count":
+            return sa.func.count(only_kept(_required(target, node)))
         case "count":
             if target is None and keep is None:
                 return sa.func.count()

@@ -41,6 +41,9 @@ class SqlDialect:
     has_percentile: ClassVar[bool] = True
     # DuckDB opens its file read-only unless asked to write, so any number of commands read it at once.
     opens_files_read_only: ClassVar[bool] = False
+    # GROUP BY GROUPING SETS (a drill's segments over several dimensions in one scan); SQLite has
+    # none, so a drill there reads one UNION ALL branch per set (the same statement, more scans).
+    has_grouping_sets: ClassVar[bool] = True
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -109,6 +112,10 @@ class SqlDialect:
     def date_part(self, part: str, value: ColumnElement[Any]) -> ColumnElement[Any]:
         """year, month, day, hour or dow (0 = Sunday) of a time, as a DOUBLE."""
         return sa.cast(sa.extract(part, value), sa.Double())
+
+    def as_text(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
+        """A column's values as text: a drill names segments by text on every engine."""
+        return sa.cast(value, sa.String)
 
     def percentile(self, value: ColumnElement[Any], p: float) -> ColumnElement[Any]:
         """The continuous (interpolated) percentile ``p`` of ``value``, NULLs left out (only where

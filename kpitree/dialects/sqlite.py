@@ -23,6 +23,7 @@ class Sqlite(SqlDialect):
     adds_numbers_in_text = True
     has_temporary_tables = True
     has_percentile = False
+    has_grouping_sets = False
 
     def database_file(self, url: sa.URL) -> Path | None:
         return single_file(url)

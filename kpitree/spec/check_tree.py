@@ -59,6 +59,19 @@ def check_settings(draft: Draft, sink: IssueSink) -> None:
             )
 
 
+def check_drill_columns(draft: Draft, sink: IssueSink) -> None:
+    """``drill:`` names columns some source offers (its own, or a joined source's)."""
+    offered = frozenset(c for source in draft.spec.sources.values() for c in own_columns(source))
+    for index, column in enumerate(draft.spec.drill):
+        if column not in offered:
+            sink.error(
+                ("drill", index),
+                IssueCode.UNKNOWN_COLUMN,
+                f"drill column {column!r} is not a column of any source",
+                column_hint(column, offered),
+            )
+
+
 def check_team_members(draft: Draft, owners: Collection[str], sink: IssueSink) -> None:
     """Team members must be people (``owners``: person and team ids written in the file)."""
     people = {p.id for p in draft.spec.people} | (set(owners) - {t.id for t in draft.spec.teams})

@@ -101,6 +101,7 @@ class MetricTree:
     teams: Mapping[str, TeamSpec]
     sources: Mapping[str, SourceSpec]
     nodes: Mapping[str, Node]  # in tree order (depth first from the root), then unreachable ones
+    drill: tuple[str, ...] = ()  # the columns a drill cuts by when not told
 
     def node(self, node_id: str) -> Node:
         return self.nodes[node_id]

@@ -60,6 +60,7 @@ def compile_tree(draft: Draft, decls: list[NodeDecl], links: list[Edge], path: P
         teams={t.id: t for t in spec.teams},
         sources=dict(spec.sources),
         nodes=nodes,
+        drill=tuple(dict.fromkeys(spec.drill)),
     )
 
 

@@ -68,4 +68,10 @@ class TreeFileSpec(SpecModel):
     people: list[PersonSpec] = Field(default_factory=list)
     teams: list[TeamSpec] = Field(default_factory=list)
     sources: dict[Identifier, SourceSpec] = Field(default_factory=dict)
+    drill: list[str] = Field(
+        default_factory=list,
+        max_length=12,
+        description="columns 'kpitree drill' and the variance report cut a node's movement by, "
+        "when --by is not given (any column of a node's source or its joins)",
+    )
     nodes: list[NodeSpec] = Field(min_length=1)

@@ -1,0 +1,295 @@
+"""``kpitree drill`` on planted movements of known size, on DuckDB, SQLite and PostgreSQL.
+
+The deals are generated from a table of cells (month, region, segment, channel -> deals closed and
+won), so every expected number below is arithmetic on that table, not a recorded output:
+
+* 2026-01 -> 02: deals closed fall by 2 x 60 in the (EMEA, SMB) cell, every other cell is flat but
+  one that gains 3 (NA, Enterprise, web): a drill by region, segment and channel names
+  ``region=EMEA, segment=SMB`` first, with -120.
+* 2026-03 -> 04: a pure rate change: the same deals closed in every cell, won deals in (LATAM,
+  Mid-market) fall from half to a fifth: every mix effect is 0, LATAM Mid-market's rate effect is
+  the whole movement.
+* 2026-05 -> 06: a pure mix shift: each segment wins at its own constant rate (SMB 20%, Mid-market
+  30%, Enterprise 50%), and deals move from SMB to Enterprise: every rate effect by segment is 0.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+
+from kpitree.analysis.drill import OTHER, Drill
+from kpitree.analysis.drill_run import DrillRun, drill_periods
+from kpitree.cli.main import cli
+from kpitree.periods import Comparison
+from kpitree.tree import MetricTree, tree_calendar
+from kpitree.tree_files import load_tree_or_raise
+from kpitree.warehouse import Warehouse
+from tests.conftest import FIXTURES
+from tests.engines import ENGINES, warehouse_with
+
+TREE = FIXTURES / "trees" / "deals_by_region.yaml"
+REGIONS = ("NA", "EMEA", "APAC", "LATAM")
+SEGMENTS = ("SMB", "Mid-market", "Enterprise")
+CHANNELS = ("web", "partner")
+SEGMENT_RATE = {"SMB": (1, 5), "Mid-market": (3, 10), "Enterprise": (1, 2)}  # scenario 3: won = closed * a / b
+
+
+def _cells() -> list[tuple[str, str, str, str, int, int]]:
+    """(month, region, segment, channel, closed, won)."""
+    rows = []
+    for (r, region), (s, segment), (c, channel) in itertools.product(
+        enumerate(REGIONS), enumerate(SEGMENTS), enumerate(CHANNELS)
+    ):
+        closed = 100 + 10 * r + 20 * s + 5 * c
+        won = closed // 2 if (region, segment) == ("LATAM", "Mid-market") else closed // 3
+        # 1: a fall in one cell; one other cell rises a little
+        planted = closed - 60 if (region, segment) == ("EMEA", "SMB") else closed
+        planted += 3 if (region, segment, channel) == ("NA", "Enterprise", "web") else 0
+        rows.append(("2026-01", region, segment, channel, closed, closed // 3))
+        rows.append(("2026-02", region, segment, channel, planted, min(planted, closed // 3)))
+        # 2: the same deals closed, a lower win rate in one cell
+        rows.append(("2026-03", region, segment, channel, closed, won))
+        fallen = closed // 5 if (region, segment) == ("LATAM", "Mid-market") else won
+        rows.append(("2026-04", region, segment, channel, closed, fallen))
+        # 3: constant rates per segment, deals moving from SMB to Enterprise
+        a, b = SEGMENT_RATE[segment]
+        before = 100 if segment != "Enterprise" else 40
+        after = {"SMB": 50, "Mid-market": 100, "Enterprise": 90}[segment]
+        rows.append(("2026-05", region, segment, channel, before, before * a // b))
+        rows.append(("2026-06", region, segment, channel, after, after * a // b))
+    return rows
+
+
+CELLS = _cells()
+
+
+def _staging() -> duckdb.DuckDBPyConnection:
+    db = duckdb.connect()
+    db.execute("SET TimeZone = 'UTC'")
+    db.execute(
+        "CREATE TABLE cells (month VARCHAR, region VARCHAR, segment VARCHAR, channel VARCHAR, closed INT, won INT)"
+    )
+    db.executemany("INSERT INTO cells VALUES (?, ?, ?, ?, ?, ?)", CELLS)
+    db.execute(
+        """CREATE TABLE deals AS
+        SELECT month || '-' || region || '-' || segment || '-' || channel || '-' || i AS deal_id,
+               region, segment, channel, i < won AS is_won,
+               CAST(month || '-10 12:00:00+00' AS TIMESTAMPTZ) + to_minutes(i) AS closed_at,
+               CAST(1000 + 10 * i AS DOUBLE) AS amount
+        FROM cells, range(closed) t(i)"""
+    )
+    return db
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def deals(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
+    with warehouse_with(request.param, tmp_path_factory.mktemp("drill"), _staging(), "deals") as warehouse:
+        yield warehouse
+
+
+@pytest.fixture(scope="module")
+def tree() -> MetricTree:
+    return load_tree_or_raise(TREE)
+
+
+def _drill(tree: MetricTree, warehouse: Warehouse, node: str, month: str, by: tuple[str, ...], depth: int = 2) -> Drill:
+    return _run(tree, warehouse, node, month, by, depth).drills[node]
+
+
+def _run(tree: MetricTree, warehouse: Warehouse, node: str, month: str, by: tuple[str, ...], depth: int) -> DrillRun:
+    period = tree_calendar(tree).parse(month)
+    return drill_periods(tree, {node: by}, period, Comparison.PREVIOUS, warehouse, depth=depth)
+
+
+def _total(month: str, column: int, **where: str) -> int:
+    keys = {"region": 1, "segment": 2, "channel": 3}
+    return sum(
+        row[column]  # type: ignore[misc]
+        for row in CELLS
+        if row[0] == month and all(row[keys[k]] == v for k, v in where.items())
+    )
+
+
+def _closed(month: str, **where: str) -> int:
+    return _total(month, 4, **where)
+
+
+def _won(month: str, **where: str) -> int:
+    return _total(month, 5, **where)
+
+
+def _sums_by_set(drill: Drill) -> dict[tuple[str, ...], float]:
+    sums: dict[tuple[str, ...], list[float]] = {}
+    for segment in drill.segments:
+        sums.setdefault(segment.dimensions, []).append(segment.contribution)
+    return {dims: math.fsum(values) for dims, values in sums.items()}
+
+
+def test_a_fall_in_one_cell_is_named_first_with_its_planted_size(tree: MetricTree, deals: Warehouse) -> None:
+    drill = _drill(tree, deals, "closed_deals", "2026-02", ("region", "segment", "channel"))
+    planted = _closed("2026-02", region="EMEA", segment="SMB") - _closed("2026-01", region="EMEA", segment="SMB")
+    assert planted == -120
+    assert drill.delta == _closed("2026-02") - _closed("2026-01") == -117
+    first = drill.cover[0]
+    assert first.where == (("region", "EMEA"), ("segment", "SMB"))
+    assert abs(first.contribution - planted) < 1e-9
+    assert drill.share(first) == pytest.approx(120 / 117, abs=1e-12)
+    # The cover stops once it explains the movement; what it leaves is the +3 elsewhere.
+    assert abs(drill.residual - 3) < 1e-9
+    for dims, total in _sums_by_set(drill).items():  # every cut of the population adds up exactly
+        assert abs(total - drill.delta) < 1e-9, dims
+
+
+def test_a_pure_rate_change_is_all_rate(tree: MetricTree, deals: Warehouse) -> None:
+    drill = _drill(tree, deals, "win_rate", "2026-04", ("region", "segment"))
+    cell = {"region": "LATAM", "segment": "Mid-market"}
+    before = _won("2026-03") / _closed("2026-03")
+    after = _won("2026-04") / _closed("2026-04")
+    assert drill.delta is not None
+    assert abs(drill.delta - (after - before)) < 1e-12
+    for segment in drill.segments:
+        assert segment.mix is not None
+        assert abs(segment.mix) < 1e-12, segment.where
+    first = drill.cover[0]
+    assert dict(first.where) == cell
+    # Its own rate change at its (constant) share of the deals: (won1 - won0) / closed.
+    planted = (_won("2026-04", **cell) - _won("2026-03", **cell)) / _closed("2026-03")
+    assert first.rate is not None
+    assert abs(first.rate - planted) < 1e-12
+    assert abs(first.contribution - (after - before)) < 1e-12
+    for total in _sums_by_set(drill).values():
+        assert abs(total - drill.delta) < 1e-12
+
+
+def test_a_pure_mix_shift_is_all_mix(tree: MetricTree, deals: Warehouse) -> None:
+    drill = _drill(tree, deals, "win_rate", "2026-06", ("segment",), depth=1)
+    before = _won("2026-05") / _closed("2026-05")
+    after = _won("2026-06") / _closed("2026-06")
+    assert drill.delta is not None
+    assert abs(drill.delta - (after - before)) < 1e-12
+    assert drill.delta > 0  # deals moved to the segment that wins most
+    for segment in drill.segments:
+        assert segment.rate is not None
+        assert abs(segment.rate) < 1e-12, segment.where
+        assert segment.mix is not None
+        assert abs(segment.mix - segment.contribution) < 1e-12
+    assert abs(math.fsum(s.contribution for s in drill.segments) - drill.delta) < 1e-12
+    # Enterprise gained share at the highest rate, SMB lost share at the lowest: both raised it.
+    by_segment = {s.where[0][1]: s.contribution for s in drill.segments}
+    assert by_segment["Enterprise"] > 0
+    assert by_segment["SMB"] > 0
+
+
+def test_an_average_is_drilled_as_its_sum_over_its_count(tree: MetricTree, deals: Warehouse) -> None:
+    drill = _drill(tree, deals, "deal_size", "2026-02", ("region",), depth=1)
+    assert drill.is_ratio
+    assert drill.delta is not None
+    assert abs(math.fsum(s.contribution for s in drill.segments) - drill.delta) < 1e-9
+
+
+def test_sqlite_reads_the_sets_as_a_union(tree: MetricTree, deals: Warehouse) -> None:
+    run = _run(tree, deals, "closed_deals", "2026-02", ("region", "segment"), 2)
+    (statement,) = run.statements
+    if deals.dialect.has_grouping_sets:
+        assert "GROUPING SETS" in statement.upper()
+    else:
+        assert "UNION ALL" in statement.upper()
+        assert "GROUPING SETS" not in statement.upper()
+
+
+def test_small_segments_are_summed_not_dropped(tree: MetricTree, deals: Warehouse) -> None:
+    period = tree_calendar(tree).parse("2026-02")
+    run = drill_periods(tree, {"closed_deals": ("channel",)}, period, Comparison.PREVIOUS, deals, 1, min_rows=10_000)
+    drill = run.drills["closed_deals"]
+    assert [s.where for s in drill.segments] == [(("channel", OTHER),)]
+    assert abs(drill.segments[0].contribution - drill.delta) < 1e-9  # type: ignore[operator]
+    assert drill.cover == ()  # an (other) segment is counted, never named
+
+
+def _cli(*args: str, warehouse: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, [*args, "--warehouse", warehouse])
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture(scope="module")
+def duckdb_deals(tmp_path_factory: pytest.TempPathFactory) -> str:
+    directory = tmp_path_factory.mktemp("drill_cli")
+    with warehouse_with("duckdb", directory, _staging(), "deals"):
+        pass
+    return f"duckdb:///{directory / 'warehouse.duckdb'}"
+
+
+def test_cli_json_names_the_cell_with_the_documented_keys(duckdb_deals: str) -> None:
+    code, out, err = _cli(
+        "drill", str(TREE), "closed_deals", "--period", "2026-02", "--format", "json", warehouse=duckdb_deals
+    )
+    assert code == 0, err
+    data = json.loads(out)
+    assert {"tree", "node", "period", "compare", "delta", "segments", "explained", "residual"} <= set(data)
+    assert data["by"] == ["region", "segment", "channel"]  # the tree's drill: columns
+    assert (data["period"], data["compare"], data["delta"]) == ("2026-02", "2026-01", -117)
+    first = data["segments"][0]
+    assert first["where"] == {"region": "EMEA", "segment": "SMB"}
+    assert first["contribution"] == -120
+    assert first["effects"] is None
+    assert data["explained"] + data["residual"] == pytest.approx(data["delta"], abs=1e-9)
+
+
+def test_cli_text_and_markdown_name_the_cell(duckdb_deals: str) -> None:
+    code, out, _ = _cli(
+        "drill", str(TREE), "win_rate", "--period", "2026-04", "--by", "region,segment", warehouse=duckdb_deals
+    )
+    assert code == 0
+    assert "region=LATAM, segment=Mid-market" in out.split("Largest segments")[0]
+    code, out, _ = _cli(
+        "drill",
+        str(TREE),
+        "win_rate",
+        "--period",
+        "2026-04",
+        "--by",
+        "region,segment",
+        "--format",
+        "md",
+        warehouse=duckdb_deals,
+    )
+    assert code == 0
+    assert "| region=LATAM, segment=Mid-market |" in out
+    assert "| rate | mix |" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("median_size",), "cannot be cut by segment"),
+        (("closed_deals", "--by", "colour"), "has no column 'colour'"),
+        (("no_such_node",), "has no node 'no_such_node'"),
+        (("closed_deals", "--compare", "yoy", "--period", "2025-06"), ""),
+    ],
+)
+def test_cli_errors_are_one_clear_line(duckdb_deals: str, args: tuple[str, ...], message: str) -> None:
+    code, out, err = _cli("drill", str(TREE), *args, warehouse=duckdb_deals)
+    if not message:  # no deals in either period: nothing moved, and the drill says so
+        assert code == 0
+        assert "did not move" in out
+        return
+    assert code == 1
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_a_drill_column_the_sources_lack_is_a_tree_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(TREE.read_text().replace("drill: [region, segment, channel]", "drill: [region, colour]"))
+    result = CliRunner().invoke(cli, ["validate", str(bad)])
+    assert result.exit_code == 1
+    assert f"{bad}:6:" in result.stdout
+    assert "drill column 'colour'" in result.stdout
