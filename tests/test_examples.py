@@ -110,12 +110,14 @@ def _find_planted(runner: CliRunner, crm_url: str) -> None:
     # LATAM's own win rate halves: the largest gap ends at LATAM, and the mix-and-rate view of the
     # percent-displayed ratio calls it a rate effect, not a share one.
     win = json.loads(report("win_rate", "json"))
-    assert win["largest_gap_path"] == ["win_rate", "won_deals", "won_latam"]
+    # The path goes through the ratio's segments, not its numerator: it ends at LATAM's branch.
+    assert win["largest_gap_path"] == ["win_rate", "won_latam"]
+    assert win["largest_gap_segment"]["segment"] == "LATAM"
     latam = worst_segment(nodes(win)["win_rate"])
     assert latam["segment"] == "LATAM"
     assert latam["rate"] < 0
     assert abs(latam["rate"]) > 3 * abs(latam["mix"])
-    assert "By Region, LATAM moved it most the bad way" in report("win_rate", "md")
+    assert "The largest gap is Region LATAM" in report("win_rate", "md")
 
     # Partner leads wait twice as long: the median's branches are shown, not summed, and Partner's
     # rose most; the headline names it.

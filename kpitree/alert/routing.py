@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from kpitree.addresses import email_problem
-from kpitree.analysis.attribution import TreeAttribution, is_bad
+from kpitree.analysis.attribution import TreeAttribution, is_bad, worst_segment
 from kpitree.tree import MetricTree
 
 CHANNELS = ("email", "slack")
@@ -77,6 +77,9 @@ def largest_gap_branch(tree: MetricTree, attribution: TreeAttribution | None, no
     seen = {current}
     while True:
         node = attribution.nodes[current]
+        segment = worst_segment(node, node.node.direction)
+        if segment is not None:  # a ratio cut into segments: the segment's branch, not a term's
+            return segment.pair.numerator
         bad = [c for c in node.contributions if c.value and is_bad(c.value, node.node.direction)]
         if not bad:
             return current

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from kpitree.analysis.node import Method, decompose
-from kpitree.analysis.segments import PerView, SegmentView, per_view, segment_view
+from kpitree.analysis.segments import PerView, SegmentMix, SegmentView, per_view, segment_view
 from kpitree.tree import Direction, MetricTree, Node, Owners
 
 # A parent whose movement is under this fraction of its children's gross movement "barely moved":
@@ -70,11 +70,24 @@ class Offset:
 
 
 @dataclass(frozen=True)
+class SegmentStep:
+    """The path's last step when it ends in a segment of a ratio (LATAM's own win rate), not a branch."""
+
+    ratio: str  # the ratio node whose segments were compared
+    split_by: str
+    segment: SegmentMix
+    to_root: float  # the segment's effect on the KPI's movement
+
+
+@dataclass(frozen=True)
 class TreeAttribution:
     tree: MetricTree
     nodes: Mapping[str, NodeAttribution]  # in tree order
     largest_gap_path: tuple[str, ...]
     offsetting: tuple[Offset, ...]  # on the path: children that, all told, moved the KPI the good way
+    # When the path went through a ratio's segments: which segment, and its effect. The path then
+    # ends at that segment's numerator branch, whose owners (the region's RVP) hear about it.
+    gap_segment: SegmentStep | None = None
 
     @property
     def root(self) -> NodeAttribution:
@@ -142,22 +155,42 @@ def attribute_tree(
             segments=segment_view(tree, node, before, after),
             per=per_view(node, before, after),
         )
-    path, offsetting = _largest_gap_path(tree, nodes)
-    return TreeAttribution(tree=tree, nodes=nodes, largest_gap_path=path, offsetting=offsetting)
+    path, offsetting, step = _largest_gap_path(tree, nodes)
+    return TreeAttribution(tree=tree, nodes=nodes, largest_gap_path=path, offsetting=offsetting, gap_segment=step)
+
+
+def worst_segment(attribution: NodeAttribution, direction: Direction) -> SegmentMix | None:
+    """The segment of a ratio's mix-and-rate view that moved it most in ``direction``'s bad way.
+
+    For a ratio whose two terms are cut into the same segments this, not the numerator or the
+    denominator branch, is where the movement came from: a region whose own win rate fell, rather
+    than "deals closed" (which only says the denominator moved)."""
+    view = attribution.segments
+    if view is None or view.reason or not view.segments:
+        return None
+    bad = [s for s in view.segments if s.effect.total and is_bad(s.effect.total, direction)]
+    return max(bad, key=lambda s: abs(s.effect.total), default=None)
 
 
 def _largest_gap_path(
     tree: MetricTree, nodes: Mapping[str, NodeAttribution]
-) -> tuple[tuple[str, ...], tuple[Offset, ...]]:
+) -> tuple[tuple[str, ...], tuple[Offset, ...], SegmentStep | None]:
     """Children are compared by their whole contribution to the KPI (``to_root``), not only the
     part through the current parent: in a DAG a node can hurt the KPI through one parent and help
     it through another (fewer selling hours lower hours per rep but raise touches per hour), and
-    the path must not name a branch that, all told, moved the KPI the good way."""
+    the path must not name a branch that, all told, moved the KPI the good way.
+
+    At a ratio with a mix-and-rate view the path compares its segments instead (:func:`worst_segment`)
+    and ends at the worst one's numerator branch."""
     direction = tree.node(tree.root).direction
     path = [tree.root]
     offsetting: list[Offset] = []
     while True:
         current = nodes[path[-1]]
+        step = _segment_step(current, direction)
+        if step is not None:
+            path.append(step.segment.pair.numerator)
+            return tuple(path), tuple(offsetting), step
         totals = {c.child: nodes[c.child].to_root or 0.0 for c in current.contributions}
         bad = [c for c in current.contributions if totals[c.child] and is_bad(totals[c.child], direction)]
         offsetting.extend(
@@ -171,7 +204,20 @@ def _largest_gap_path(
         if worst.child in path:  # a DAG never loops, but a shared node must not be walked twice
             break
         path.append(worst.child)
-    return tuple(path), tuple(offsetting)
+    return tuple(path), tuple(offsetting), None
+
+
+def _segment_step(current: NodeAttribution, kpi_direction: Direction) -> SegmentStep | None:
+    """The worst segment of ``current``'s mix-and-rate view, weighed by its effect on the KPI."""
+    view, delta, to_root = current.segments, current.delta, current.to_root
+    if view is None or view.reason or not view.segments or not delta or to_root is None:
+        return None
+    scale = to_root / delta
+    bad = [s for s in view.segments if s.effect.total and is_bad(s.effect.total * scale, kpi_direction)]
+    if not bad:
+        return None
+    worst = max(bad, key=lambda s: abs(s.effect.total))
+    return SegmentStep(current.node.id, view.split_by, worst, worst.effect.total * scale)
 
 
 def _delta(before: Mapping[str, float | None], after: Mapping[str, float | None], node_id: str) -> float | None:

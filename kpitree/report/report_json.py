@@ -33,6 +33,21 @@ def report_json(report: VarianceReport) -> dict[str, Any]:
     data["nodes"].sort(key=lambda n: order[n["id"]])
     data["largest_gap_path"] = list(attribution.largest_gap_path)
     data["largest_gap_owners"] = owners_json(tree, attribution.gap_owners)
+    step = attribution.gap_segment
+    data["largest_gap_segment"] = (
+        None
+        if step is None
+        else {
+            "node": step.ratio,
+            "split_by": step.split_by,
+            "segment": step.segment.pair.label,
+            "branch": step.segment.pair.numerator,
+            "to_root": step.to_root,
+            "total": step.segment.effect.total,
+            "rate": step.segment.effect.rate,
+            "mix": step.segment.effect.mix,
+        }
+    )
     data["offsetting"] = [{"parent": o.parent, "child": o.child, "to_root": o.to_root} for o in attribution.offsetting]
     data["trend_periods"] = list(report.trend.labels) if report.trend else []
     data["trend_recorded"] = list(report.trend.recorded) if report.trend else []

@@ -107,9 +107,25 @@ def headline(report: VarianceReport) -> str:
     owners = report.attribution.gap_owners
     names = ", ".join(owner_name(tree, o) for o in owners.responsible) or "no one"
     accountable = f", accountable {owner_name(tree, owners.accountable)}" if owners.accountable else ""
+    shown = display_of(kpi)
+    step = report.attribution.gap_segment
+    if step is not None:
+        ratio = tree.node(step.ratio)
+        effect = step.segment.effect
+        scale = step.to_root / effect.total if effect.total else 0.0
+        rate, mix = (with_unit(signed(v * scale, shown), kpi.unit, shown) for v in (effect.rate, effect.mix))
+        through = " > ".join(tree.node(n).title for n in path[1:-1])
+        denominator = tree.node(step.segment.pair.denominator).parent
+        share_of = f" of {tree.node(denominator).title.lower()}" if denominator else ""
+        return (
+            f"{sentence}. The largest gap is {step.split_by} {step.segment.pair.label} "
+            f"({with_unit(signed(step.to_root, shown), kpi.unit, shown)} of the change: {rate} from its own "
+            f"{ratio.title.lower()}, {mix} from its share{share_of}){f', through {through}' if through else ''}; "
+            f"responsible {names}{accountable}."
+        )
     return (
         f"{sentence}. The largest gap is {last.title} "
-        f"({with_unit(signed(to_root, display_of(kpi)), kpi.unit, display_of(kpi))} of the change), "
+        f"({with_unit(signed(to_root, shown), kpi.unit, shown)} of the change), "
         f"through {' > '.join(tree.node(n).title for n in path[1:-1]) or 'the KPI directly'}; "
         f"responsible {names}{accountable}.{_worst_segment(report)}"
     )
