@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from kpitree.alert.routing import largest_gap_branch
 from kpitree.analysis.segments import segment_pairs
 from kpitree.analysis.variance import build_report
 from kpitree.periods import Comparison
@@ -91,3 +92,34 @@ def test_only_ratios_of_matching_segments_get_the_view() -> None:
     # qualifying_activities / active_contacts: neither side is cut into segments.
     assert segment_pairs(activity, activity.node("activity_volume_per_contact")) is None
     assert segment_pairs(activity, activity.node("touches_per_selling_hour")) is None
+
+
+def test_the_gap_path_and_routing_end_at_the_segment_whose_own_rate_fell(tmp_path: Path) -> None:
+    """Mid-market's own rate falls from 4 to 3 while its contacts double; SMB holds at 1, and touches
+    per contact fall from 2.5 to 2.33. The numerator (touches) rises, so a path over the two terms
+    would name the denominator (contacts): the segments say Mid-market, and its owner hears of it."""
+    db = staging("accounts", "activities")
+    db.execute("INSERT INTO accounts VALUES ('a1', 'Small', 'SMB', 'inbound', NULL)")
+    db.execute("INSERT INTO accounts VALUES ('a2', 'Mid', 'Mid-market', 'outbound', NULL)")
+    touches(db, "2026-09", "s", "a1", 100, 100)
+    touches(db, "2026-09", "m", "a2", 400, 100)
+    touches(db, "2026-10", "s", "a1", 100, 100)
+    touches(db, "2026-10", "m", "a2", 600, 200)
+    tree = load_tree_or_raise(TREE)
+    period = tree_calendar(tree).parse("2026-10")
+    with warehouse_with("duckdb", tmp_path, db, "accounts", "activities") as wh:
+        report = build_report(tree, period, wh, Comparison.PREVIOUS, trend_periods=0)
+    attribution = report.attribution
+    assert attribution.root.delta == pytest.approx(700 / 300 - 2.5)
+    assert attribution.nodes["touches"].delta == 200  # the numerator rose
+    assert attribution.largest_gap_path == ("touches_per_contact", "mm_touches")
+    step = attribution.gap_segment
+    assert step is not None
+    assert step.segment.pair.label == "Mid-market"
+    # All of the fall is Mid-market's: SMB did not move, so its part is exactly 0.
+    assert step.to_root == pytest.approx(attribution.root.delta, abs=1e-12)
+    assert step.segment.effect.rate == pytest.approx((100 / 200 + 200 / 300) / 2 * (3.0 - 4.0))
+    assert attribution.gap_owners.responsible == ("mo",)
+    assert largest_gap_branch(tree, attribution, "touches_per_contact") == "mm_touches"
+    assert "The largest gap is segment Mid-market" in report_markdown(report)
+    assert report_json(report)["largest_gap_segment"]["branch"] == "mm_touches"
