@@ -56,6 +56,7 @@ def alert_view(report: VarianceReport, finding: Finding, kind: str, route: Route
         "informed": [route.names[o] for o in owners.informed],
         "flags": list(route.flags),
         "crossing": None,
+        "where": None if crossing is not None else _where(report, route.branch, finding.node_id),
     }
     if crossing is not None:
         # About one entity: its own score moved, and its branch is the type that fell for it.
@@ -75,6 +76,24 @@ def alert_view(report: VarianceReport, finding: Finding, kind: str, route: Route
             "drop": (crossing.score_before or 0.0) - crossing.score_after,
         }
     return view
+
+
+def _where(report: VarianceReport, branch: str, node_id: str) -> dict[str, Any] | None:
+    """The segment behind the movement, when one explains most of it: the branch's drill, else the
+    node's ("-234 touches, 98% of it segment=SMB, region=EMEA")."""
+    for candidate in (branch, node_id):
+        drill = report.drills.get(candidate)
+        if drill is None:
+            continue
+        top, delta = drill.top, drill.delta
+        if top is None or delta is None:
+            continue
+        node = report.tree.node(candidate)
+        shown = display_of(node)
+        amount = change(delta, shown) + ("" if shown.percent or not node.unit else f" {node.unit}")
+        share = top.contribution / delta
+        return {"node": node.title, "text": f"{amount}, {share:.0%} of it {top.label}", "segment": top.label}
+    return None
 
 
 def movement(before: float | None, after: float | None, unit: str, display: Display = PLAIN) -> dict[str, Any]:
@@ -126,5 +145,10 @@ def sample_view(tree: MetricTree) -> AlertView:
             "fell_most": "Product usage",
             "moved_by": "-15.0",
             "drop": 21.0,
+        },
+        "where": {
+            "node": root.title,
+            "text": "-0.6, 92% of it segment=SMB, region=EMEA (sample)",
+            "segment": "segment=SMB, region=EMEA",
         },
     }

@@ -64,6 +64,11 @@ class SegmentChange:
         return tuple(d for d, _ in self.where)
 
     @property
+    def label(self) -> str:
+        """``segment=SMB, region=EMEA``."""
+        return ", ".join(f"{dim}={value}" for dim, value in self.where)
+
+    @property
     def grouped(self) -> bool:
         """The ``(other)`` segment of a set: small segments summed, never named in a cover."""
         return any(v == OTHER for _, v in self.where)

@@ -6,10 +6,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from kpitree.analysis.drill import MIN_ROWS, Drill, analyse_drill
-from kpitree.compute.batch import windows
-from kpitree.compute.drill import drill_nodes
+from kpitree.compute.batch import SegmentFilter, windows
+from kpitree.compute.drill import drill_nodes, drillable_dimensions
 from kpitree.compute.engine import render_sql
-from kpitree.errors import UsageError
+from kpitree.errors import UsageError, UserError
 from kpitree.periods import Comparison, Period
 from kpitree.tree import MetricTree, tree_calendar
 from kpitree.warehouse import Warehouse
@@ -35,6 +35,7 @@ def drill_periods(
     warehouse: Warehouse,
     depth: int = DEFAULT_DEPTH,
     min_rows: int = MIN_ROWS,
+    segment: SegmentFilter | None = None,
 ) -> DrillRun:
     """Drill each requested node (node id -> dimensions) from ``comparison`` to ``period``."""
     calendar = tree_calendar(tree)
@@ -45,9 +46,35 @@ def drill_periods(
             hint="use --compare previous or --compare yoy",
         )
     current_window, compare_window = windows(calendar, [period, compare])
-    found = drill_nodes(tree, requests, current_window, compare_window, depth, warehouse)
+    found = drill_nodes(tree, requests, current_window, compare_window, depth, warehouse, segment)
     drills = {
         node_id: analyse_drill(cells, tree.nodes[node_id].direction, min_rows) for node_id, cells in found.items()
     }
     statements = next(iter(found.values())).statements if found else ()
     return DrillRun(tree, period, compare, comparison, drills, tuple(render_sql(s, warehouse) for s in statements))
+
+
+def path_drills(
+    tree: MetricTree,
+    path: Sequence[str],
+    period: Period,
+    comparison: Comparison,
+    warehouse: Warehouse,
+    segment: SegmentFilter | None = None,
+) -> tuple[Mapping[str, Drill], tuple[str, ...]]:
+    """The drills a report shows under "where it moved": every node on the largest-gap path that
+    can be cut by segment, by the tree's ``drill`` columns its sources have. One statement per
+    source for all of them. A drill the warehouse refuses is a note, not a failed run: the report
+    and its alerts matter more than the segments beside them."""
+    requests = {}
+    for node_id in path:
+        dims = drillable_dimensions(tree, tree.nodes[node_id], tree.drill)
+        if dims:
+            requests[node_id] = dims
+    if not requests or comparison is Comparison.TARGET:
+        return {}, ()
+    try:
+        run = drill_periods(tree, requests, period, comparison, warehouse, segment=segment)
+    except UserError as exc:
+        return {}, (f"where it moved: not computed: {exc}",)
+    return run.drills, ()

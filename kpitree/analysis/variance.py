@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from kpitree.analysis.attribution import TreeAttribution, attribute_tree
+from kpitree.analysis.drill import Drill
+from kpitree.analysis.drill_run import path_drills
 from kpitree.analysis.score_change import ScoreChange, score_change
 from kpitree.compute.batch import SegmentFilter
 from kpitree.compute.engine import TreeComputation, compute_periods
@@ -42,6 +44,10 @@ class VarianceReport:
     computation: TreeComputation | None = None  # every period computed for it (the trend included)
     # Score node id -> its population's change split into new activity and ageing (period comparisons only).
     score_changes: Mapping[str, ScoreChange] = field(default_factory=dict)
+    # Node id -> its drill by the tree's ``drill`` columns: the nodes on the largest-gap path that
+    # can be cut by segment ("where it moved"), and why none could be computed, if so.
+    drills: Mapping[str, Drill] = field(default_factory=dict)
+    drill_notes: tuple[str, ...] = ()
 
     @property
     def tree(self) -> MetricTree:
@@ -105,7 +111,10 @@ def build_report(
             recorded=tuple(calendar.label(p) for p in past if p in stored),
         )
     report = report_of(snapshot, trend, computation)
-    return replace(report, score_changes=_score_changes(report, warehouse))
+    drills, notes = path_drills(
+        tree, report.attribution.largest_gap_path, period, comparison, warehouse, snapshot.segment
+    )
+    return replace(report, score_changes=_score_changes(report, warehouse), drills=drills, drill_notes=notes)
 
 
 def report_of(snapshot: Snapshot, trend: Trend | None, computation: TreeComputation | None = None) -> VarianceReport:

@@ -167,9 +167,11 @@ def drill_nodes(
     compare: PeriodWindow,
     depth: int,
     warehouse: Warehouse,
+    segment: SegmentFilter | None = None,
 ) -> dict[str, DrillCells]:
     """Several nodes drilled at once (node id -> its dimensions): still one statement per source,
-    whatever the number of nodes (a run drills every node on its largest-gap path)."""
+    whatever the number of nodes (a run drills every node on its largest-gap path). ``segment``
+    (``--where``) narrows the rows first, as it does the run's."""
     if not 1 <= depth <= MAX_DEPTH:
         raise UsageError(f"--depth {depth}: a drill combines 1 to {MAX_DEPTH} dimensions")
     forms = {node_id: drill_form(tree, tree.nodes[node_id]) for node_id in requests}
@@ -192,7 +194,7 @@ def drill_nodes(
     for source_id, terms in by_source.items():
         sets = tuple(source_sets[source_id])
         dims = tuple(dict.fromkeys(d for group in sets for d in group))
-        statement = _statement(tree, source_id, terms, batch, dims, sets, warehouse)
+        statement = _statement(tree, source_id, terms, batch, dims, sets, warehouse, segment or SegmentFilter())
         statements.append(statement)
         nodes = sorted({t.node for t in terms})
         single = nodes[0] if len(nodes) == 1 else None
@@ -269,9 +271,10 @@ def _statement(
     dims: Sequence[str],
     sets: Sequence[Sequence[str]],
     warehouse: Warehouse,
+    segment: SegmentFilter,
 ) -> Select[Any]:
     nodes = [tree.nodes[n] for n in dict.fromkeys(t.node for t in terms)]
-    found = source_rows(tree, source_id, nodes, batch, SegmentFilter(), warehouse, extra=dims)
+    found = source_rows(tree, source_id, nodes, batch, segment, warehouse, extra=dims)
     dialect = warehouse.dialect
     rows = found.rows
     # Dimensions as text, NULL as NO_VALUE: then NULL in the result means "not grouped by it".

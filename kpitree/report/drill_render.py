@@ -13,14 +13,14 @@ from kpitree.analysis.drill_run import DrillRun
 from kpitree.compute.drill import NO_VALUE
 from kpitree.display import Display, display_of, pair
 from kpitree.report.rows import signed, with_unit
-from kpitree.tree import tree_calendar
+from kpitree.tree import MetricTree, tree_calendar
 
 TOP_SEGMENTS: Final = 20  # segments listed beside the cover, largest first
 
 
 def where_text(segment: SegmentChange) -> str:
     """``segment=SMB, region=EMEA``."""
-    return ", ".join(f"{dim}={value}" for dim, value in segment.where)
+    return segment.label
 
 
 def drill_json(run: DrillRun, node_id: str, depth: int) -> dict[str, Any]:
@@ -40,18 +40,18 @@ def drill_json(run: DrillRun, node_id: str, depth: int) -> dict[str, Any]:
         "value": drill.after,
         "compare_value": drill.before,
         "delta": drill.delta,
-        "segments": [_segment_json(drill, s) for s in drill.cover],
+        "segments": [segment_json(drill, s) for s in drill.cover],
         "explained": drill.explained,
         "explained_share": drill.explained / drill.delta if drill.delta else None,
         "residual": drill.residual,
-        "top_segments": [_segment_json(drill, s) for s in drill.segments[:TOP_SEGMENTS]],
+        "top_segments": [segment_json(drill, s) for s in drill.segments[:TOP_SEGMENTS]],
         "segment_count": len(drill.segments),
         "reason": drill.reason,
         "notes": list(drill.notes),
     }
 
 
-def _segment_json(drill: Drill, segment: SegmentChange) -> dict[str, Any]:
+def segment_json(drill: Drill, segment: SegmentChange) -> dict[str, Any]:
     return {
         "where": {dim: None if value == NO_VALUE else value for dim, value in segment.where},
         "value": segment.after,
@@ -64,12 +64,15 @@ def _segment_json(drill: Drill, segment: SegmentChange) -> dict[str, Any]:
 
 
 def summary_sentence(run: DrillRun, node_id: str) -> str:
-    """'Call touches fell by 234 from 2026-09 to 2026-10; segment=SMB, region=EMEA explains 98% of it.'"""
-    drill = run.drills[node_id]
-    node = run.tree.node(node_id)
-    shown = display_of(node)
+    """'Call touches went from 1,175 to 624 touches from 2026-09 to 2026-10 (-551 touches); ...'"""
     calendar = tree_calendar(run.tree)
     periods = f"from {calendar.label(run.compare)} to {calendar.label(run.period)}"
+    return drill_sentence(run.tree, node_id, run.drills[node_id], periods)
+
+
+def drill_sentence(tree: MetricTree, node_id: str, drill: Drill, periods: str) -> str:
+    node = tree.node(node_id)
+    shown = display_of(node)
     if drill.delta is None or drill.reason:
         return f"{node.title} {periods}: {drill.reason or 'no value in one period'}."
     before, after = pair(drill.before, drill.after, shown)
@@ -79,8 +82,11 @@ def summary_sentence(run: DrillRun, node_id: str) -> str:
     )
     if not drill.cover:
         return f"{moved}; no segment of {', '.join(drill.dimensions)} explains a notable part of it."
-    share = drill.explained / drill.delta
-    return f"{moved}; {len(drill.cover)} segment(s) explain {share:.0%} of it."
+    if len(drill.cover) == 1:
+        return f"{moved}; {drill.explained / drill.delta:.0%} of it is {where_text(drill.cover[0])}."
+    return (
+        f"{moved}; {len(drill.cover)} segments that do not overlap explain {drill.explained / drill.delta:.0%} of it."
+    )
 
 
 def drill_text(run: DrillRun, node_id: str) -> str:

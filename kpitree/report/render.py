@@ -23,6 +23,7 @@ from kpitree.report.rows import (
     signed,
     with_unit,
 )
+from kpitree.report.where_moved import where_moved_html, where_moved_markdown
 from kpitree.templating.html import html_environment
 from kpitree.tree import tree_calendar
 
@@ -58,6 +59,7 @@ def report_markdown(report: VarianceReport, interventions: Sequence[Intervention
             for o in offsetting
         ]
     lines += _score_split_markdown(report, rows)
+    lines += where_moved_markdown(report)
     lines += _segments_markdown(report)
     lines += _per_views_markdown(report)
     notes = [row for row in rows if row.note]
@@ -224,6 +226,7 @@ def _html_context(report: VarianceReport) -> dict[str, Any]:
         "gap_owners": [owner_name(tree, o) for o in report.attribution.gap_owners.responsible],
         "kpi_unit": kpi.unit,
         "segment_views": _segment_views_html(report),
+        "where_moved": where_moved_html(report),
         "per_views": [per_view_text(report, node_id, view) for node_id, view in per_views(report)],
         "score_splits": [
             {
@@ -233,7 +236,7 @@ def _html_context(report: VarianceReport) -> dict[str, Any]:
             }
             for node_id, change in report.score_changes.items()
         ],
-        "warnings": list(report.snapshot.warnings),
+        "warnings": [*report.snapshot.warnings, *report.drill_notes],
     }
 
 

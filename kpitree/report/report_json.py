@@ -10,6 +10,7 @@ from kpitree.analysis.score_change import ScoreChange
 from kpitree.analysis.segments import PerView, SegmentView
 from kpitree.analysis.variance import VarianceReport, owner_name
 from kpitree.render.snapshot_data import owners_dict, snapshot_json
+from kpitree.report.where_moved import where_moved_json
 from kpitree.tree import MetricTree, Owners
 
 
@@ -49,6 +50,7 @@ def report_json(report: VarianceReport) -> dict[str, Any]:
         }
     )
     data["offsetting"] = [{"parent": o.parent, "child": o.child, "to_root": o.to_root} for o in attribution.offsetting]
+    data["where_moved"] = where_moved_json(report)
     data["trend_periods"] = list(report.trend.labels) if report.trend else []
     data["trend_recorded"] = list(report.trend.recorded) if report.trend else []
     return data
