@@ -38,6 +38,13 @@ CONTRACT: Final = MappingProxyType(
                 "occurred_at": ColumnType.TIMESTAMP,
             }
         ),
+        "reps": MappingProxyType(
+            {
+                "rep_id": ColumnType.ID,
+                "team": ColumnType.TEXT,  # the sales team: SMB / Mid-market / Enterprise
+                "region": ColumnType.TEXT,  # the rep's territory: NA / EMEA / APAC / LATAM
+            }
+        ),
         "rep_capacity": MappingProxyType(
             {
                 "rep_id": ColumnType.ID,

@@ -285,6 +285,9 @@ def test_demo_runs_end_to_end(runner: CliRunner, tmp_path: Path, monkeypatch: py
     assert "Activity volume per contact: 2026-10" in out
     assert "Contact engagement score: 2026-W43" in out
     assert out.count("all hold") == 2
+    # The sample's planted cell (a CRM migration in EMEA's SMB team), named by the run's drill.
+    assert any(line.startswith("where it moved: Selling hours per rep") for line in out.splitlines())
+    assert "of it is team=SMB, region=EMEA" in " ".join(out.split())
     assert len(StateStore.open(f"sqlite:///{tmp_path / '.kpitree/demo/state.db'}").runs(ACTIVITY)) == 1
 
 

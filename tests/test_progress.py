@@ -25,7 +25,7 @@ def test_sample_data_logs_each_stage_to_stderr_only(runner: CliRunner, tmp_path:
         "kpitree sample-data: writing Parquet files ()",
         "kpitree sample-data: loading the warehouse ()",
     ]
-    assert lines[1].endswith(", 6/6)")
+    assert lines[1].endswith(", 7/7)")
     assert "kpitree sample-data:" not in result.stdout
     assert result.stdout.startswith("sample data (seed 7")
 

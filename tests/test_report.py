@@ -11,6 +11,7 @@ import os
 import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
 from click.testing import CliRunner
 
@@ -201,3 +202,33 @@ def test_the_html_report_renders_in_headless_chromium(hostile_report, tmp_path: 
     assert HOSTILE in title_text  # shown as text, not run
     assert dialogs == []
     assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
+def test_where_it_moved_names_the_planted_cell_with_its_arithmetic(runner: CliRunner, sample_url: str) -> None:
+    """The sample's CRM migration (kpitree/sample): EMEA's SMB team loses selling hours in the last
+    month. The report's drill of the gap node names that cell, and its contribution is the
+    documented formula on totals read here with plain SQL, not through kpitree."""
+    data = json.loads(_report(runner, sample_url, "--format", "json", "--trend", "1"))
+    (section,) = data["where_moved"]
+    assert section["node"] == "selling_hours_per_rep"
+    assert section["by"] == ["team", "region"]  # the tree's drill columns rep_capacity has, via reps
+    first = section["segments"][0]
+    assert first["where"] == {"team": "SMB", "region": "EMEA"}
+    assert first["share"] > 0.8
+    path = sample_url.removeprefix("duckdb:///")
+    query = """SELECT sum(selling_hours), count(DISTINCT CASE WHEN selling_hours > 0 THEN rep_id END)
+               FROM rep_capacity JOIN reps USING (rep_id)
+               WHERE day >= ? AND day < ? {cell}"""
+    months = (("2026-09-01", "2026-10-01"), ("2026-10-01", "2026-11-01"))
+    with duckdb.connect(path, read_only=True) as db:
+        whole = [db.execute(query.format(cell=""), m).fetchone() for m in months]
+        cell = [db.execute(query.format(cell="AND team = 'SMB' AND region = 'EMEA'"), m).fetchone() for m in months]
+    (x0, d0), (x1, d1) = whole  # type: ignore[misc]
+    (cx0, cd0), (cx1, cd1) = cell  # type: ignore[misc]
+    expected = ((cx1 - cx0) - (x1 / d1) * (cd1 - cd0)) / d0 / 2 + ((cx1 - cx0) - (x0 / d0) * (cd1 - cd0)) / d1 / 2
+    assert abs(first["contribution"] - expected) < 1e-9
+    assert abs(section["explained"] + section["residual"] - section["delta"]) < 1e-9
+    markdown = _report(runner, sample_url, "--format", "md", "--trend", "1")
+    assert "## Selling hours per rep: where it moved" in markdown
+    assert "| team=SMB, region=EMEA |" in markdown
+    assert "where it moved</h2>" in _report(runner, sample_url, "--format", "html", "--trend", "1")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from kpitree.analysis.variance import TREND_PERIODS
+from kpitree.analysis.variance import TREND_PERIODS, VarianceReport
 from kpitree.cli.demo_impact import demo_calibration, demo_interventions
 from kpitree.cli.output import console
 from kpitree.compute.check import check_computation
@@ -26,6 +26,7 @@ from kpitree.impact.describe import summaries
 from kpitree.periods import Grain, Period
 from kpitree.pipeline import outcome_lines, run_tree
 from kpitree.render.snapshot_output import snapshot_table
+from kpitree.report.drill_render import drill_sentence
 from kpitree.report.render import report_html, report_markdown
 from kpitree.report.rows import headline
 from kpitree.resources import shipped_trees_dir
@@ -88,6 +89,8 @@ def demo(demo_dir: Path, size: int) -> None:
             verdict = "all hold" if check.ok else f"{len(check.failures)} FAIL (run kpitree check)"
             out.print(f"consistency: {checked} parent = f(children) identities checked, {verdict}")
             out.print(headline(report))
+            for line in where_moved_lines(report):
+                out.print(line, highlight=False, markup=False)
             for line in outcome_lines(outcome):
                 out.print(line, highlight=False, markup=False)
             interventions = summaries(store.engine, tree)
@@ -108,6 +111,23 @@ def demo(demo_dir: Path, size: int) -> None:
     out.print(f"Runs recorded in {demo_dir / 'state.db'}. Try: kpitree alerts outbox --state-db {state_url}")
     out.print("  or: kpitree compute activity_volume_per_contact")
     out.print(f"  --period {spec.end} --warehouse duckdb:///{demo_dir / 'warehouse.duckdb'} --where segment=SMB")
+    out.print("  or: kpitree drill activity_volume_per_contact call_touches")
+    out.print(
+        f"  --period {spec.end} --warehouse duckdb:///{demo_dir / 'warehouse.duckdb'} --by segment,motion,team,region"
+    )
+
+
+def where_moved_lines(report: VarianceReport) -> list[str]:
+    """The drill of each node on the largest-gap path, one sentence each (the report has the table)."""
+    calendar = tree_calendar(report.tree)
+    compare = report.snapshot.compare_window
+    periods = (
+        "" if compare is None else f"from {calendar.label(compare.period)} to {calendar.label(report.snapshot.period)}"
+    )
+    return [
+        f"where it moved: {drill_sentence(report.tree, node_id, drill, periods)}"
+        for node_id, drill in report.drills.items()
+    ]
 
 
 def _last_full_period(tree: MetricTree, spec: SampleSpec) -> Period:

@@ -62,6 +62,7 @@ def drill(
     the movement, largest first. docs/attribution.md gives the method.
     """
     from kpitree.analysis.drill_run import drill_periods
+    from kpitree.compute.drill import drillable_dimensions
     from kpitree.periods import Comparison
     from kpitree.report.drill_render import drill_json, drill_markdown, drill_text
     from kpitree.warehouse import open_warehouse
@@ -70,7 +71,9 @@ def drill(
     if node_id not in metric_tree.nodes:
         known = ", ".join(metric_tree.nodes)
         raise UsageError(f"tree {metric_tree.id!r} has no node {node_id!r}", hint=f"its nodes: {known}")
-    dimensions = _dimensions(by) or metric_tree.drill
+    dimensions = _dimensions(by)
+    if not dimensions:  # the tree's drill columns, those the node's sources have
+        dimensions = drillable_dimensions(metric_tree, metric_tree.node(node_id), metric_tree.drill) or ()
     chosen = resolve_period(metric_tree, period)
     opened = open_warehouse(warehouse)
     try:

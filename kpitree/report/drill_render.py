@@ -82,10 +82,13 @@ def drill_sentence(tree: MetricTree, node_id: str, drill: Drill, periods: str) -
     )
     if not drill.cover:
         return f"{moved}; no segment of {', '.join(drill.dimensions)} explains a notable part of it."
+    first = f"{moved}; {drill.cover[0].contribution / drill.delta:.0%} of it is {where_text(drill.cover[0])}"
     if len(drill.cover) == 1:
-        return f"{moved}; {drill.explained / drill.delta:.0%} of it is {where_text(drill.cover[0])}."
+        return f"{first}."
+    more = len(drill.cover) - 1
     return (
-        f"{moved}; {len(drill.cover)} segments that do not overlap explain {drill.explained / drill.delta:.0%} of it."
+        f"{first} (with {more} more segment{'s' if more > 1 else ''} that do not overlap, "
+        f"{drill.explained / drill.delta:.0%})."
     )
 
 

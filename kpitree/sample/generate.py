@@ -10,7 +10,8 @@ engagement signals; and renewal outcomes that follow engagement. Every random ch
 Planted movements, for attribution and alerts to find in the last month:
 
 * SMB calls fall by about 45% (an inside-sales dialer outage): call touches drop;
-* admin work eats about 1.2 selling hours a day per rep: selling hours per rep drop;
+* a CRM migration in the SMB team in EMEA: its reps spend 4 of their selling hours a day on admin,
+  so selling hours per rep drop, and a drill by team and region names that one cell;
 * one rep (rep-000) is away all month: reps active drops by one;
 * product usage of the accounts of one CSM (felix.berg@example.com) collapses in the last four
   weeks: their contacts slide down the engagement bands, routed to that CSM.
@@ -47,7 +48,11 @@ OUTCOME_WEIGHTS = {
 OUTCOME_INTERCEPT = -1.2
 OUTCOME_HALF_LIFE_DAYS = 30
 OUTCOME_LAG_DAYS = 60  # the decision follows the engagement of two months before it
-TABLES = ("accounts", "contacts", "rep_capacity", "activities", "signals", "outcomes")
+TABLES = ("accounts", "contacts", "reps", "rep_capacity", "activities", "signals", "outcomes")
+REGIONS = ("NA", "EMEA", "APAC", "LATAM")
+# The planted cell: the one (team, region) whose reps lose selling hours in the last month.
+MIGRATING = ("SMB", "EMEA")
+MIGRATION_HOURS = 4.0
 
 
 @dataclass(frozen=True)
@@ -103,7 +108,7 @@ def generate(connection: duckdb.DuckDBPyConnection, spec: SampleSpec, progress: 
     for statement in statements:
         connection.execute(statement)
         progress.advance()
-    connection.execute("DROP TABLE IF EXISTS reps")
+    connection.execute("DROP TABLE IF EXISTS rep_plan")
     return {t: int(connection.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in TABLES}  # type: ignore[index]
 
 
@@ -119,6 +124,7 @@ def _statements(p: _Params) -> list[str]:
     s, tz = p.spec.seed, SAMPLE_TIMEZONE
     start, end, last = f"DATE '{p.start}'", f"DATE '{p.end}'", f"DATE '{p.last_start}'"
     csms = ", ".join(f"'{c}'" for c in CSMS)
+    regions = "[" + ", ".join(f"'{r}'" for r in REGIONS) + "]"
     play = f"DATE '{play_start(p.spec)}'"
     true_weights = " ".join(f"WHEN '{signal}' THEN {weight}" for signal, weight in OUTCOME_WEIGHTS.items())
     return [
@@ -135,20 +141,27 @@ def _statements(p: _Params) -> list[str]:
                      printf('acc-%05d', CAST(floor(u({s}, i, 0, 'acct') * {p.spec.accounts}) AS BIGINT)) AS account_id
               FROM range({p.spec.contacts}) t(i)) c
         JOIN accounts a USING (account_id)""",
-        f"""CREATE OR REPLACE TEMP TABLE reps AS
+        f"""CREATE OR REPLACE TEMP TABLE rep_plan AS
         SELECT r, printf('rep-%03d', r) AS rep_id,
                -- about 60% SMB, 30% mid-market, 10% enterprise, at least one rep in each
                CASE WHEN r < greatest(1, round(0.6 * {p.spec.reps})) THEN 'SMB'
                     WHEN r >= {p.spec.reps} - greatest(1, round(0.1 * {p.spec.reps})) THEN 'Enterprise'
-                    ELSE 'Mid-market' END AS segment
+                    ELSE 'Mid-market' END AS segment,
+               {regions}[1 + r % {len(REGIONS)}] AS region
         FROM range({p.spec.reps}) t(r)""",
+        "CREATE OR REPLACE TABLE reps AS SELECT rep_id, segment AS team, region FROM rep_plan ORDER BY rep_id",
         f"""CREATE OR REPLACE TABLE rep_capacity AS
+        WITH migrating AS (
+            SELECT r, d, (segment, region) = ('{MIGRATING[0]}', '{MIGRATING[1]}') AND d >= {last} AS hit
+            FROM rep_plan, range({start}, {end}, INTERVAL 1 DAY) t(d)
+        )
         SELECT rep_id, CAST(d AS DATE) AS day,
                CASE WHEN r = 0 AND d >= {last} THEN 0.0
                     ELSE round(5.5 + (u({s}, r, epoch(d), 'sell') - 0.5) * 2
-                               - CASE WHEN d >= {last} THEN 1.2 ELSE 0 END, 2) END AS selling_hours,
-               round(1.8 + u({s}, r, epoch(d), 'admin') + CASE WHEN d >= {last} THEN 1.2 ELSE 0 END, 2) AS admin_hours
-        FROM reps, range({start}, {end}, INTERVAL 1 DAY) t(d)
+                               - CASE WHEN hit THEN {MIGRATION_HOURS} ELSE 0 END, 2) END AS selling_hours,
+               round(1.8 + u({s}, r, epoch(d), 'admin') + CASE WHEN hit THEN {MIGRATION_HOURS} ELSE 0 END, 2)
+                 AS admin_hours
+        FROM rep_plan JOIN migrating USING (r)
         WHERE isodow(d) <= 5""",
         f"""CREATE OR REPLACE TEMP TABLE slots AS
         WITH rate AS (SELECT {p.spec.activities} / sum(selling_hours) AS per_hour FROM rep_capacity),
@@ -156,7 +169,7 @@ def _statements(p: _Params) -> list[str]:
             SELECT reps.r, reps.segment, rc.rep_id, rc.day,
                    CAST(round(rc.selling_hours * rate.per_hour * (0.85 + 0.3 * u({s}, reps.r, epoch(rc.day), 'n')))
                         AS BIGINT) AS n
-            FROM rep_capacity rc JOIN reps USING (rep_id), rate
+            FROM rep_capacity rc JOIN rep_plan reps USING (rep_id), rate
         ),
         counted AS (SELECT segment, count(*) AS seg_count FROM contacts GROUP BY segment)
         SELECT plan.r, plan.segment, plan.rep_id, plan.day, k,

@@ -121,7 +121,7 @@ class JoinSpec(SpecModel):
 class SourceSpec(SpecModel):
     table: str | None = Field(default=None, description="warehouse table (schema.table allowed)")
     file: str | None = Field(default=None, description="CSV or Parquet path, relative to the tree file")
-    contract: Literal["activities", "rep_capacity", "signals", "accounts", "outcomes"] | None = Field(
+    contract: Literal["activities", "rep_capacity", "signals", "accounts", "reps", "outcomes"] | None = Field(
         default=None, description="data-contract table this source follows; its columns become available"
     )
     columns: dict[str, ColumnSpec] = Field(
