@@ -151,7 +151,7 @@ def prepare(scale: int, base: Path, contacts: int | None = None) -> Path:
     Contacts: a tenth of the activities unless given (None in ``contacts`` is that default)."""
     contacts = contacts if contacts is not None else scale // 10
     directory = base / (f"{scale}" if contacts == scale // 10 else f"{scale}-{contacts}")
-    if not (directory / "signals.parquet").exists():
+    if not (directory / "signals.parquet").exists() or not (directory / "reps.parquet").exists():
         code = (
             "from pathlib import Path\nfrom kpitree.sample import SampleSpec, write_sample\n"
             f"write_sample(SampleSpec(activities={scale}, contact_count={contacts}), "
@@ -162,7 +162,7 @@ def prepare(scale: int, base: Path, contacts: int | None = None) -> Path:
     warehouse = directory / "warehouse.duckdb"
     views = "; ".join(
         f"CREATE OR REPLACE VIEW {t} AS SELECT * FROM read_parquet('{directory / t}.parquet')"
-        for t in ("accounts", "activities", "rep_capacity", "signals")
+        for t in ("accounts", "reps", "activities", "rep_capacity", "signals")
     )
     measure(f"import duckdb\nduckdb.connect({str(warehouse)!r}).execute({views!r})")
     return directory

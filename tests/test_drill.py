@@ -1,4 +1,4 @@
-"""``kpitree drill`` on planted movements of known size, on DuckDB, SQLite and PostgreSQL.
+"""``kpitree drill`` on planted movements of known size, on DuckDB, SQLite, PostgreSQL and Spark SQL.
 
 The deals are generated from a table of cells (month, region, segment, channel -> deals closed and
 won), so every expected number below is arithmetic on that table, not a recorded output:
@@ -33,7 +33,7 @@ from kpitree.tree import MetricTree, tree_calendar
 from kpitree.tree_files import load_tree_or_raise
 from kpitree.warehouse import Warehouse
 from tests.conftest import FIXTURES
-from tests.engines import ENGINES, warehouse_with
+from tests.engines import WITH_SPARK, warehouse_with
 
 TREE = FIXTURES / "trees" / "deals_by_region.yaml"
 REGIONS = ("NA", "EMEA", "APAC", "LATAM")
@@ -89,7 +89,7 @@ def _staging() -> duckdb.DuckDBPyConnection:
     return db
 
 
-@pytest.fixture(scope="module", params=ENGINES)
+@pytest.fixture(scope="module", params=WITH_SPARK)
 def deals(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
     with warehouse_with(request.param, tmp_path_factory.mktemp("drill"), _staging(), "deals") as warehouse:
         yield warehouse
