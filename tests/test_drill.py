@@ -293,3 +293,24 @@ def test_a_drill_column_the_sources_lack_is_a_tree_error(tmp_path: Path) -> None
     assert result.exit_code == 1
     assert f"{bad}:6:" in result.stdout
     assert "drill column 'colour'" in result.stdout
+
+
+def test_a_distinct_count_is_cut_row_by_row_and_its_overlap_is_said(tree: MetricTree, deals: Warehouse) -> None:
+    # Every region closes deals in every segment: by segment, each segment counts all four regions,
+    # so the segments add up to twelve, not four. The drill says so rather than adding them up.
+    run = _run(tree, deals, "selling_regions", "2026-02", ("segment",), 1)
+    drill = run.drills["selling_regions"]
+    assert (drill.before, drill.after) == (4, 4)
+    assert {s.where: s.after for s in drill.segments} == {(("segment", s),): 4 for s in SEGMENTS}
+    assert drill.reason == "the node did not move"
+    assert "WITH finest" not in run.statements[0]  # distinct counts are not rolled up from cells
+
+
+def test_distinct_counts_that_overlap_get_a_note(tree: MetricTree, deals: Warehouse) -> None:
+    # 2026-01 -> 03: both months have every region; a channel drill of the regions still overlaps.
+    period = tree_calendar(tree).parse("2026-02")
+    run = drill_periods(tree, {"selling_regions": ("channel",)}, period, Comparison.YOY, deals, 1)
+    drill = run.drills["selling_regions"]
+    assert drill.delta == 4  # none a year before
+    assert any("add up to 8" in note for note in drill.notes)
+    assert abs(drill.explained + drill.residual - 4) < 1e-12

@@ -148,11 +148,13 @@ def analyse_drill(cells: DrillCells, direction: Direction, min_rows: int = MIN_R
         if key:
             changes.append(_change(form, totals, key, values))
     delta = None if before is None or after is None else after - before
-    if not delta:
-        return Drill(node, direction, form.is_ratio, cells.dimensions, before, after, (), (), "the node did not move")
+    notes = _overlap_notes(form, grouped, cells.sets)
+    if not delta:  # its segments may still have moved, each way: shown, largest first
+        changes.sort(key=lambda c: (-abs(c.contribution), len(c.where), c.where))
+        reason = "the node did not move"
+        return Drill(node, direction, form.is_ratio, cells.dimensions, before, after, tuple(changes), (), reason, notes)
     sign = 1.0 if delta > 0 else -1.0
     changes.sort(key=lambda c: (-sign * c.contribution, len(c.where), c.where))
-    notes = _overlap_notes(form, grouped, cells.sets)
     return Drill(
         node,
         direction,

@@ -293,6 +293,12 @@ def _statement(
         in_period = columns[PERIOD] == (0 if found.timeless else window.index)
         measures.append(sa.func.count(sa.case((in_period, 1))).label(f"_rows__{window.index}"))
     dim_columns = [columns[_dim_label(i)] for i in range(len(dims))]
+    if all(_adds_up(tree.nodes[t.node], t.part) for t in terms):
+        # Counts and sums add up: aggregate once per finest cell, then roll the few cells up into
+        # every set. Eleven sets over ten million rows cost twice one GROUP BY; over the cells, nothing.
+        finest = sa.select(*dim_columns, *measures).group_by(*dim_columns).cte("finest")
+        dim_columns = [finest.c[_dim_label(i)] for i in range(len(dims))]
+        measures = [sa.func.sum(finest.c[m.name]).label(m.name) for m in measures]
     if dialect.has_grouping_sets:
         sets_sql = [sa.tuple_(*(dim_columns[dims.index(d)] for d in group)) for group in sets]
         return sa.select(*dim_columns, *measures).group_by(sa.func.grouping_sets(*sets_sql))
@@ -305,6 +311,12 @@ def _statement(
         branches.append(branch)
     union = sa.union_all(*branches).subquery("sets")
     return sa.select(*union.c)
+
+
+def _adds_up(node: Node, part: Part) -> bool:
+    """Whether the aggregate of a set is the sum of its cells' (not a distinct count)."""
+    measure = node.measure
+    return measure is not None and (part != "value" or measure.agg in ("count", "sum"))
 
 
 def _dim_label(index: int) -> str:

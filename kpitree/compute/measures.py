@@ -114,7 +114,8 @@ def source_rows(
     bounds applied, duplicates marked."""
     spec = tree.sources[source_id]
     dims = set(segment.values) & source_offers(tree, source_id)
-    used = set().union(*(_node_columns(n) for n in nodes)) | set(extra)
+    measured = set().union(*(_node_columns(n) for n in nodes))
+    used = measured | set(extra)
     relation = build_relation(tree, source_id, needed_columns(spec, used | dims), warehouse)
     for node in nodes:
         _check_aggregated_column(node, relation)
@@ -133,7 +134,8 @@ def source_rows(
         keys = [relation.column(k) for k in spec.dedupe]
         # Which copy of a duplicate survives must not depend on the engine: earliest first, then by
         # the columns the measures read, so every engine keeps the same row.
-        order = [*([] if timeless else [relation.time]), *(relation.column(n) for n in sorted(used))]
+        # (A drill's extra columns are left out: it keeps the copy the computation keeps.)
+        order = [*([] if timeless else [relation.time]), *(relation.column(n) for n in sorted(measured))]
         first = sa.func.row_number().over(partition_by=keys, order_by=order)
         rows = rows.add_columns(sa.case((sa.or_(*(k.is_(None) for k in keys)), 1), else_=first).label(KEEP))
     return SourceRows(rows.subquery("rows"), relation, timeless, tuple(sorted(lacking)), bool(spec.dedupe))
