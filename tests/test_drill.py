@@ -1,7 +1,6 @@
 """``kpitree drill`` on planted movements of known size, on DuckDB, SQLite, PostgreSQL and Spark SQL.
 
-The deals are generated from a table of cells (month, region, segment, channel -> deals closed and
-won), so every expected number below is arithmetic on that table, not a recorded output:
+The deals are planted (:mod:`tests.planted_deals`):
 
 * 2026-01 -> 02: deals closed fall by 2 x 60 in the (EMEA, SMB) cell, every other cell is flat but
   one that gains 3 (NA, Enterprise, web): a drill by region, segment and channel names
@@ -15,13 +14,11 @@ won), so every expected number below is arithmetic on that table, not a recorded
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
 
-import duckdb
 import pytest
 from click.testing import CliRunner
 
@@ -34,64 +31,14 @@ from kpitree.tree_files import load_tree_or_raise
 from kpitree.warehouse import Warehouse
 from tests.conftest import FIXTURES
 from tests.engines import WITH_SPARK, warehouse_with
+from tests.planted_deals import SEGMENTS, closed, staging_deals, won
 
 TREE = FIXTURES / "trees" / "deals_by_region.yaml"
-REGIONS = ("NA", "EMEA", "APAC", "LATAM")
-SEGMENTS = ("SMB", "Mid-market", "Enterprise")
-CHANNELS = ("web", "partner")
-SEGMENT_RATE = {"SMB": (1, 5), "Mid-market": (3, 10), "Enterprise": (1, 2)}  # scenario 3: won = closed * a / b
-
-
-def _cells() -> list[tuple[str, str, str, str, int, int]]:
-    """(month, region, segment, channel, closed, won)."""
-    rows = []
-    for (r, region), (s, segment), (c, channel) in itertools.product(
-        enumerate(REGIONS), enumerate(SEGMENTS), enumerate(CHANNELS)
-    ):
-        closed = 100 + 10 * r + 20 * s + 5 * c
-        won = closed // 2 if (region, segment) == ("LATAM", "Mid-market") else closed // 3
-        # 1: a fall in one cell; one other cell rises a little
-        planted = closed - 60 if (region, segment) == ("EMEA", "SMB") else closed
-        planted += 3 if (region, segment, channel) == ("NA", "Enterprise", "web") else 0
-        rows.append(("2026-01", region, segment, channel, closed, closed // 3))
-        rows.append(("2026-02", region, segment, channel, planted, min(planted, closed // 3)))
-        # 2: the same deals closed, a lower win rate in one cell
-        rows.append(("2026-03", region, segment, channel, closed, won))
-        fallen = closed // 5 if (region, segment) == ("LATAM", "Mid-market") else won
-        rows.append(("2026-04", region, segment, channel, closed, fallen))
-        # 3: constant rates per segment, deals moving from SMB to Enterprise
-        a, b = SEGMENT_RATE[segment]
-        before = 100 if segment != "Enterprise" else 40
-        after = {"SMB": 50, "Mid-market": 100, "Enterprise": 90}[segment]
-        rows.append(("2026-05", region, segment, channel, before, before * a // b))
-        rows.append(("2026-06", region, segment, channel, after, after * a // b))
-    return rows
-
-
-CELLS = _cells()
-
-
-def _staging() -> duckdb.DuckDBPyConnection:
-    db = duckdb.connect()
-    db.execute("SET TimeZone = 'UTC'")
-    db.execute(
-        "CREATE TABLE cells (month VARCHAR, region VARCHAR, segment VARCHAR, channel VARCHAR, closed INT, won INT)"
-    )
-    db.executemany("INSERT INTO cells VALUES (?, ?, ?, ?, ?, ?)", CELLS)
-    db.execute(
-        """CREATE TABLE deals AS
-        SELECT month || '-' || region || '-' || segment || '-' || channel || '-' || i AS deal_id,
-               region, segment, channel, i < won AS is_won,
-               CAST(month || '-10 12:00:00+00' AS TIMESTAMPTZ) + to_minutes(i) AS closed_at,
-               CAST(1000 + 10 * i AS DOUBLE) AS amount
-        FROM cells, range(closed) t(i)"""
-    )
-    return db
 
 
 @pytest.fixture(scope="module", params=WITH_SPARK)
 def deals(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
-    with warehouse_with(request.param, tmp_path_factory.mktemp("drill"), _staging(), "deals") as warehouse:
+    with warehouse_with(request.param, tmp_path_factory.mktemp("drill"), staging_deals(), "deals") as warehouse:
         yield warehouse
 
 
@@ -109,23 +56,6 @@ def _run(tree: MetricTree, warehouse: Warehouse, node: str, month: str, by: tupl
     return drill_periods(tree, {node: by}, period, Comparison.PREVIOUS, warehouse, depth=depth)
 
 
-def _total(month: str, column: int, **where: str) -> int:
-    keys = {"region": 1, "segment": 2, "channel": 3}
-    return sum(
-        row[column]  # type: ignore[misc]
-        for row in CELLS
-        if row[0] == month and all(row[keys[k]] == v for k, v in where.items())
-    )
-
-
-def _closed(month: str, **where: str) -> int:
-    return _total(month, 4, **where)
-
-
-def _won(month: str, **where: str) -> int:
-    return _total(month, 5, **where)
-
-
 def _sums_by_set(drill: Drill) -> dict[tuple[str, ...], float]:
     sums: dict[tuple[str, ...], list[float]] = {}
     for segment in drill.segments:
@@ -135,9 +65,9 @@ def _sums_by_set(drill: Drill) -> dict[tuple[str, ...], float]:
 
 def test_a_fall_in_one_cell_is_named_first_with_its_planted_size(tree: MetricTree, deals: Warehouse) -> None:
     drill = _drill(tree, deals, "closed_deals", "2026-02", ("region", "segment", "channel"))
-    planted = _closed("2026-02", region="EMEA", segment="SMB") - _closed("2026-01", region="EMEA", segment="SMB")
+    planted = closed("2026-02", region="EMEA", segment="SMB") - closed("2026-01", region="EMEA", segment="SMB")
     assert planted == -120
-    assert drill.delta == _closed("2026-02") - _closed("2026-01") == -117
+    assert drill.delta == closed("2026-02") - closed("2026-01") == -117
     first = drill.cover[0]
     assert first.where == (("region", "EMEA"), ("segment", "SMB"))
     assert abs(first.contribution - planted) < 1e-9
@@ -151,8 +81,8 @@ def test_a_fall_in_one_cell_is_named_first_with_its_planted_size(tree: MetricTre
 def test_a_pure_rate_change_is_all_rate(tree: MetricTree, deals: Warehouse) -> None:
     drill = _drill(tree, deals, "win_rate", "2026-04", ("region", "segment"))
     cell = {"region": "LATAM", "segment": "Mid-market"}
-    before = _won("2026-03") / _closed("2026-03")
-    after = _won("2026-04") / _closed("2026-04")
+    before = won("2026-03") / closed("2026-03")
+    after = won("2026-04") / closed("2026-04")
     assert drill.delta is not None
     assert abs(drill.delta - (after - before)) < 1e-12
     for segment in drill.segments:
@@ -161,7 +91,7 @@ def test_a_pure_rate_change_is_all_rate(tree: MetricTree, deals: Warehouse) -> N
     first = drill.cover[0]
     assert dict(first.where) == cell
     # Its own rate change at its (constant) share of the deals: (won1 - won0) / closed.
-    planted = (_won("2026-04", **cell) - _won("2026-03", **cell)) / _closed("2026-03")
+    planted = (won("2026-04", **cell) - won("2026-03", **cell)) / closed("2026-03")
     assert first.rate is not None
     assert abs(first.rate - planted) < 1e-12
     assert abs(first.contribution - (after - before)) < 1e-12
@@ -171,8 +101,8 @@ def test_a_pure_rate_change_is_all_rate(tree: MetricTree, deals: Warehouse) -> N
 
 def test_a_pure_mix_shift_is_all_mix(tree: MetricTree, deals: Warehouse) -> None:
     drill = _drill(tree, deals, "win_rate", "2026-06", ("segment",), depth=1)
-    before = _won("2026-05") / _closed("2026-05")
-    after = _won("2026-06") / _closed("2026-06")
+    before = won("2026-05") / closed("2026-05")
+    after = won("2026-06") / closed("2026-06")
     assert drill.delta is not None
     assert abs(drill.delta - (after - before)) < 1e-12
     assert drill.delta > 0  # deals moved to the segment that wins most
@@ -222,7 +152,7 @@ def _cli(*args: str, warehouse: str) -> tuple[int, str, str]:
 @pytest.fixture(scope="module")
 def duckdb_deals(tmp_path_factory: pytest.TempPathFactory) -> str:
     directory = tmp_path_factory.mktemp("drill_cli")
-    with warehouse_with("duckdb", directory, _staging(), "deals"):
+    with warehouse_with("duckdb", directory, staging_deals(), "deals"):
         pass
     return f"duckdb:///{directory / 'warehouse.duckdb'}"
 

@@ -79,7 +79,7 @@ def largest_gap_branch(tree: MetricTree, attribution: TreeAttribution | None, no
         node = attribution.nodes[current]
         segment = worst_segment(node, node.node.direction)
         if segment is not None:  # a ratio cut into segments: the segment's branch, not a term's
-            return segment.pair.numerator
+            return segment.pair.numerator or current  # segment_by segments have no branch of their own
         bad = [c for c in node.contributions if c.value and is_bad(c.value, node.node.direction)]
         if not bad:
             return current

@@ -110,9 +110,16 @@ def is_bad(kpi_change: float, direction: Direction) -> bool:
 
 
 def attribute_tree(
-    tree: MetricTree, before: Mapping[str, float | None], after: Mapping[str, float | None]
+    tree: MetricTree,
+    before: Mapping[str, float | None],
+    after: Mapping[str, float | None],
+    found_segments: Mapping[str, SegmentView] | None = None,
 ) -> TreeAttribution:
-    """Decompose every node's movement from ``before`` to ``after`` and push it down to the leaves."""
+    """Decompose every node's movement from ``before`` to ``after`` and push it down to the leaves.
+
+    ``found_segments``: the mix-and-rate views of ``segment_by`` nodes, cut in the warehouse
+    (:func:`kpitree.analysis.drill_run.segment_by_views`); declared segments are found here."""
+    found = found_segments or {}
     decompositions = {node_id: decompose(node, before, after) for node_id, node in tree.nodes.items()}
     root_before, root_after = before.get(tree.root), after.get(tree.root)
     to_root: dict[str, float] = {}
@@ -152,7 +159,7 @@ def attribute_tree(
             reason=decomposition.reason,
             to_root=to_root.get(node_id),
             barely_moved=barely,
-            segments=segment_view(tree, node, before, after),
+            segments=found[node_id] if node_id in found else segment_view(tree, node, before, after),
             per=per_view(node, before, after),
         )
     path, offsetting, step = _largest_gap_path(tree, nodes)
@@ -181,7 +188,7 @@ def _largest_gap_path(
     the path must not name a branch that, all told, moved the KPI the good way.
 
     At a ratio with a mix-and-rate view the path compares its segments instead (:func:`worst_segment`)
-    and ends at the worst one's numerator branch."""
+    and ends at the worst one's numerator branch (or at the ratio, for ``segment_by`` segments)."""
     direction = tree.node(tree.root).direction
     path = [tree.root]
     offsetting: list[Offset] = []
@@ -189,7 +196,8 @@ def _largest_gap_path(
         current = nodes[path[-1]]
         step = _segment_step(current, direction)
         if step is not None:
-            path.append(step.segment.pair.numerator)
+            if step.segment.pair.numerator is not None:  # found segments have no branch: the ratio is the end
+                path.append(step.segment.pair.numerator)
             return tuple(path), tuple(offsetting), step
         totals = {c.child: nodes[c.child].to_root or 0.0 for c in current.contributions}
         bad = [c for c in current.contributions if totals[c.child] and is_bad(totals[c.child], direction)]

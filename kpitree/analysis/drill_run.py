@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from kpitree.analysis.drill import MIN_ROWS, Drill, analyse_drill
+from kpitree.analysis.segments import SegmentView, drill_view
 from kpitree.compute.batch import SegmentFilter, windows
 from kpitree.compute.drill import drill_nodes, drillable_dimensions
 from kpitree.compute.engine import render_sql
@@ -78,3 +79,40 @@ def path_drills(
     except UserError as exc:
         return {}, (f"where it moved: not computed: {exc}",)
     return run.drills, ()
+
+
+def segment_by_views(
+    tree: MetricTree,
+    movements: Mapping[str, float | None],
+    period: Period,
+    comparison: Comparison,
+    warehouse: Warehouse,
+    segment: SegmentFilter | None = None,
+) -> dict[str, SegmentView]:
+    """The mix-and-rate views of the nodes declared with ``segment_by``, cut in the warehouse: each
+    a drill by its one column, all in one statement per source, before the attribution (whose
+    largest-gap path goes through them). ``movements``: node id -> its movement, for the residual.
+    A node that cannot be cut (its terms are not sums of measures, a source lacks the column) or a
+    drill the warehouse refuses gets a view that says why, so the report shows it, not nothing."""
+    if comparison is Comparison.TARGET:  # a target has no segments
+        return {}
+    views: dict[str, SegmentView] = {}
+    requests: dict[str, tuple[str, ...]] = {}
+    for node in tree.nodes.values():
+        if node.segment_by is None:
+            continue
+        dims = drillable_dimensions(tree, node, (node.segment_by,))
+        if dims is None:
+            views[node.id] = SegmentView(node.segment_by, (), 0.0, "not a ratio of sums of measures: not cut")
+        elif not dims:
+            reason = f"a source of its measures has no column {node.segment_by!r}: not cut"
+            views[node.id] = SegmentView(node.segment_by, (), 0.0, reason)
+        else:
+            requests[node.id] = dims
+    if not requests:
+        return views
+    try:
+        run = drill_periods(tree, requests, period, comparison, warehouse, depth=1, segment=segment)
+    except UserError as exc:
+        return views | {n: SegmentView(d[0], (), 0.0, f"not cut: {exc}") for n, d in requests.items()}
+    return views | {n: drill_view(drill, movements.get(n)) for n, drill in run.drills.items()}

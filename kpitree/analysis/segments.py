@@ -24,6 +24,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from kpitree.analysis.drill import Drill
 from kpitree.analysis.methods import AttributionError, SegmentEffect, segment_ratio, shared_denominator
 from kpitree.formula import BinOp, Expr, Ref
 from kpitree.spec.models.base import Scalar
@@ -32,11 +33,14 @@ from kpitree.tree import MetricTree, Node
 
 @dataclass(frozen=True)
 class SegmentPair:
-    """One segment: the numerator's branch and the denominator's branch for the same values."""
+    """One segment: the numerator's branch and the denominator's branch for the same values.
+
+    A node's ``segment_by`` segments are found in the warehouse, not declared: they have no
+    branches (None), and the ratio node itself is where the largest-gap path ends."""
 
     label: str  # the split column's values ("SMB"), or "other"
-    numerator: str
-    denominator: str
+    numerator: str | None
+    denominator: str | None
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,7 @@ def segment_view(
     if found is None:
         return None
     split_by, pairs = found
-    ids = [p.numerator for p in pairs] + [p.denominator for p in pairs]
+    ids = [i for i in [p.numerator for p in pairs] + [p.denominator for p in pairs] if i is not None]
     if any(before.get(i) is None or after.get(i) is None for i in [node.id, *ids]):
         return SegmentView(split_by, (), 0.0, "a segment has no value in one of the periods")
     b = [float(before[i] or 0.0) for i in ids]
@@ -124,6 +128,23 @@ def segment_view(
     movement = float(after[node.id] or 0.0) - float(before[node.id] or 0.0)
     residual = movement - math.fsum(e.total for e in effects)
     return SegmentView(split_by, tuple(SegmentMix(p, e) for p, e in zip(pairs, effects, strict=True)), residual)
+
+
+def drill_view(drill: Drill, movement: float | None) -> SegmentView:
+    """A ``segment_by`` node's view from its one-dimension drill: each value of the column is a
+    segment, with the drill's rate and mix effects (the same Shapley split as declared segments,
+    :func:`kpitree.analysis.methods.segment_effect`). Values with few rows are summed into one
+    ``(other)`` segment, as every drill does. The residual is the node's movement the segments do
+    not explain: non-zero only when an entity sits in two segments (a distinct count)."""
+    (column,) = drill.dimensions
+    if drill.reason and not drill.segments:
+        return SegmentView(column, (), 0.0, drill.reason)
+    mixes = tuple(
+        SegmentMix(SegmentPair(s.where[0][1], None, None), SegmentEffect(s.contribution, s.rate or 0.0, s.mix or 0.0))
+        for s in drill.segments
+    )
+    residual = (movement or 0.0) - math.fsum(m.effect.total for m in mixes)
+    return SegmentView(column, mixes, residual)
 
 
 def _segments(tree: MetricTree, node: Node) -> tuple[str, dict[str, str]] | None:

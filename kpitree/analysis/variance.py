@@ -12,8 +12,9 @@ from dataclasses import dataclass, field, replace
 
 from kpitree.analysis.attribution import TreeAttribution, attribute_tree
 from kpitree.analysis.drill import Drill
-from kpitree.analysis.drill_run import path_drills
+from kpitree.analysis.drill_run import path_drills, segment_by_views
 from kpitree.analysis.score_change import ScoreChange, score_change
+from kpitree.analysis.segments import SegmentView
 from kpitree.compute.batch import SegmentFilter
 from kpitree.compute.engine import TreeComputation, compute_periods
 from kpitree.compute.score_batch import Watches
@@ -110,18 +111,35 @@ def build_report(
             values={node_id: tuple(value(p, node_id) for p in past) for node_id in tree.nodes},
             recorded=tuple(calendar.label(p) for p in past if p in stored),
         )
-    report = report_of(snapshot, trend, computation)
+    found = segment_by_views(tree, _movements(snapshot), period, comparison, warehouse, snapshot.segment)
+    report = report_of(snapshot, trend, computation, found)
     drills, notes = path_drills(
         tree, report.attribution.largest_gap_path, period, comparison, warehouse, snapshot.segment
     )
     return replace(report, score_changes=_score_changes(report, warehouse), drills=drills, drill_notes=notes)
 
 
-def report_of(snapshot: Snapshot, trend: Trend | None, computation: TreeComputation | None = None) -> VarianceReport:
-    """Attribute a snapshot's movement: each node's comparison value against its current one."""
+def report_of(
+    snapshot: Snapshot,
+    trend: Trend | None,
+    computation: TreeComputation | None = None,
+    found_segments: Mapping[str, SegmentView] | None = None,
+) -> VarianceReport:
+    """Attribute a snapshot's movement: each node's comparison value against its current one.
+    ``found_segments``: the ``segment_by`` nodes' views (:func:`segment_by_views`)."""
     after = {r.node.id: r.current.value for r in snapshot.results}
     before = {r.node.id: r.compare.value if r.compare else None for r in snapshot.results}
-    return VarianceReport(snapshot, attribute_tree(snapshot.tree, before, after), trend, computation)
+    attribution = attribute_tree(snapshot.tree, before, after, found_segments)
+    return VarianceReport(snapshot, attribution, trend, computation)
+
+
+def _movements(snapshot: Snapshot) -> dict[str, float | None]:
+    return {
+        r.node.id: None
+        if r.compare is None or r.compare.value is None or r.current.value is None
+        else r.current.value - r.compare.value
+        for r in snapshot.results
+    }
 
 
 def _score_changes(report: VarianceReport, warehouse: Warehouse) -> dict[str, ScoreChange]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kpitree.analysis.attribution import is_bad
+from kpitree.analysis.attribution import SegmentStep, is_bad
 from kpitree.analysis.score_change import ScoreChange
 from kpitree.analysis.segments import PerView, SegmentView
 from kpitree.analysis.variance import VarianceReport, owner_name
 from kpitree.display import PLAIN, Display, change, display_of, pair
-from kpitree.tree import tree_calendar
+from kpitree.formula import BinOp, Ref
+from kpitree.tree import MetricTree, tree_calendar
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,9 @@ def headline(report: VarianceReport) -> str:
     else:
         sentence = f"{kpi.title} {'fell' if root.delta < 0 else 'rose'} from {before} to {after} in {period} {against}"
     path = report.attribution.largest_gap_path
+    step = report.attribution.gap_segment
+    if step is not None:
+        return sentence + _segment_gap(report, step)
     if len(path) == 1:
         if root.reason and kpi.children:  # branches shown, not summed: say so, and which moved worst
             return f"{sentence}; {root.reason}{_worst_branch(report)}."
@@ -104,31 +108,58 @@ def headline(report: VarianceReport) -> str:
         return f"{sentence}; no branch moved it the bad way ({verdict}).{_worst_segment(report)}"
     last = tree.node(path[-1])
     to_root = report.attribution.nodes[path[-1]].to_root
-    owners = report.attribution.gap_owners
-    names = ", ".join(owner_name(tree, o) for o in owners.responsible) or "no one"
-    accountable = f", accountable {owner_name(tree, owners.accountable)}" if owners.accountable else ""
+    owners = _gap_owners(report)
     shown = display_of(kpi)
-    step = report.attribution.gap_segment
-    if step is not None:
-        ratio = tree.node(step.ratio)
-        effect = step.segment.effect
-        scale = step.to_root / effect.total if effect.total else 0.0
-        rate, mix = (with_unit(signed(v * scale, shown), kpi.unit, shown) for v in (effect.rate, effect.mix))
-        through = " > ".join(tree.node(n).title for n in path[1:-1])
-        denominator = tree.node(step.segment.pair.denominator).parent
-        share_of = f" of {tree.node(denominator).title.lower()}" if denominator else ""
-        return (
-            f"{sentence}. The largest gap is {step.split_by} {step.segment.pair.label} "
-            f"({with_unit(signed(step.to_root, shown), kpi.unit, shown)} of the change: {rate} from its own "
-            f"{ratio.title.lower()}, {mix} from its share{share_of}){f', through {through}' if through else ''}; "
-            f"responsible {names}{accountable}."
-        )
     return (
         f"{sentence}. The largest gap is {last.title} "
         f"({with_unit(signed(to_root, shown), kpi.unit, shown)} of the change), "
         f"through {' > '.join(tree.node(n).title for n in path[1:-1]) or 'the KPI directly'}; "
-        f"responsible {names}{accountable}.{_worst_segment(report)}"
+        f"{owners}.{_worst_segment(report)}"
     )
+
+
+def _gap_owners(report: VarianceReport) -> str:
+    """'responsible Dana Whitfield, accountable Vera Park'."""
+    tree = report.tree
+    owners = report.attribution.gap_owners
+    names = ", ".join(owner_name(tree, o) for o in owners.responsible) or "no one"
+    accountable = f", accountable {owner_name(tree, owners.accountable)}" if owners.accountable else ""
+    return f"responsible {names}{accountable}"
+
+
+def _segment_gap(report: VarianceReport, step: SegmentStep) -> str:
+    """'. The largest gap is region LATAM (-2.8 pp of the change: -2.8 pp from its own win rate, ...'"""
+    tree = report.tree
+    kpi = tree.node(tree.root)
+    shown = display_of(kpi)
+    path = report.attribution.largest_gap_path
+    owners = _gap_owners(report)
+    ratio = tree.node(step.ratio)
+    effect = step.segment.effect
+    scale = step.to_root / effect.total if effect.total else 0.0
+    rate, mix = (with_unit(signed(v * scale, shown), kpi.unit, shown) for v in (effect.rate, effect.mix))
+    # The path ends at the segment's numerator branch, or (segment_by: no branch) at the ratio.
+    between = path[1:-1] if step.segment.pair.numerator is not None else path[1:]
+    through = " > ".join(tree.node(n).title for n in between)
+    denominator = _denominator_of(tree, step)
+    share_of = f" of {tree.node(denominator).title.lower()}" if denominator else ""
+    return (
+        f". The largest gap is {step.split_by} {step.segment.pair.label} "
+        f"({with_unit(signed(step.to_root, shown), kpi.unit, shown)} of the change: {rate} from its own "
+        f"{ratio.title.lower()}, {mix} from its share{share_of}){f', through {through}' if through else ''}; "
+        f"{owners}."
+    )
+
+
+def _denominator_of(tree: MetricTree, step: SegmentStep) -> str | None:
+    """The node a segment's share is a share of: its denominator branch's parent, or (a
+    ``segment_by`` segment has no branch) the ratio's denominator."""
+    if step.segment.pair.denominator is not None:
+        return tree.node(step.segment.pair.denominator).parent
+    formula = tree.node(step.ratio).formula
+    if isinstance(formula, BinOp) and isinstance(formula.right, Ref) and formula.right.name in tree.nodes:
+        return formula.right.name
+    return None
 
 
 def _worst_segment(report: VarianceReport) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from kpitree.errors import InternalError
-from kpitree.formula import FormulaSyntaxError, FormulaTooComplex, parse_formula, references
+from kpitree.formula import BinOp, FormulaSyntaxError, FormulaTooComplex, parse_formula, references
 from kpitree.spec.check_bands import check_band_segments, check_bands, check_score, check_target
 from kpitree.spec.check_measures import check_measure, check_split
 from kpitree.spec.columns import available_columns
@@ -31,6 +31,8 @@ def check_nodes(draft: Draft, decls: list[NodeDecl], known_ids: Collection[str],
             _check_kind(decl, spec, sink)
             if spec.formula is not None:
                 _check_formula(decl.path, spec, known_ids, sink)
+            if spec.segment_by is not None:
+                _check_segment_by(decl.path, spec, segment_columns, sink)
             if spec.measure is not None:
                 check_measure(draft, decl.path, spec.measure, sink)
                 if spec.split is not None:
@@ -124,6 +126,37 @@ def _check_formula(path: YamlPath, spec: NodeSpec, known_ids: Collection[str], s
                 f"child {child!r} of {spec.id!r} is not used by its formula",
                 "a formula's children are exactly the nodes it combines: use it in the formula or remove it",
             )
+
+
+def _check_segment_by(path: YamlPath, spec: NodeSpec, columns: Collection[str], sink: IssueSink) -> None:
+    """``segment_by`` belongs on a ratio formula and names a column some source offers; whether its
+    numerator and denominator are sums of measures whose sources all have it is known once the tree
+    is built, and said in the report (a segment view that cannot be cut carries its reason)."""
+    column = spec.segment_by
+    where = (*path, "segment_by")
+    if column is not None and column not in columns:
+        sink.error(
+            where,
+            IssueCode.UNKNOWN_COLUMN,
+            f"segment_by column {column!r} of {spec.id!r} is not a column of any source",
+            did_you_mean(column, columns, "name a column of the ratio's measures' source or of a source it joins"),
+        )
+    ratio_hint = (
+        "segment_by cuts a ratio's numerator and denominator alike: write the node as 'numerator / denominator'"
+    )
+    if spec.formula is None:
+        sink.error(
+            where, IssueCode.SEGMENT_BY, f"node {spec.id!r} has segment_by but no formula", ratio_hint, at_key=True
+        )
+        return
+    try:
+        expr = parse_formula(spec.formula)
+    except FormulaSyntaxError:  # reported at the formula
+        return
+    if not (isinstance(expr, BinOp) and expr.op == "/"):
+        sink.error(
+            where, IssueCode.SEGMENT_BY, f"node {spec.id!r} has segment_by but is not a ratio", ratio_hint, at_key=True
+        )
 
 
 def _check_common(decl: NodeDecl, spec: NodeFields, known_ids: Collection[str], sink: IssueSink) -> None:

@@ -53,6 +53,7 @@ class IssueCode(enum.StrEnum):
     NODE_KIND_MISSING = "node_kind_missing"
     NOT_A_NUMBER = "not_a_number"
     NOT_A_TREE = "not_a_tree"
+    SEGMENT_BY = "segment_by"
     SOURCE_LOCATION = "source_location"
     SPLIT_BRANCHES = "split_branches"
     SPLIT_NEEDS_MEASURE = "split_needs_measure"

@@ -78,6 +78,7 @@ class Node:
     measure: MeasureSpec | None = None  # measures and split branches
     restrictions: tuple[BranchRestriction, ...] = ()  # split branches: from the outermost split in
     split_by: str | None = None  # a measure split into branches by this column
+    segment_by: str | None = None  # a ratio whose movement is also told per value of this column
     formula: Expr | None = None
     formula_text: str | None = None
     score: ScoreSpec | None = None  # the score node, and (for context) its types and signals

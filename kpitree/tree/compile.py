@@ -143,6 +143,7 @@ def _compile_node(
         measure=node_spec.measure if node_spec else (container.measure if container else None),
         restrictions=restrictions,
         split_by=spec.split.by if isinstance(spec, NodeSpec | BranchSpec) and spec.split else None,
+        segment_by=node_spec.segment_by if node_spec else None,
         formula=parse_formula(node_spec.formula) if node_spec and node_spec.formula else None,
         formula_text=node_spec.formula if node_spec else None,
         score=node_spec.score if node_spec and node_spec.score else (container.score if container else None),

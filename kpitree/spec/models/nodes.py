@@ -164,6 +164,12 @@ class NodeSpec(NodeFields):
     )
     split: SplitSpec | None = None
     score: ScoreSpec | None = None
+    segment_by: str | None = Field(
+        default=None,
+        description="a ratio formula (a / b): also tell its movement per value of this column of its "
+        "measures' sources, each value's rate and mix effect; the largest-gap path, headline and "
+        "alerts then name the segment",
+    )
 
 
 SplitSpec.model_rebuild()
