@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from kpitree.analysis.drill import OTHER, Drill
+from kpitree.analysis.drill import OTHER, Drill, SegmentChange, cover
 from kpitree.analysis.drill_run import DrillRun, drill_periods
 from kpitree.cli.main import cli
 from kpitree.periods import Comparison
@@ -244,3 +244,29 @@ def test_distinct_counts_that_overlap_get_a_note(tree: MetricTree, deals: Wareho
     assert drill.delta == 4  # none a year before
     assert any("add up to 8" in note for note in drill.notes)
     assert abs(drill.explained + drill.residual - 4) < 1e-12
+
+
+def _segment(contribution: float, rows: tuple[int, int], **where: str) -> SegmentChange:
+    return SegmentChange(tuple(where.items()), None, None, contribution, None, None, *rows)
+
+
+def test_the_cover_keeps_the_shorter_name_of_one_population() -> None:
+    """Only the SMB team sells to SMB accounts: "segment=SMB, team=SMB" has every row of
+    "segment=SMB", so it is the same population and the cover names "segment=SMB". A sub-segment
+    with fewer rows that carries the fall ("segment=SMB, region=EMEA") is still taken."""
+    same = [
+        _segment(-100.0, (50, 40), segment="SMB"),
+        _segment(-100.0, (50, 40), team="SMB"),
+        _segment(-100.0, (50, 40), segment="SMB", team="SMB"),
+        _segment(-30.0, (20, 15), segment="SMB", region="NA"),
+        _segment(-70.0, (30, 25), segment="SMB", region="EMEA"),
+    ]
+    assert [c.label for c in cover(same, -100.0)] == ["segment=SMB"]
+    # Every pair of a real drill is there: the SMB team's EMEA cell is the SMB segment's.
+    cells = {"NA": (-10.0, (20, 19)), "EMEA": (-90.0, (30, 21))}
+    focused = [*same[:3]] + [
+        _segment(value, rows, **{dim: "SMB", "region": region})
+        for region, (value, rows) in cells.items()
+        for dim in ("segment", "team")
+    ]
+    assert [c.label for c in cover(focused, -100.0)] == ["segment=SMB, region=EMEA"]

@@ -17,7 +17,9 @@ disjoint when they pin one dimension to different values) and together explain m
 movement, greedily, the largest contribution in the direction of the movement first:
 
 1. a segment is replaced by its largest sub-segment while that carries at least :data:`FOCUS` of
-   it (so "EMEA" whose fall is all SMB reads "EMEA, SMB");
+   it (so "EMEA" whose fall is all SMB reads "EMEA, SMB"), unless the sub-segment holds all of
+   its rows in both periods: that is the same population under a longer name, and a segment
+   is always named by its shortest such name;
 2. the largest remaining segment that overlaps none already picked is added, until the picked ones
    explain :data:`ENOUGH` of the movement, :data:`MAX_COVER` are picked, or the next explains less
    than :data:`NOTABLE` of it.
@@ -172,7 +174,9 @@ def cover(changes: Sequence[SegmentChange], delta: float) -> tuple[SegmentChange
     """Non-overlapping segments explaining most of ``delta`` (the module docstring's greedy rule)."""
     sign = 1.0 if delta > 0 else -1.0
     named = [c for c in changes if not c.grouped and sign * c.contribution > 0]
-    candidates = {_focused(c, named).where: _focused(c, named) for c in named}
+    family = _Family(named)
+    focused = (family.focused(family.shortest(c)) for c in named)
+    candidates = {c.where: c for c in focused}
     ranked = sorted(candidates.values(), key=lambda c: (-sign * c.contribution, len(c.where), c.where))
     picked: list[SegmentChange] = []
     for candidate in ranked:
@@ -185,14 +189,46 @@ def cover(changes: Sequence[SegmentChange], delta: float) -> tuple[SegmentChange
     return tuple(picked)
 
 
-def _focused(change: SegmentChange, named: Sequence[SegmentChange]) -> SegmentChange:
-    current = change
-    while True:
-        inside = [c for c in named if current.contains(c) and len(c.where) == len(current.where) + 1]
-        best = max(inside, key=lambda c: abs(c.contribution), default=None)
-        if best is None or abs(best.contribution) < FOCUS * abs(current.contribution):
-            return current
-        current = best
+class _Family:
+    """The named segments indexed by their pins, so a segment's one-pin-shorter parents and
+    one-pin-longer children are looked up, not searched for: a drill can name many thousands."""
+
+    def __init__(self, named: Sequence[SegmentChange]) -> None:
+        self.by_pins: dict[frozenset[tuple[str, str]], SegmentChange] = {frozenset(c.where): c for c in named}
+        self.children: dict[frozenset[tuple[str, str]], list[SegmentChange]] = {}
+        for change in named:
+            pins = frozenset(change.where)
+            for pin in pins:
+                self.children.setdefault(pins - {pin}, []).append(change)
+
+    def shortest(self, change: SegmentChange) -> SegmentChange:
+        """The shortest name of ``change``'s population: a segment one pin shorter with the same
+        rows is the same population ("segment=SMB, team=SMB" is "segment=SMB")."""
+        current = change
+        while True:
+            pins = frozenset(current.where)
+            parents = (self.by_pins.get(pins - {pin}) for pin in pins)
+            same = sorted((p for p in parents if p is not None and _same_rows(current, p)), key=lambda c: c.where)
+            if not same:
+                return current
+            current = same[0]
+
+    def focused(self, change: SegmentChange) -> SegmentChange:
+        """Its largest sub-segment, while that carries :data:`FOCUS` of it (and is not the same population)."""
+        current = change
+        while True:
+            inside = [c for c in self.children.get(frozenset(current.where), ()) if not _same_rows(c, current)]
+            best = max(inside, key=lambda c: abs(c.contribution), default=None)
+            if best is None or abs(best.contribution) < FOCUS * abs(current.contribution):
+                return current
+            current = best
+
+
+def _same_rows(inner: SegmentChange, outer: SegmentChange) -> bool:
+    """A sub-segment with every row of its segment in both periods is the same population under a
+    longer name ("segment=SMB, team=SMB" when only the SMB team sells to SMB accounts): naming it
+    adds a pin that says nothing, so the shorter name is kept."""
+    return (inner.rows_before, inner.rows_after) == (outer.rows_before, outer.rows_after)
 
 
 def _change(form: DrillForm, totals: RatioTotals | None, key: Cell, values: CellValues) -> SegmentChange:
