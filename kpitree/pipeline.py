@@ -255,7 +255,7 @@ def _run(
             if decision.kind is None:
                 continue
             values = finding.crossing.owner_values if finding.crossing else None
-            routed = routes.route(finding.branch, finding.rule.channels, values)
+            routed = routes.route(finding.branch, finding.rule.channels, values, finding.segment)
             view = alert_view(report, finding, decision.kind.value, routed)
             event = NewEvent(alert, decision.kind.value, decision.suppressed_by, view)
             told.append((finding, alert, decision, event, view, routed))

@@ -27,7 +27,7 @@ from kpitree.alert.templates import AlertTemplates, template_dir
 from kpitree.alert.views import AlertView, sample_view
 from kpitree.delivery.channels import Outgoing
 from kpitree.delivery.file import FileChannel
-from kpitree.tree import MetricTree
+from kpitree.tree import MetricTree, Owners
 from kpitree.tree_files import load_tree_or_raise
 from tests.conftest import TREES
 
@@ -53,7 +53,7 @@ def crossing_views(tree: MetricTree, count: int) -> list[AlertView]:
 
 
 def notices(views: list[AlertView], recipients: tuple[Recipient, ...]) -> list[Notice]:
-    route = Route("contact_engagement_score", recipients, (), (), {})
+    route = Route("contact_engagement_score", Owners(), recipients, (), (), {})
     return [Notice(i + 1, f"fp{i}", "firing", view, route) for i, view in enumerate(views)]
 
 

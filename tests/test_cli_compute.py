@@ -4,8 +4,11 @@ load, db, demo."""
 from __future__ import annotations
 
 import csv
+import email
+import email.policy
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -288,6 +291,11 @@ def test_demo_runs_end_to_end(runner: CliRunner, tmp_path: Path, monkeypatch: py
     # The sample's planted cell (a CRM migration in EMEA's SMB team), named by the run's drill.
     assert any(line.startswith("where it moved: Selling hours per rep") for line in out.splitlines())
     assert "of it is team=SMB, region=EMEA" in " ".join(out.split())
+    # ... and by the alert the owners of selling time receive.
+    outbox = tmp_path / ".kpitree" / "demo" / "outbox"
+    bodies = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in outbox.glob("*.eml")]
+    texts = [" ".join(b.get_content().split()) for m in bodies if (b := m.get_body(preferencelist=("plain",)))]
+    assert any(re.search(r"Where it moved: Selling hours per rep .*\d+% of it team=SMB, region=EMEA", t) for t in texts)
     assert len(StateStore.open(f"sqlite:///{tmp_path / '.kpitree/demo/state.db'}").runs(ACTIVITY)) == 1
 
 

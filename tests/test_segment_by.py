@@ -6,14 +6,17 @@ with the spark mark): every expected number is arithmetic on the planted cells."
 
 from __future__ import annotations
 
+import email
+import email.policy
 import math
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from kpitree.alert.routing import largest_gap_branch
+from kpitree.alert.routing import largest_gap_target
 from kpitree.analysis.variance import VarianceReport, build_report
 from kpitree.cli.main import cli
 from kpitree.periods import Comparison
@@ -73,20 +76,51 @@ def test_a_regions_own_rate_fall_is_the_headline_the_path_and_the_route(deals: W
     step = attribution.gap_segment
     assert step is not None
     assert (step.ratio, step.split_by, step.segment.pair.label) == ("win_rate", "region", "LATAM")
-    # No branch per region: the path ends at the ratio, whose owners hear of it.
+    # No branch per region: the path ends at the ratio, and LATAM's own owner hears of it (the
+    # Accountable, left out for LATAM, is the ratio's).
     assert attribution.largest_gap_path == ("win_rate",)
-    assert attribution.gap_owners.responsible == ("vp",)
-    assert largest_gap_branch(tree, attribution, "win_rate") == "win_rate"
+    assert attribution.gap_owners.responsible == ("lucia",)
+    assert attribution.gap_owners.accountable == "vp"
+    assert largest_gap_target(tree, attribution, "win_rate") == ("win_rate", "LATAM")
     markdown = report_markdown(report)
     assert "The largest gap is region LATAM" in markdown
+    assert "responsible Lucia Ferreira, accountable Vera Park." in markdown
     assert "from its own win rate" in markdown
     assert "of deals closed" in markdown  # its share is a share of the ratio's denominator
     assert "## Win rate: mix and rate by region" in markdown
+    assert "| Deals closed | 3,300 | 3,300 | 0 | 0 pp | 0% |" in markdown  # it did not move: no "-0%"
     assert "Win rate: mix and rate by region</h2>" in report_html(report)
     data = report_json(report)
     gap = data["largest_gap_segment"]
     assert (gap["node"], gap["segment"], gap["branch"]) == ("win_rate", "LATAM", None)
     assert gap["rate"] == pytest.approx(planted, abs=1e-9)
+
+
+def test_the_alert_names_the_region_and_goes_to_the_ratios_owner(tmp_path: Path) -> None:
+    """The run's alert on the win rate goes to LATAM's owner (the VP in copy) and says which region
+    moved it, and how."""
+    warehouse = tmp_path / "deals.duckdb"
+    db = staging_deals()
+    db.execute(f"ATTACH '{warehouse}' AS w")
+    db.execute("CREATE TABLE w.deals AS SELECT * FROM deals")
+    db.close()
+    outbox = tmp_path / "outbox"
+    args = ["run", str(TREE), "--period", "2026-04", "--warehouse", f"duckdb:///{warehouse}"]
+    args += ["--state-db", f"sqlite:///{tmp_path / 'state.db'}", "--files-only", "--outbox-dir", str(outbox)]
+    result = CliRunner().invoke(cli, [*args, "--reports-dir", str(tmp_path / "reports")])
+    assert result.exit_code == 0, result.output
+    messages = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in outbox.glob("*.eml")]
+    alerts = [m for m in messages if "Win rate" in str(m["Subject"])]
+    assert len(alerts) == 1
+    assert "lucia.ferreira@example.com" in str(alerts[0]["To"])
+    assert "vera.park@example.com" in str(alerts[0]["Cc"])
+    body = alerts[0].get_body(preferencelist=("plain",))
+    assert body is not None
+    text = " ".join(body.get_content().split())
+    assert re.search(
+        r"Where it moved: Win rate -2\.8 pp, 100% of it region=LATAM \(-2\.8 pp its own rate, [+-]?0 pp its share\)",
+        text,
+    ), text
 
 
 def test_a_pure_mix_shift_by_segment_is_all_mix(tmp_path: Path, deals: Warehouse) -> None:
@@ -106,25 +140,41 @@ def test_a_pure_mix_shift_by_segment_is_all_mix(tmp_path: Path, deals: Warehouse
     assert report.attribution.gap_segment is None  # nothing moved it the bad way
 
 
-def test_segment_by_must_be_a_ratio_over_a_known_column(tmp_path: Path) -> None:
+def _validate(tmp_path: Path, text: str, on_closed_deals: str) -> tuple[str, str, list[str]]:
+    """``kpitree validate`` of the test tree rewritten to ``text``, with ``on_closed_deals`` added to
+    the closed_deals measure: (the file's name, the output, the file's lines), having exited 1."""
     bad = tmp_path / "bad.yaml"
-    text = TREE.read_text().replace("segment_by: region", "segment_by: regoin")
-    text = text.replace(
-        "    measure: {source: deals, agg: count}\n",
-        "    measure: {source: deals, agg: count}\n    segment_by: region\n",
-    )
+    measure = "    measure: {source: deals, agg: count}\n"
+    text = text.replace(measure, f"{measure}    {on_closed_deals}\n")
     bad.write_text(text)
     result = CliRunner().invoke(cli, ["validate", str(bad)])
     assert result.exit_code == 1
-    lines = text.splitlines()
-    unknown = next(i for i, line in enumerate(lines, 1) if "segment_by: regoin" in line)
-    not_ratio = next(i for i, line in enumerate(lines, 1) if line.strip() == "segment_by: region")
-    assert f"{bad}:{unknown}:" in result.stdout
-    assert "segment_by column 'regoin'" in result.stdout
-    assert "did you mean 'region'" in result.stdout.lower()
-    assert f"{bad}:{not_ratio}:" in result.stdout
-    assert "has segment_by but no formula" in result.stdout
     assert "Traceback" not in result.stdout
+    return str(bad), result.stdout, text.splitlines()
+
+
+def _line(lines: list[str], fragment: str) -> int:
+    return next(i for i, line in enumerate(lines, 1) if fragment in line)
+
+
+def test_segment_by_must_be_a_ratio_over_a_known_column(tmp_path: Path) -> None:
+    text = TREE.read_text().replace("segment_by: region", "segment_by: regoin")
+    bad, out, lines = _validate(tmp_path, text, "segment_by: region")
+    assert f"{bad}:{_line(lines, 'segment_by: regoin')}:" in out
+    assert "segment_by column 'regoin'" in out
+    assert "did you mean 'region'" in out.lower()
+    assert f"{bad}:{next(i for i, line in enumerate(lines, 1) if line.strip() == 'segment_by: region')}:" in out
+    assert "has segment_by but no formula" in out
+
+
+def test_segment_owners_are_checked_like_any_owners(tmp_path: Path) -> None:
+    text = TREE.read_text().replace("LATAM: {responsible: [lucia]}", "LATAM: {responsible: [lucy], accountable: []}")
+    bad, out, lines = _validate(tmp_path, text, "segment_owners: {EMEA: {responsible: [ops]}}")
+    assert f"{bad}:{_line(lines, 'LATAM:')}:" in out
+    assert "owner 'lucy' is not a person or team" in out
+    assert "segment 'LATAM' of 'win_rate' has no Accountable" in out
+    assert f"{bad}:{_line(lines, 'segment_owners: {EMEA')}:" in out
+    assert "has segment_owners but no segment_by" in out
 
 
 def test_a_ratio_that_cannot_be_cut_says_why(tmp_path: Path, deals: Warehouse) -> None:

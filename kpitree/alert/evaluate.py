@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from kpitree.alert import rules
 from kpitree.alert.entities import EntityCrossing, EntityFinding, crossing_rules, entity_findings
-from kpitree.alert.routing import largest_gap_branch
+from kpitree.alert.routing import largest_gap_target
 from kpitree.alert.rules import Condition
 from kpitree.analysis.variance import VarianceReport
 from kpitree.display import display_of
@@ -40,6 +40,7 @@ class Finding:
     branch: str  # the node whose owners hear about it: the largest-gap branch, or the type that fell
     entity: str = ""  # '' for the node as a whole
     crossing: EntityCrossing | None = None
+    segment: str | None = None  # the branch's segment_by value the gap ended in: its owners hear
 
 
 def history_needed(tree: MetricTree) -> int:
@@ -78,7 +79,7 @@ def evaluate(
         result = snapshot.result(node_id)
         value = result.current.value
         history: Sequence[float | None] = report.trend.values[node_id] if report.trend else (value,)
-        branch = largest_gap_branch(tree, report.attribution, node_id)
+        branch, segment = largest_gap_target(tree, report.attribution, node_id)
         shown = display_of(node)
         asked = crossing_rules(node, firing_entities)
         by_rule: dict[str, list[EntityFinding]] = {}
@@ -114,5 +115,5 @@ def evaluate(
                 condition = rules.slide(rule, history, node.direction, shown)
             else:
                 condition = rules.anomaly(rule, history, shown)
-            findings.append(Finding(node_id, rule, condition, branch))
+            findings.append(Finding(node_id, rule, condition, branch, segment=segment))
     return findings

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from kpitree.addresses import email_problem
 from kpitree.analysis.attribution import TreeAttribution, is_bad, worst_segment
-from kpitree.tree import MetricTree
+from kpitree.tree import MetricTree, Owners
 
 CHANNELS = ("email", "slack")
 ENTITY_PREFIX = "entity:"
@@ -52,6 +52,7 @@ class Route:
     """Who hears about one alert."""
 
     branch: str  # the node whose owners it goes to
+    owners: Owners  # the branch's, or its segment_by value's
     recipients: tuple[Recipient, ...]
     consulted: tuple[str, ...]  # names, for the text
     flags: tuple[str, ...]  # why a fallback was used, in words
@@ -69,23 +70,33 @@ def largest_gap_branch(tree: MetricTree, attribution: TreeAttribution | None, no
     whole effect on the KPI); below it each step takes the child with the largest contribution to
     its parent's movement in the parent's bad direction.
     """
+    return largest_gap_target(tree, attribution, node_id)[0]
+
+
+def largest_gap_target(tree: MetricTree, attribution: TreeAttribution | None, node_id: str) -> tuple[str, str | None]:
+    """:func:`largest_gap_branch`, and the ``segment_by`` value it ended in (None when it ended at a
+    branch): a ratio cut by ``segment_by`` has no branch per value, so the value picks the owners."""
     if attribution is None:
-        return node_id
+        return node_id, None
     if node_id == tree.root:
-        return attribution.largest_gap_path[-1]
+        step = attribution.gap_segment
+        found = step.segment.pair.label if step is not None and step.segment.pair.numerator is None else None
+        return attribution.largest_gap_path[-1], found
     current = node_id
     seen = {current}
     while True:
         node = attribution.nodes[current]
         segment = worst_segment(node, node.node.direction)
         if segment is not None:  # a ratio cut into segments: the segment's branch, not a term's
-            return segment.pair.numerator or current  # segment_by segments have no branch of their own
+            if segment.pair.numerator is None:  # segment_by: the ratio, for that value's owners
+                return current, segment.pair.label
+            return segment.pair.numerator, None
         bad = [c for c in node.contributions if c.value and is_bad(c.value, node.node.direction)]
         if not bad:
-            return current
+            return current, None
         worst = max(bad, key=lambda c: abs(c.value))
         if worst.child in seen:
-            return current
+            return current, None
         seen.add(worst.child)
         current = worst.child
 
@@ -95,17 +106,19 @@ def route(
     branch: str,
     channels: Sequence[str] | None = None,
     entity_values: Mapping[str, object] | None = None,
+    segment: str | None = None,
 ) -> Route:
     """The recipients of an alert routed to ``branch``.
 
     ``channels`` limits the channels (a rule's ``channels``); by default every channel an owner
     has an address on. ``entity_values`` are the warehouse columns of the alert's entity, which
-    ``entity:<column>`` owners are read from.
+    ``entity:<column>`` owners are read from. ``segment``: the branch's ``segment_by`` value the
+    gap ended in, whose own owners (``segment_owners``) it goes to when it has them.
     """
     node = tree.node(branch)
     wanted = tuple(channels) if channels else CHANNELS
     resolver = _Resolver(tree, wanted, entity_values or {})
-    owners = node.owners
+    owners = node.owners_for(segment)
     for owner in owners.responsible:
         resolver.add(owner, Role.TO)
     if owners.accountable:
@@ -119,6 +132,7 @@ def route(
     names = {owner: resolver.name_of(owner) for owner in [*every, *owners.informed]}
     return Route(
         branch,
+        owners,
         tuple(dict.fromkeys(resolver.recipients)),
         tuple(names[owner] for owner in owners.consulted),
         tuple(dict.fromkeys(resolver.flags)),
@@ -136,12 +150,16 @@ class RouteMemo:
         self._known: dict[tuple[object, ...], Route] = {}
 
     def route(
-        self, branch: str, channels: Sequence[str] | None = None, entity_values: Mapping[str, object] | None = None
+        self,
+        branch: str,
+        channels: Sequence[str] | None = None,
+        entity_values: Mapping[str, object] | None = None,
+        segment: str | None = None,
     ) -> Route:
         values = tuple(sorted((k, type(v).__name__, str(v)) for k, v in (entity_values or {}).items()))
-        key = (branch, tuple(channels) if channels else None, values)
+        key = (branch, tuple(channels) if channels else None, values, segment)
         if key not in self._known:
-            self._known[key] = route(self.tree, branch, channels, entity_values)
+            self._known[key] = route(self.tree, branch, channels, entity_values, segment)
         return self._known[key]
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from kpitree.alert.evaluate import Finding
 from kpitree.alert.routing import Route
+from kpitree.analysis.attribution import worst_segment
 from kpitree.analysis.variance import VarianceReport, owner_name
 from kpitree.display import PLAIN, Display, change, display_of, number, pair
 from kpitree.tree import MetricTree
@@ -24,7 +25,7 @@ def alert_view(report: VarianceReport, finding: Finding, kind: str, route: Route
     attributed = report.attribution.nodes[finding.node_id]
     branch = tree.node(route.branch)
     branch_attribution = report.attribution.nodes[route.branch]
-    owners = branch.owners
+    owners = route.owners
     crossing = finding.crossing
     view: AlertView = {
         "kind": kind,
@@ -93,7 +94,26 @@ def _where(report: VarianceReport, branch: str, node_id: str) -> dict[str, Any] 
         amount = change(delta, shown) + ("" if shown.percent or not node.unit else f" {node.unit}")
         share = top.contribution / delta
         return {"node": node.title, "text": f"{amount}, {share:.0%} of it {top.label}", "segment": top.label}
-    return None
+    return _where_in_segments(report, node_id)
+
+
+def _where_in_segments(report: VarianceReport, node_id: str) -> dict[str, Any] | None:
+    """A ratio's mix-and-rate segment that moved it most the bad way, when it carries most of the
+    movement: "-2.8 pp, 100% of it region=LATAM (-2.8 pp its own rate, +0 pp its share)"."""
+    attributed = report.attribution.nodes[node_id]
+    node = attributed.node
+    worst, delta, view = worst_segment(attributed, node.direction), attributed.delta, attributed.segments
+    if worst is None or not delta or view is None or worst.effect.total / delta < 0.5:
+        return None
+    shown = display_of(node)
+    unit = "" if shown.percent or not node.unit else f" {node.unit}"
+    label = f"{view.split_by}={worst.pair.label}"
+    effect = worst.effect
+    text = (
+        f"{change(delta, shown)}{unit}, {effect.total / delta:.0%} of it {label} "
+        f"({change(effect.rate, shown)}{unit} its own rate, {change(effect.mix, shown)}{unit} its share)"
+    )
+    return {"node": node.title, "text": text, "segment": label}
 
 
 def movement(before: float | None, after: float | None, unit: str, display: Display = PLAIN) -> dict[str, Any]:

@@ -102,7 +102,12 @@ class TreeAttribution:
 
     @property
     def gap_owners(self) -> Owners:
-        return self.tree.node(self.largest_gap_path[-1]).owners
+        """The owners of where the path ends: its last branch, or the ``segment_by`` value's own."""
+        last = self.tree.node(self.largest_gap_path[-1])
+        step = self.gap_segment
+        if step is not None and step.segment.pair.numerator is None:
+            return last.owners_for(step.segment.pair.label)
+        return last.owners
 
 
 def is_bad(kpi_change: float, direction: Direction) -> bool:

@@ -131,13 +131,13 @@ def route_test(
     trees_dir: Path | None,
 ) -> None:
     """Print who would get an alert on NODE of TREE, on which channel and in which role; sends nothing."""
-    from kpitree.alert.routing import largest_gap_branch, route
+    from kpitree.alert.routing import largest_gap_target, route
 
     tree = load(tree_name, trees_dir)
     if node_id not in tree.nodes:
         raise UsageError(f"tree {tree.id!r} has no node {node_id!r}", hint="see: kpitree tree show " + tree.id)
     values = dict(_pair(text) for text in entity_values)
-    branch = node_id
+    branch, segment = node_id, None
     if period is not None:
         from kpitree.analysis.variance import build_report
         from kpitree.periods import Comparison
@@ -148,13 +148,14 @@ def route_test(
             report = build_report(tree, resolve_period(tree, period), opened, Comparison.PREVIOUS, trend_periods=1)
         finally:
             opened.dispose()
-        branch = largest_gap_branch(tree, report.attribution, node_id)
+        branch, segment = largest_gap_target(tree, report.attribution, node_id)
     rules = ", ".join(rule.id for rule in tree.node(node_id).alerts) or "none"
     echo(f"{tree.id} / {tree.node(node_id).title} (rules: {rules})")
     if branch != node_id:
         echo(f"largest-gap branch under it: {tree.node(branch).title} ({branch})")
-    routed = route(tree, branch, None, values)
-    echo(f"routed to the owners of {tree.node(branch).title}:")
+    routed = route(tree, branch, None, values, segment)
+    of_segment = f", {tree.node(branch).segment_by}={segment}" if segment is not None else ""
+    echo(f"routed to the owners of {tree.node(branch).title}{of_segment}:")
     for recipient in routed.recipients:
         fallback = f"  [fallback for {recipient.fallback_for}]" if recipient.fallback_for else ""
         echo(f"  {recipient.role.value:<6} {recipient.channel:<5} {recipient.address:<34} {recipient.name}{fallback}")

@@ -63,7 +63,7 @@ def report_rows(report: VarianceReport) -> list[Row]:
                 value=shown[1],
                 delta=change(result.delta, display_of(node)) if result.delta is not None else "",
                 contribution=signed(local.value, display_of(tree.node(node.parent))) if local and node.parent else "",
-                share=f"{local.share:.0%}" if local and local.share is not None else "",
+                share=_percent(local.share) if local and local.share is not None else "",
                 to_kpi=signed(attribution.to_root, display_of(tree.node(tree.root))),
                 to_kpi_number=attribution.to_root,
                 status="; ".join(s for s in statuses if s),
@@ -116,6 +116,12 @@ def headline(report: VarianceReport) -> str:
         f"through {' > '.join(tree.node(n).title for n in path[1:-1]) or 'the KPI directly'}; "
         f"{owners}.{_worst_segment(report)}"
     )
+
+
+def _percent(fraction: float) -> str:
+    """'12%'; a share that rounds to nothing reads '0%', never '-0%' (a child that did not move)."""
+    text = f"{fraction:.0%}"
+    return "0%" if text == "-0%" else text
 
 
 def _gap_owners(report: VarianceReport) -> str:

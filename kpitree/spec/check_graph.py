@@ -10,6 +10,7 @@ from kpitree.spec.columns import available_columns
 from kpitree.spec.declarations import Edge, NodeDecl
 from kpitree.spec.edge import Draft
 from kpitree.spec.issues import IssueCode
+from kpitree.spec.models import NodeSpec, OwnersSpec
 from kpitree.spec.sink import IssueSink
 from kpitree.spec.suggest import did_you_mean
 from kpitree.spec.yaml_source import YamlPath
@@ -137,23 +138,11 @@ def check_owners(draft: Draft, decls: list[NodeDecl], owners: Collection[str], s
         o_path = (*decl.path, "owners")
         columns = available_columns(spec, decl.source) if decl.source else None
         if block is not None:
-            for role in ("responsible", "accountable", "consulted", "informed"):
-                for index, ref in enumerate(getattr(block, role) or []):
-                    _check_ref((*o_path, role, index), ref, owners, columns, sink)
-            if block.accountable is not None and len(block.accountable) > 1:
-                sink.error(
-                    (*o_path, "accountable"),
-                    IssueCode.DUPLICATE_ACCOUNTABLE,
-                    f"node {decl.id!r} has {len(block.accountable)} Accountable owners",
-                    "RACI allows exactly one Accountable: keep one, make the others responsible or consulted",
-                )
-            if block.accountable is not None and not block.accountable:
-                sink.error(
-                    (*o_path, "accountable"),
-                    IssueCode.MISSING_ACCOUNTABLE,
-                    f"node {decl.id!r} has no Accountable",
-                    "name exactly one Accountable owner",
-                )
+            _check_block(o_path, f"node {decl.id!r}", block, owners, columns, sink)
+        segment_blocks = decl.spec.segment_owners if isinstance(decl.spec, NodeSpec) else None
+        for label, segment_block in (segment_blocks or {}).items():
+            where = f"segment {label!r} of {decl.id!r}"
+            _check_block((*decl.path, "segment_owners", label), where, segment_block, owners, None, sink)
         if decl.id == root and (block is None or block.accountable is None):
             # At the key that is missing (positioned at the node while it is absent): an 'owners'
             # that was written but failed validation was reported already, and says no more here.
@@ -171,6 +160,34 @@ def check_owners(draft: Draft, decls: list[NodeDecl], owners: Collection[str], s
                 f"root {decl.id!r} has no direction",
                 "add direction: higher_is_better or lower_is_better; other nodes inherit it",
             )
+
+
+def _check_block(
+    path: YamlPath,
+    what: str,
+    block: OwnersSpec,
+    owners: Collection[str],
+    columns: frozenset[str] | None,
+    sink: IssueSink,
+) -> None:
+    """One RACI block: every reference known, exactly one Accountable when the role is written."""
+    for role in ("responsible", "accountable", "consulted", "informed"):
+        for index, ref in enumerate(getattr(block, role) or []):
+            _check_ref((*path, role, index), ref, owners, columns, sink)
+    if block.accountable is not None and len(block.accountable) > 1:
+        sink.error(
+            (*path, "accountable"),
+            IssueCode.DUPLICATE_ACCOUNTABLE,
+            f"{what} has {len(block.accountable)} Accountable owners",
+            "RACI allows exactly one Accountable: keep one, make the others responsible or consulted",
+        )
+    if block.accountable is not None and not block.accountable:
+        sink.error(
+            (*path, "accountable"),
+            IssueCode.MISSING_ACCOUNTABLE,
+            f"{what} has no Accountable",
+            "name exactly one Accountable owner",
+        )
 
 
 def _check_ref(

@@ -33,6 +33,14 @@ def check_nodes(draft: Draft, decls: list[NodeDecl], known_ids: Collection[str],
                 _check_formula(decl.path, spec, known_ids, sink)
             if spec.segment_by is not None:
                 _check_segment_by(decl.path, spec, segment_columns, sink)
+            elif spec.segment_owners is not None:
+                sink.error(
+                    (*decl.path, "segment_owners"),
+                    IssueCode.SEGMENT_BY,
+                    f"node {spec.id!r} has segment_owners but no segment_by",
+                    "segment_owners name owners of segment_by's values: add 'segment_by: COLUMN'",
+                    at_key=True,
+                )
             if spec.measure is not None:
                 check_measure(draft, decl.path, spec.measure, sink)
                 if spec.split is not None:

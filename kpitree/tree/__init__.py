@@ -79,10 +79,15 @@ class Node:
     restrictions: tuple[BranchRestriction, ...] = ()  # split branches: from the outermost split in
     split_by: str | None = None  # a measure split into branches by this column
     segment_by: str | None = None  # a ratio whose movement is also told per value of this column
+    segment_owners: tuple[tuple[str, Owners], ...] = ()  # segment_by value -> its own owners
     formula: Expr | None = None
     formula_text: str | None = None
     score: ScoreSpec | None = None  # the score node, and (for context) its types and signals
     signal: SignalSpec | None = None  # signal nodes
+
+    def owners_for(self, segment: str | None) -> Owners:
+        """The owners of one of its ``segment_by`` values (the region's RVP), else its own."""
+        return next((owners for label, owners in self.segment_owners if label == segment), self.owners)
 
 
 @dataclass(frozen=True)

@@ -124,6 +124,11 @@ def _compile_node(
     direction = spec.direction or (up.direction.value if up else Direction.HIGHER_IS_BETTER.value)
     unit = spec.unit if spec.unit is not None else (container.unit if container else "")
     node_spec = spec if isinstance(spec, NodeSpec) else None
+    owners = _inherit(spec.owners, up.owners if up else None)
+    segment_owners = tuple(
+        (label, _inherit(block, owners))
+        for label, block in ((node_spec.segment_owners or {}) if node_spec else {}).items()
+    )
     return Node(
         id=decl.id,
         title=spec.title or decl.id.replace("_", " ").capitalize(),
@@ -131,7 +136,7 @@ def _compile_node(
         kind=kind,
         unit=unit,
         direction=Direction(direction),
-        owners=_inherit(spec.owners, up.owners if up else None),
+        owners=owners,
         children=children,
         parent=parent,
         target=spec.target,
@@ -144,6 +149,7 @@ def _compile_node(
         restrictions=restrictions,
         split_by=spec.split.by if isinstance(spec, NodeSpec | BranchSpec) and spec.split else None,
         segment_by=node_spec.segment_by if node_spec else None,
+        segment_owners=segment_owners,
         formula=parse_formula(node_spec.formula) if node_spec and node_spec.formula else None,
         formula_text=node_spec.formula if node_spec else None,
         score=node_spec.score if node_spec and node_spec.score else (container.score if container else None),

@@ -170,6 +170,11 @@ class NodeSpec(NodeFields):
         "measures' sources, each value's rate and mix effect; the largest-gap path, headline and "
         "alerts then name the segment",
     )
+    segment_owners: dict[str, OwnersSpec] | None = Field(
+        default=None,
+        description="with segment_by: owners of some of its values (the RVP of a region), inheriting "
+        "the node's for the roles left out; an alert whose largest gap is that value goes to them",
+    )
 
 
 SplitSpec.model_rebuild()
