@@ -80,8 +80,7 @@ def largest_gap_target(tree: MetricTree, attribution: TreeAttribution | None, no
         return node_id, None
     if node_id == tree.root:
         step = attribution.gap_segment
-        found = step.segment.pair.label if step is not None and step.segment.pair.numerator is None else None
-        return attribution.largest_gap_path[-1], found
+        return attribution.largest_gap_path[-1], step.found_value if step is not None else None
     current = node_id
     seen = {current}
     while True:

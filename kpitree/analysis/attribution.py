@@ -78,6 +78,11 @@ class SegmentStep:
     segment: SegmentMix
     to_root: float  # the segment's effect on the KPI's movement
 
+    @property
+    def found_value(self) -> str | None:
+        """The ``segment_by`` value the path ended in (it has no branch); None for a declared segment."""
+        return self.segment.pair.label if self.segment.pair.numerator is None else None
+
 
 @dataclass(frozen=True)
 class TreeAttribution:
@@ -105,9 +110,7 @@ class TreeAttribution:
         """The owners of where the path ends: its last branch, or the ``segment_by`` value's own."""
         last = self.tree.node(self.largest_gap_path[-1])
         step = self.gap_segment
-        if step is not None and step.segment.pair.numerator is None:
-            return last.owners_for(step.segment.pair.label)
-        return last.owners
+        return last.owners_for(step.found_value) if step is not None else last.owners
 
 
 def is_bad(kpi_change: float, direction: Direction) -> bool:
