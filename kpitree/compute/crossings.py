@@ -25,7 +25,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from kpitree.compute.batch import PeriodWindow, SegmentFilter
 from kpitree.compute.contact_scores import point_of, scored_contacts, signal_label
-from kpitree.compute.relations import build_relation, computing, needed_columns, supplying_join
+from kpitree.compute.relations import build_relation, computing, needed_columns
 from kpitree.compute.scores import band_expr
 from kpitree.errors import InternalError, UsageError
 from kpitree.spec.models import BandSpec
@@ -289,10 +289,14 @@ def _owner_reads(
     if spec is None:
         raise InternalError("spec is missing")
     keys = {r.entity for r in spec.roll_up} if watch.entity == "contact" else {spec.roll_up[0].entity}
+    # The relation the score's rows would read them from says which join supplies each.
+    supplied_by = build_relation(
+        tree, spec.source, needed_columns(tree.sources[spec.source], set(owner_columns)), warehouse
+    ).supplied_by
     looked_up: dict[str, tuple[JoinSpec, list[str]]] = {}
     scanned: list[str] = []
     for column in owner_columns:
-        join = supplying_join(tree, spec.source, column, warehouse)
+        join = supplied_by.get(column)
         if join is not None and join.on in keys:
             looked_up.setdefault(join.on, (join, []))[1].append(column)
         else:

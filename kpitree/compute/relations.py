@@ -46,6 +46,9 @@ class SourceRelation:
     dialect: SqlDialect
     kinds: Mapping[str, Kind] = field(default_factory=dict)  # by tree name, as the warehouse declares them
     joins: tuple[str, ...] = ()  # the joined sources this relation reads
+    # Column (tree name) -> the join it is read through; the source's own columns are not here. A
+    # caller holding the join key can read such a column from the joined source by key alone.
+    supplied_by: Mapping[str, JoinSpec] = field(default_factory=dict)
 
     def kind(self, name: str) -> Kind:
         return self.kinds.get(name, Kind.UNKNOWN)
@@ -105,6 +108,7 @@ def build_relation(tree: MetricTree, source_id: str, needed: Iterable[str], ware
     from_clause: FromClause = derive(source_id, spec, wanted, base, available, kinds, related, warehouse.dialect)
     resolved.update({name: available[name] for name in wanted})
     joins_used: list[str] = []
+    supplied_by: dict[str, JoinSpec] = {}
     for join in spec.joins:
         filters = tree.sources[join.source].where
         wanted = needed - set(resolved)
@@ -138,6 +142,7 @@ def build_relation(tree: MetricTree, source_id: str, needed: Iterable[str], ware
         joins_used.append(join.source)
         kinds = {**{name: joined_kinds[name] for name in useful if name in joined_kinds}, **kinds}
         resolved.update(useful)
+        supplied_by.update(dict.fromkeys(useful, join))
     missing = sorted(needed - set(resolved))
     if missing:
         raise WarehouseError(
@@ -160,23 +165,8 @@ def build_relation(tree: MetricTree, source_id: str, needed: Iterable[str], ware
         dialect=warehouse.dialect,
         kinds=kinds,
         joins=tuple(joins_used),
+        supplied_by=supplied_by,
     )
-
-
-def supplying_join(tree: MetricTree, source_id: str, column: str, warehouse: Warehouse) -> JoinSpec | None:
-    """The join of ``source_id`` that :func:`build_relation` takes ``column`` from, or None when
-    the source has it itself (a warehouse column or a derived one) or no join has it. A caller
-    holding the join key can then read the column from the joined source by key alone, instead of
-    over every row of this one."""
-    spec = tree.sources[source_id]
-    _, base_columns, _ = _open_source(tree, source_id, warehouse)
-    if column in base_columns or column in derived_names(spec):
-        return None
-    for join in spec.joins:
-        _, joined_columns, _ = _open_source(tree, join.source, warehouse)
-        if column in joined_columns and column != join.on:
-            return join
-    return None
 
 
 def _readable_time(
