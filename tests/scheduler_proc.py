@@ -3,8 +3,11 @@ runs at real speed (freezegun, ticking), for tests/test_schedule_processes.py:
 
     python -m tests.scheduler_proc FAKE_START REAL_ANCHOR [--die-at-commit | --slow-commit] -- SCHEDULE_ARGS...
 
-Processes started at different real times share one timeline: each starts its clock at FAKE_START
-plus the real seconds elapsed since REAL_ANCHOR (a ``time.time()`` taken by the test). With
+The clock reads FAKE_START plus the real seconds elapsed since REAL_ANCHOR (a ``time.time()``).
+With REAL_ANCHOR ``ready`` the clock reads FAKE_START once the imports are done, however long a
+busy machine took over them (a fixed head start before a fire was sometimes used up before the
+scheduler was up); the anchor taken is logged first (``clock.anchor real=...``), so that a second
+process can join the same timeline by passing it. SIGUSR1 dumps every thread's stack to the log. With
 ``--die-at-commit`` the process kills itself (SIGKILL: no cleanup) in the middle of a run, after its
 results were written to the open transaction and before the commit; ``--slow-commit`` waits there
 for three seconds instead, so that a test can signal the process while a run is in progress.
@@ -12,6 +15,7 @@ for three seconds instead, so that a test can signal the process while a run is 
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import signal
 import sys
@@ -23,9 +27,10 @@ from freezegun import freeze_time
 
 
 def main(argv: list[str]) -> None:
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     split = argv.index("--")
     own, schedule_args = argv[:split], argv[split + 1 :]
-    fake_start, real_anchor = datetime.fromisoformat(own[0]), float(own[1])
+    fake_start = datetime.fromisoformat(own[0])
     import kpitree.pipeline
     from kpitree.delivery.outbox import enqueue as real_enqueue
 
@@ -42,6 +47,8 @@ def main(argv: list[str]) -> None:
         kpitree.pipeline.enqueue = slow  # type: ignore[attr-defined]
     from kpitree.cli.main import cli
 
+    real_anchor = time.time() if own[1] == "ready" else float(own[1])
+    print(f"clock.anchor real={real_anchor!r}", file=sys.stderr, flush=True)
     with freeze_time(fake_start + timedelta(seconds=time.time() - real_anchor), tick=True):
         cli.main(args=["schedule", *schedule_args], prog_name="kpitree")
 

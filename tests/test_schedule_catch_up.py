@@ -151,6 +151,29 @@ def test_a_restart_never_runs_a_fire_twice_nor_duplicates_jobs(trees_dir: Path, 
     assert len({row.idempotency_key for row in sent}) == len(sent)
 
 
+def test_a_fire_during_the_catch_up_of_a_first_start_is_run_not_skipped(
+    trees_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Started a second before a never-run tree's fire, with a catch-up that takes two seconds (a
+    slow warehouse, other trees): the fire passes before APScheduler starts, and is still run."""
+    from kpitree.schedule.service import SchedulerService
+
+    warehouse_url = write_touches(tmp_path / "w.duckdb", {**QUIET, "2026-08": (8, 10)})
+    store = StateStore.open(f"sqlite:///{tmp_path / 'state.db'}")
+    with freeze_time("2026-09-01T06:59:59Z") as clock:
+        catch_up = SchedulerService._catch_up
+
+        def slow_catch_up(service: SchedulerService) -> None:
+            catch_up(service)
+            clock.tick(timedelta(seconds=2))
+
+        monkeypatch.setattr(SchedulerService, "_catch_up", slow_catch_up)
+        serve_until(clock, utc("2026-09-01T08:00"), store, trees_dir, warehouse_url, tmp_path / "out")
+    (run,) = list_runs(store.engine)
+    assert (run.period_label, run.trigger, run.status) == ("2026-08", "schedule", "succeeded")
+    assert run.scheduled_for == utc("2026-09-01T07:00")
+
+
 def test_a_removed_tree_loses_its_job_and_a_changed_cron_replaces_it(trees_dir: Path, tmp_path: Path) -> None:
     warehouse_url = write_touches(tmp_path / "w.duckdb", QUIET)
     store = StateStore.open(f"sqlite:///{tmp_path / 'state.db'}")

@@ -34,8 +34,10 @@ TAKE_OVER_SLACK = 2.0  # seconds on top of the lease: the standby's poll, a busy
 
 
 class SchedulerProcess:
-    def __init__(self, name: str, world: World, fake_start: str, *extra: str) -> None:
-        """``extra``: --die-at-commit or --slow-commit for the wrapper; anything else for kpitree."""
+    def __init__(self, name: str, world: World, fake_start: str, *extra: str, anchor: str = "ready") -> None:
+        """The clock reads ``fake_start`` once the process is up, or on ``anchor``'s timeline (see
+        :meth:`anchor`); ``extra``: --die-at-commit or --slow-commit for the wrapper; anything else
+        for kpitree."""
         own = [arg for arg in extra if arg in ("--die-at-commit", "--slow-commit")]
         passed = [arg for arg in extra if arg not in own]
         self.name = name
@@ -48,7 +50,7 @@ class SchedulerProcess:
             *passed,
         ]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.scheduler_proc", fake_start, str(world.anchor), *own, "--", *schedule_args],
+            [sys.executable, "-m", "tests.scheduler_proc", fake_start, anchor, *own, "--", *schedule_args],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=self._stderr,
@@ -74,6 +76,24 @@ class SchedulerProcess:
     def text(self) -> str:
         return self.log.read_text(encoding="utf-8")
 
+    def anchor(self) -> str:
+        """The real instant this process's clock counts from: another process started with it
+        and the same fake start shares the timeline."""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            for line in self.text().splitlines():
+                if line.startswith("clock.anchor real="):
+                    return line.removeprefix("clock.anchor real=")
+            time.sleep(0.05)
+        pytest.fail(f"{self.name} never logged its clock's anchor:\n{self.stacks()}")
+
+    def stacks(self) -> str:
+        """The log after asking the process (SIGUSR1) for every thread's stack: what it waits on."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGUSR1)
+            time.sleep(0.5)
+        return self.text()
+
     def wait_for(self, event: str, timeout: float = 60) -> tuple[float, str]:
         """(when, the line) once ``event`` is logged; fails with the log if the process exits first."""
         deadline = time.monotonic() + timeout
@@ -84,7 +104,7 @@ class SchedulerProcess:
             if self.proc.poll() is not None:
                 pytest.fail(f"{self.name} exited ({self.proc.returncode}) before logging {event}:\n{self.text()}")
             time.sleep(0.05)
-        pytest.fail(f"{self.name} did not log {event} within {timeout}s:\n{self.text()}")
+        pytest.fail(f"{self.name} did not log {event} within {timeout}s:\n{self.stacks()}")
 
     def holder(self) -> str:
         match = re.search(r"scheduler\.starting holder=(\S+)", self.text())
@@ -109,12 +129,8 @@ class World:
         )
         # August: too few touches, and calls fall by more than 20% and 5: two alerts.
         self.warehouse_url = write_touches(directory / "w.duckdb", {**QUIET, "2026-08": (8, 10)})
-        self.anchor = time.time()
         self.store = StateStore.open(url)
         self.processes: list[subprocess.Popen[bytes]] = []
-
-    def restart_clock(self) -> None:
-        self.anchor = time.time()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -141,7 +157,7 @@ def assert_told_once(world: World) -> None:
 def test_two_schedulers_run_each_fire_once_and_the_standby_takes_over(world: World) -> None:
     active = SchedulerProcess("active", world, "2026-09-01T06:59:50+00:00")
     active.wait_for("lease.acquired")
-    standby = SchedulerProcess("standby", world, "2026-09-01T06:59:50+00:00")
+    standby = SchedulerProcess("standby", world, "2026-09-01T06:59:50+00:00", anchor=active.anchor())
     standby.wait_for("scheduler.standby")
     standby.wait_for_health(lambda data: data.get("process", {}).get("role") == "standby")
     active.wait_for("run.succeeded")
@@ -184,7 +200,6 @@ def test_a_run_killed_mid_compute_leaves_nothing_and_is_completed_on_the_next_st
     assert events(world.store.engine, "alerting") == []
     assert list_outbox(world.store.engine) == []
 
-    world.restart_clock()
     successor = SchedulerProcess("successor", world, "2026-09-01T07:00:30+00:00")
     successor.wait_for("lease.taken_over")
     _, line = successor.wait_for("run.started")
@@ -202,6 +217,7 @@ def test_sigterm_lets_the_run_in_progress_finish(world: World) -> None:
     scheduler = SchedulerProcess("scheduler", world, "2026-09-01T06:59:54+00:00", "--slow-commit")
     scheduler.wait_for("run.started")
     scheduler.proc.send_signal(signal.SIGTERM)
+    scheduler.wait_for("scheduler.stopping", timeout=30)  # at once, not when the run is over
     assert scheduler.proc.wait(timeout=60) == 0, scheduler.text()
     log = scheduler.text()
     assert log.index(" scheduler.stopping ") < log.index(" run.succeeded ") < log.index(" scheduler.stopped ")

@@ -40,6 +40,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from kpitree.crontab import ONE_MICROSECOND
 from kpitree.delivery.channels import Channel
 from kpitree.errors import InternalError
 from kpitree.schedule import jobs
@@ -98,6 +99,9 @@ class SchedulerService:
         self._jobs_lock = threading.Lock()
         self._trees_seen: Fingerprint = ()
         self._health_error = ""  # the last failure to write the health file, logged once
+        # The instant the catch-up looked at: the jobs added right after it take their first fire
+        # from there, not from when APScheduler starts, so that a fire in between is not lost.
+        self._caught_up_to: datetime | None = None
 
     # -- signals --------------------------------------------------------------------------------
 
@@ -195,6 +199,7 @@ class SchedulerService:
         control = threading.Thread(target=self._control, args=(done,), name="kpitree-control", daemon=True)
         control.start()
         try:
+            self._caught_up_to = self.clock()
             self._catch_up()
             if not (self._stop.is_set() or self._lost):
                 self._shutting_down = False
@@ -271,6 +276,13 @@ class SchedulerService:
                 if job is not None and job.name == scheduled.job_name:
                     log_event(logging.INFO, "job.kept", job=scheduled.job_name, next_fire=job.next_run_time)
                     continue
+                first_fire: dict[str, datetime] = {}
+                if self._caught_up_to is not None:
+                    # The catch-up ran every fire up to that instant; APScheduler on its own would
+                    # start from its own later now and skip a fire that fell in the gap.
+                    after = self._caught_up_to + ONE_MICROSECOND
+                    if (fire := scheduled.trigger.get_next_fire_time(None, after)) is not None:
+                        first_fire["next_run_time"] = fire  # None would add the job paused
                 added = scheduler.add_job(
                     jobs.FIRE_TREE,
                     trigger=scheduled.trigger,
@@ -278,6 +290,7 @@ class SchedulerService:
                     id=scheduled.job_id,
                     name=scheduled.job_name,
                     replace_existing=True,
+                    **first_fire,
                 )
                 log_event(logging.INFO, "job.scheduled", job=scheduled.job_name, next_fire=added.next_run_time)
             every = int(self.options.deliver_every.total_seconds())
@@ -290,6 +303,7 @@ class SchedulerService:
                     name=name,
                     replace_existing=True,
                 )
+            self._caught_up_to = None  # jobs added on a later reload start from their own now
 
     def fire(self, tree_id: str) -> None:
         """A tree's job: run what is due for it now (the fire itself, and anything missed)."""
