@@ -79,13 +79,8 @@ class SchedulerProcess:
     def anchor(self) -> str:
         """The real instant this process's clock counts from: another process started with it
         and the same fake start shares the timeline."""
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            for line in self.text().splitlines():
-                if line.startswith("clock.anchor real="):
-                    return line.removeprefix("clock.anchor real=")
-            time.sleep(0.05)
-        pytest.fail(f"{self.name} never logged its clock's anchor:\n{self.stacks()}")
+        _, line = self.wait_for("clock.anchor")
+        return line.split("real=", 1)[1]
 
     def stacks(self) -> str:
         """The log after asking the process (SIGUSR1) for every thread's stack: what it waits on."""
@@ -99,7 +94,7 @@ class SchedulerProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for line in self.text().splitlines():
-                if f" {event} " in f"{line} ":
+                if f" {event} " in f" {line} ":  # an event anywhere in the line, its first word too
                     return time.monotonic(), line
             if self.proc.poll() is not None:
                 pytest.fail(f"{self.name} exited ({self.proc.returncode}) before logging {event}:\n{self.text()}")
