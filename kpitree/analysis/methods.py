@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Final
 
 from kpitree.errors import KpitreeError
@@ -180,24 +181,67 @@ def segment_effect(
     segment's own ratio changing; ``mix_s = total_s - rate_s``. A segment with no denominator in
     one period has no rate of its own there: all of it is mix.
     """
-    t = totals
-    d0, d1 = t.denominator_before, t.denominator_after
-    if d0 == 0 or d1 == 0:
+    if totals.denominator_before == 0 or totals.denominator_after == 0:
         raise AttributionError("the denominator is zero in one period")
-    if numerator_before == numerator_after and denominator_before == denominator_after:
+    return _segment_effect(
+        _ExactTotals.of(totals), numerator_before, denominator_before, numerator_after, denominator_after
+    )
+
+
+def _segment_effect(exact: _ExactTotals, x0: float, d0: float, x1: float, d1: float) -> SegmentEffect:
+    if x0 == x1 and d0 == d1:
         return SegmentEffect(total=0.0, rate=0.0, mix=0.0)  # exactly: rounding must not invent a part
-    r0, r1 = t.numerator_before / d0, t.numerator_after / d1
-    # total_s = ((dX_s - R1 dD_s) / D0 + (dX_s - R0 dD_s) / D1) / 2, the same as above, written in
-    # the segment's parts of each period's ratio (x_s / D) and shares (d_s / D): a segment's terms
-    # are then of the size of the ratio, not of its numerator, and no large numbers cancel (a
-    # numerator of 1e5 over a denominator of 1e-3 lost nine digits the other way).
-    a0, a1 = numerator_before / d0, numerator_after / d1
-    w0, w1 = denominator_before / d0, denominator_after / d1
-    total = 0.5 * math.fsum([(d1 / d0) * (a1 - r1 * w1), r1 * w0 - a0, a1 - r0 * w1, (d0 / d1) * (r0 * w0 - a0)])
-    if denominator_before == 0 or denominator_after == 0:
+    total = exact.segment_total(x0, d0, x1, d1)
+    if d0 == 0 or d1 == 0:
         return SegmentEffect(total=total, rate=0.0, mix=total)
-    rate = (w0 + w1) / 2 * (numerator_after / denominator_after - numerator_before / denominator_before)
+    # The rate part is a product of well-conditioned factors: floats keep it within a few roundings.
+    shares = (d0 / float(exact.denominator_before) + d1 / float(exact.denominator_after)) / 2
+    rate = shares * (x1 / d1 - x0 / d0)
     return SegmentEffect(total=total, rate=rate, mix=total - rate)
+
+
+@dataclass(frozen=True)
+class _ExactTotals:
+    """A :class:`RatioTotals` as exact rationals, for :func:`segment_effect`'s one formula.
+
+    ``total_s = ((dX_s)(D0 + D1) - (X0 + X1)(dD_s)) / (2 D0 D1)`` is badly conditioned in floats
+    when one period's denominator is tiny beside the other's: a segment's terms are then of the
+    size of ``X0 / D1`` and cancel to a part of the size of the ratio (a numerator of 6e5 falling
+    to 0.25 over a denominator of 4e5 falling to 0.06 left the parts 1e-9 off their sum; another
+    float arrangement lost nine digits with a numerator of 1e5 over a denominator of 1e-3). Every
+    float is an exact rational, so the numerator is computed without rounding and the part is
+    rounded once: each part is the float nearest its exact value, and the parts sum to the
+    movement within a rounding of each part, whatever the magnitudes.
+    """
+
+    numerator_before: Fraction
+    denominator_before: Fraction
+    numerator_after: Fraction
+    denominator_after: Fraction
+
+    @classmethod
+    def of(cls, totals: RatioTotals) -> _ExactTotals:
+        return cls(
+            Fraction(totals.numerator_before),
+            Fraction(totals.denominator_before),
+            Fraction(totals.numerator_after),
+            Fraction(totals.denominator_after),
+        )
+
+    @classmethod
+    def summed(cls, *columns: Sequence[float]) -> _ExactTotals:
+        # Summed exactly too: a total rounded once already moves the parts' sum by X0 / D1 * eps.
+        before_x, before_d, after_x, after_d = (sum(map(Fraction, c), Fraction(0)) for c in columns)
+        return cls(before_x, before_d, after_x, after_d)
+
+    def segment_total(self, x0: float, d0: float, x1: float, d1: float) -> float:
+        big_d0, big_d1 = self.denominator_before, self.denominator_after
+        numerator_change = Fraction(x1) - Fraction(x0)
+        denominator_change = Fraction(d1) - Fraction(d0)
+        weighted = (
+            numerator_change * (big_d0 + big_d1) - (self.numerator_before + self.numerator_after) * denominator_change
+        )
+        return float(weighted / (2 * big_d0 * big_d1))
 
 
 def segment_ratio(
@@ -211,14 +255,11 @@ def segment_ratio(
     for seq in (denominators_before, numerators_after, denominators_after):
         if len(seq) != n:
             raise AttributionError("every segment needs a numerator and a denominator in both periods")
-    totals = RatioTotals(
-        math.fsum(numerators_before),
-        math.fsum(denominators_before),
-        math.fsum(numerators_after),
-        math.fsum(denominators_after),
-    )
+    exact = _ExactTotals.summed(numerators_before, denominators_before, numerators_after, denominators_after)
+    if exact.denominator_before == 0 or exact.denominator_after == 0:
+        raise AttributionError("the denominator is zero in one period")
     return [
-        segment_effect(totals, *values)
+        _segment_effect(exact, *values)
         for values in zip(numerators_before, denominators_before, numerators_after, denominators_after, strict=True)
     ]
 
