@@ -6,7 +6,8 @@ and decayed, per contact and point). The compared points are scored in one pass;
 the recent week's, not scored again. When the band crossings are asked for too (a run's alerts),
 the per-contact points go into a temporary table on one connection, and the aggregates and the
 crossings read it; otherwise they are a CTE of the one aggregate statement. Other points (a
-trend's) are scored two per statement, which bounds the statement's width and its memory.
+trend's) are scored a few per statement (the dialect's ``score_points_per_statement``), which
+bounds the statement's width and its memory.
 
 An engine without temporary tables, or one that refuses them (a read-only PostgreSQL session),
 gets the same numbers with the crossings' statement scoring again (the same CTE in it).
@@ -91,8 +92,9 @@ def answer_score(
         moves, unfiltered = shared_answer.moves, shared_answer.unfiltered_dims
     # The other points (a trend's) a few per statement: a statement's width grows with its points,
     # and with it the memory a wide aggregation needs (13 points at once took 3.9 GB at 10M).
-    for start in range(0, len(rest), POINTS_PER_STATEMENT):
-        chunk = rest[start : start + POINTS_PER_STATEMENT]
+    per_statement = warehouse.dialect.score_points_per_statement
+    for start in range(0, len(rest), per_statement):
+        chunk = rest[start : start + per_statement]
         query = plan_score_query(tree, node, chunk, segment, warehouse)
         found = run_score_query(tree, query, chunk, warehouse)
         results.update((p.index, r) for p, r in zip(chunk, found, strict=True))
@@ -101,9 +103,6 @@ def answer_score(
     if watches and moves is None:
         raise InternalError("the band moves asked for were not read")
     return ScoreAnswer(results, unfiltered, tuple(statements), moves)
-
-
-POINTS_PER_STATEMENT = 2
 
 
 def _answer_shared(
