@@ -9,10 +9,11 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 from sqlalchemy.engine import Engine
 
+from kpitree.cli.main import cli
 from kpitree.sample.generate import TABLES, SampleSpec, generate
 from kpitree.state.migrations import upgrade
 from kpitree.state.store import StateStore
-from tests.engines import state_url
+from tests.engines import shared_spark_database, state_url
 from tests.reference import fetch
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,3 +69,33 @@ def sample() -> Iterator[duckdb.DuckDBPyConnection]:
 def rows(sample: duckdb.DuckDBPyConnection) -> dict[str, list[dict[str, object]]]:
     """The sample's rows in Python, for the independent reference computation."""
     return {table: fetch(sample, table) for table in TABLES}
+
+
+@pytest.fixture(scope="session")
+def sample_csvs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """:data:`SAMPLE`'s tables as CSV files, as a CRM or warehouse export would hand them over."""
+    folder = tmp_path_factory.mktemp("sample_csv")
+    connection = duckdb.connect()
+    generate(connection, SAMPLE)
+    for table in TABLES:
+        connection.execute(f"COPY {table} TO '{folder / table}.csv' (HEADER)")
+    connection.close()
+    return folder
+
+
+def load_csvs(url: str, folder: Path) -> None:
+    """Every table of :data:`SAMPLE` loaded from ``folder``'s CSVs with ``kpitree load``."""
+    runner = CliRunner()
+    for table in TABLES:
+        result = runner.invoke(cli, ["load", str(folder / f"{table}.csv"), "--table", table, "--warehouse", url])
+        assert result.exit_code == 0, result.output
+        assert f"into {table}" in result.output
+
+
+@pytest.fixture(scope="session")
+def spark_sample(tmp_path_factory: pytest.TempPathFactory, testrun_uid: str, sample_csvs: Path) -> Iterator[str]:
+    """A Spark database holding :data:`SAMPLE`, loaded from its CSVs with ``kpitree load`` once
+    for every worker of this run (:func:`tests.engines.shared_spark_database`)."""
+    ledger = tmp_path_factory.getbasetemp().parent / f"spark-sample-{testrun_uid}.json"
+    with shared_spark_database(ledger, lambda url: load_csvs(url, sample_csvs)) as url:
+        yield url

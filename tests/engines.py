@@ -8,9 +8,11 @@ laptop and fail under CI, so a CI run can never pass without having talked to th
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -74,6 +76,68 @@ def fresh_postgres_database() -> AbstractContextManager[str]:
 def fresh_spark_database() -> AbstractContextManager[str]:
     """A new, empty database (schema) on the Spark test server, dropped with its tables afterwards."""
     return _fresh_database(spark_server_url(), "CREATE DATABASE {}", "DROP DATABASE IF EXISTS {} CASCADE")
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with path.open("a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def shared_spark_database(ledger: Path, fill: Callable[[str], None]) -> Iterator[str]:
+    """One Spark database for every pytest worker of a run that asks for it with this ``ledger``
+    (a file in a folder the workers share), filled once by ``fill(url)``.
+
+    Loading the sample into Spark costs seconds of its JVMs' CPU, which two cores share with every
+    other test: each worker filling its own copy cost more than the tests reading it. The ledger
+    counts the workers using the database under a file lock; the last to leave drops it, and a
+    worker coming after that fills a new one. The tests that read it add tables of their own
+    names at most, never change the sample's.
+    """
+    lock = ledger.with_suffix(".lock")
+    with _locked(lock):
+        entry: dict[str, Any] = {"url": None, "users": 0}
+        if ledger.exists():
+            entry = json.loads(ledger.read_text(encoding="utf-8"))
+        if entry["url"] is None:
+            admin = spark_server_url()
+            name = f"kt_shared_{uuid.uuid4().hex[:12]}"
+            engine = sa.create_engine(admin)
+            with engine.connect() as connection:
+                connection.exec_driver_sql(f"CREATE DATABASE {name}")
+            engine.dispose()
+            url = admin.set(database=name).render_as_string(hide_password=False)
+            try:
+                fill(url)
+            except BaseException:
+                _drop_spark_database(url)
+                raise
+            entry["url"] = url
+        entry["users"] += 1
+        ledger.write_text(json.dumps(entry), encoding="utf-8")
+    try:
+        yield str(entry["url"])
+    finally:
+        with _locked(lock):
+            entry = json.loads(ledger.read_text(encoding="utf-8"))
+            entry["users"] -= 1
+            if entry["users"] == 0:
+                _drop_spark_database(entry["url"])
+                entry["url"] = None
+            ledger.write_text(json.dumps(entry), encoding="utf-8")
+
+
+def _drop_spark_database(url: str) -> None:
+    parsed = sa.make_url(url)
+    engine = sa.create_engine(parsed.set(database="default"))
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {parsed.database} CASCADE")
+    engine.dispose()
 
 
 @contextmanager

@@ -3,6 +3,8 @@ computation over the same generated rows (tests/reference.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -13,6 +15,7 @@ from kpitree.compute.batch import SegmentFilter
 from kpitree.sample.generate import TABLES
 from kpitree.tree import tree_calendar
 from kpitree.tree_files import load_tree_or_raise
+from kpitree.warehouse import Warehouse, open_warehouse
 from tests.conftest import TREES
 from tests.engines import WITH_SPARK, warehouse_with
 from tests.reference import measure_values, score_summary
@@ -22,15 +25,35 @@ ACTIVITY_PERIODS = ("2026-10", "2026-09", "2026-03", "2026-W13", "2026-W44", "20
 SCORE_PERIODS = ("2026-W43", "2026-W40", "2026-W13")
 
 
+@contextmanager
+def _sample_in(
+    engine: str, tmp_path: Path, sample: duckdb.DuckDBPyConnection, request: pytest.FixtureRequest
+) -> Iterator[Warehouse]:
+    """The sample in ``engine``'s warehouse: on Spark the run's shared copy, loaded from its CSVs."""
+    if engine != "spark":
+        with warehouse_with(engine, tmp_path, sample, *TABLES) as warehouse:
+            yield warehouse
+        return
+    warehouse = open_warehouse(request.getfixturevalue("spark_sample"))
+    try:
+        yield warehouse
+    finally:
+        warehouse.dispose()
+
+
 @pytest.mark.parametrize("engine", WITH_SPARK)
 def test_every_activity_measure_matches_the_reference(
-    engine: str, tmp_path: Path, sample: duckdb.DuckDBPyConnection, rows: dict[str, list[dict[str, object]]]
+    engine: str,
+    tmp_path: Path,
+    sample: duckdb.DuckDBPyConnection,
+    rows: dict[str, list[dict[str, object]]],
+    request: pytest.FixtureRequest,
 ) -> None:
     tree = load_tree_or_raise(TREES / "activity_volume_per_contact.yaml")
     calendar = tree_calendar(tree)
     periods = [calendar.parse(p) for p in ACTIVITY_PERIODS]
     smb = SegmentFilter.parse(["segment=SMB"], tree)
-    with warehouse_with(engine, tmp_path, sample, *TABLES) as warehouse:
+    with _sample_in(engine, tmp_path, sample, request) as warehouse:
         computed = compute_periods(tree, periods, warehouse)
         segment = compute_periods(tree, periods[:1], warehouse, smb)
     checked = 0
@@ -49,13 +72,17 @@ def test_every_activity_measure_matches_the_reference(
 
 @pytest.mark.parametrize("engine", WITH_SPARK)
 def test_scores_match_the_reference(
-    engine: str, tmp_path: Path, sample: duckdb.DuckDBPyConnection, rows: dict[str, list[dict[str, object]]]
+    engine: str,
+    tmp_path: Path,
+    sample: duckdb.DuckDBPyConnection,
+    rows: dict[str, list[dict[str, object]]],
+    request: pytest.FixtureRequest,
 ) -> None:
     tree = load_tree_or_raise(TREES / "contact_engagement_score.yaml")
     calendar = tree_calendar(tree)
     periods = [calendar.parse(p) for p in SCORE_PERIODS]
     root = tree.nodes[tree.root]
-    with warehouse_with(engine, tmp_path, sample, *TABLES) as warehouse:
+    with _sample_in(engine, tmp_path, sample, request) as warehouse:
         computed = compute_periods(tree, periods, warehouse)
     for values in computed.periods:
         as_of = calendar.bounds(values.period)[1]

@@ -9,59 +9,34 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
 from kpitree.cli.main import cli
 from kpitree.delivery.outbox import list_outbox
-from kpitree.sample.generate import TABLES, SampleSpec, generate
 from kpitree.warehouse import open_warehouse
-from tests.conftest import FIXTURES, ROOT
-from tests.engines import fresh_spark_database, spark_server_url
+from tests.conftest import FIXTURES, ROOT, load_csvs
+from tests.engines import spark_server_url
 
 pytestmark = pytest.mark.spark
 
 # The planted movements are in the sample's last month (October 2026) and its weeks.
-SAMPLE = SampleSpec(seed=11, activities=3000, end="2026-10")
 PERIODS = {"activity_volume_per_contact": "2026-10", "contact_engagement_score": "2026-W43"}
 # What differs between two engines' outputs without being a number of the tree.
 NOT_COMPARED = frozenset({"statements", "sql", "warehouse", "computed_at", "generated_at", "elapsed_seconds"})
 
 
 @pytest.fixture(scope="module")
-def csv_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The generated sample's tables as CSV files, as a CRM or warehouse export would hand them over."""
-    folder = tmp_path_factory.mktemp("csv")
-    connection = duckdb.connect()
-    generate(connection, SAMPLE)
-    for table in TABLES:
-        connection.execute(f"COPY {table} TO '{folder / table}.csv' (HEADER)")
-    connection.close()
-    return folder
-
-
-def _load_all(url: str, folder: Path) -> None:
-    runner = CliRunner()
-    for table in TABLES:
-        result = runner.invoke(cli, ["load", str(folder / f"{table}.csv"), "--table", table, "--warehouse", url])
-        assert result.exit_code == 0, result.output
-        assert f"into {table}" in result.output
-
-
-@pytest.fixture(scope="module")
-def warehouses(csv_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """(DuckDB URL, Spark URL), both loaded from the same CSVs with ``kpitree load``."""
+def warehouses(spark_sample: str, sample_csvs: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """(DuckDB URL, Spark URL), both loaded from the same CSVs with ``kpitree load`` (the Spark one
+    shared by this run's workers)."""
     duck = f"duckdb:///{tmp_path_factory.mktemp('duck') / 'warehouse.duckdb'}"
-    _load_all(duck, csv_folder)
-    with fresh_spark_database() as spark:
-        _load_all(spark, csv_folder)
-        yield duck, spark
+    load_csvs(duck, sample_csvs)
+    return duck, spark_sample
 
 
 def _compute(url: str, tree: str, *args: str) -> dict[str, Any]:
@@ -145,13 +120,13 @@ def test_a_run_on_spark_queues_the_same_alerts_as_on_duckdb(
 
 
 def test_a_statement_spark_refuses_is_a_user_error_naming_the_node(
-    warehouses: tuple[str, str], csv_folder: Path
+    warehouses: tuple[str, str], sample_csvs: Path
 ) -> None:
     # Activities as text, read with a day-first time_format their ISO times do not match: only the
     # engine finds that out, and it must say so (ANSI mode), not drop every row as NULL.
     _, spark_url = warehouses
     runner = CliRunner()
-    text_load = ["load", str(csv_folder / "activities.csv"), "--table", "activities_text", "--no-contract"]
+    text_load = ["load", str(sample_csvs / "activities.csv"), "--table", "activities_text", "--no-contract"]
     loaded = runner.invoke(cli, [*text_load, "--warehouse", spark_url])
     assert loaded.exit_code == 0, loaded.output
     tree = FIXTURES / "spark_bad_time_format.yaml"
@@ -175,8 +150,6 @@ def test_check_report_score_change_calibrate_and_impact_say_the_same_on_spark(
     commands = [
         ["validate", str(ROOT / "trees")],
         ["check", "activity_volume_per_contact", "--period", "2026-10"],
-        ["report", "activity_volume_per_contact", "--period", "2026-10", "--format", "md"],
-        ["report", "contact_engagement_score", "--period", "2026-W43", "--format", "md"],
         ["score-change", "contact_engagement_score", "--period", "2026-W43"],
         ["calibrate", "contact_engagement_score", "--outcomes", "outcomes", "--as-of", "2026-07-01", "--format", "md"],
     ]
@@ -193,6 +166,14 @@ def test_check_report_score_change_calibrate_and_impact_say_the_same_on_spark(
     assert all(len(text) > 100 for text in said["duck"])
     for duck, spark in zip(said["duck"], said["spark"], strict=True):
         _same_as_printed(duck, spark)
+    # The reports as data: every node's attribution and its 12-period trend, which Spark scores in
+    # one statement and DuckDB two points at a time (score_points_per_statement).
+    for tree, period in sorted(PERIODS.items()):
+        reports = [
+            json.loads(_say(url, ["report", tree, "--period", period, "--format", "json"])) for url in warehouses
+        ]
+        assert len(reports[0]["trend_periods"]) == 12
+        assert _numbers_agree(*reports) > 100
 
 
 _NUMBER = re.compile(r"\d[\d,]*(?:\.(\d+))?")
@@ -211,10 +192,10 @@ def _same_as_printed(duck: str, spark: str) -> None:
 
 
 def test_a_file_source_on_spark_is_refused_with_the_way_to_load_it(
-    warehouses: tuple[str, str], csv_folder: Path, tmp_path: Path
+    warehouses: tuple[str, str], sample_csvs: Path, tmp_path: Path
 ) -> None:
     # DuckDB reads a source's file in place; a Spark cluster cannot read this machine's files.
-    (tmp_path / "activities.csv").write_bytes((csv_folder / "activities.csv").read_bytes())
+    (tmp_path / "activities.csv").write_bytes((sample_csvs / "activities.csv").read_bytes())
     tree = tmp_path / "from_file.yaml"
     tree.write_text(
         (FIXTURES / "spark_bad_time_format.yaml")
