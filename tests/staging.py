@@ -3,6 +3,8 @@ warehouse (see tests/engines.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import duckdb
 
 DDL = {
@@ -21,3 +23,12 @@ def staging(*tables: str) -> duckdb.DuckDBPyConnection:
     for table in tables:
         connection.execute(f"CREATE TABLE {table} ({DDL[table]})")
     return connection
+
+
+def insert_rows(connection: duckdb.DuckDBPyConnection, table: str, rows: Sequence[Sequence[object]]) -> None:
+    """``rows`` into ``table`` in one statement: DuckDB's executemany runs one statement per row,
+    which took 0.65 s of CPU for 1,500 rows against 0.08 s for one multi-row VALUES."""
+    if not rows:
+        return
+    row = "(" + ", ".join("?" * len(rows[0])) + ")"
+    connection.execute(f"INSERT INTO {table} VALUES " + ", ".join([row] * len(rows)), [v for r in rows for v in r])

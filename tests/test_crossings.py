@@ -27,7 +27,7 @@ from kpitree.tree_files import load_tree_or_raise
 from kpitree.warehouse import Warehouse
 from tests.conftest import TREES
 from tests.engines import warehouse_with
-from tests.staging import staging
+from tests.staging import insert_rows, staging
 
 SCORE_TREE = TREES / "contact_engagement_score.yaml"
 PERIOD = "2026-W42"
@@ -53,7 +53,7 @@ def swinging_signals(seed: int) -> duckdb.DuckDBPyConnection:
                 (f"s{contact}-{burst}-{i}", f"con-{contact}", account, kind, at, quantity)
                 for i in range(rng.randint(1, 9))
             ]
-    connection.executemany("INSERT INTO signals VALUES (?, ?, ?, ?, ?, ?)", rows)
+    insert_rows(connection, "signals", rows)
     for number in range(12):
         csm = f"csm{number % 3}@example.com" if number < 3 else None
         connection.execute("INSERT INTO accounts VALUES (?, ?, 'SMB', 'outbound', ?)", [f"acc-{number}", "A", csm])
