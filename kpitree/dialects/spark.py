@@ -54,9 +54,9 @@ PACKED_CODES: Final = {"%m": "MM", "%d": "dd", "%H": "HH", "%I": "hh", "%M": "mm
 class SparkSql(SqlDialect):
     title = "Spark SQL"
     lands_parquet = True
-    # Spark pays seconds of planning and scheduling per statement, and its executors spill a wide
-    # aggregation to disk: a 12-period trend in one statement took 5.3-6.4 s of the server's CPU
-    # against 7.4-8.2 s in six (the sample, measured), so a trend is scored in one or two.
+    # Spark pays about a second of planning and scheduling per statement, and its executors spill
+    # a wide aggregation to disk: a 12-period score report took 5.3-6.4 s of the server's CPU with
+    # its trend in one statement against 7.4-8.2 s in five (the test sample, measured).
     score_points_per_statement = 12
 
     def prepare_engine(self, engine: Engine) -> None:
