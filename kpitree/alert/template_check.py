@@ -4,7 +4,6 @@ variables alerts provide (see :mod:`kpitree.templating.lint`), reported with its
 
 from __future__ import annotations
 
-from kpitree.alert.messages import sample_contexts
 from kpitree.alert.templates import AlertTemplates, template_dir, template_dir_is_confined
 from kpitree.errors import InternalError
 from kpitree.spec.issues import IssueCode, Level, ValidationIssue
@@ -36,6 +35,10 @@ def check_templates(tree: MetricTree, sink: IssueSink) -> None:
             "create it with the templates to override, or remove alerting.templates to use the shipped ones",
         )
         return
+    # Imported here: the sample contexts need the whole alert stage (views, routing, attribution,
+    # down to SQLAlchemy), 0.4 s that `kpitree validate` of a tree without overrides never needs.
+    from kpitree.alert.messages import sample_contexts
+
     for problem in AlertTemplates(directory).override_problems(sample_contexts(tree)):
         sink.issues.append(
             ValidationIssue(
