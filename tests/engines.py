@@ -73,9 +73,19 @@ def fresh_postgres_database() -> AbstractContextManager[str]:
     )
 
 
+SPARK_CREATE, SPARK_DROP = "CREATE DATABASE {}", "DROP DATABASE IF EXISTS {} CASCADE"
+
+
 def fresh_spark_database() -> AbstractContextManager[str]:
     """A new, empty database (schema) on the Spark test server, dropped with its tables afterwards."""
-    return _fresh_database(spark_server_url(), "CREATE DATABASE {}", "DROP DATABASE IF EXISTS {} CASCADE")
+    return _fresh_database(spark_server_url(), SPARK_CREATE, SPARK_DROP)
+
+
+def _on_server(server: sa.URL, statement: str) -> None:
+    engine = sa.create_engine(server)
+    with engine.connect() as connection:
+        connection.exec_driver_sql(statement)
+    engine.dispose()
 
 
 @contextmanager
@@ -107,10 +117,7 @@ def shared_spark_database(ledger: Path, fill: Callable[[str], None]) -> Iterator
         if entry["url"] is None:
             admin = spark_server_url()
             name = f"kt_shared_{uuid.uuid4().hex[:12]}"
-            engine = sa.create_engine(admin)
-            with engine.connect() as connection:
-                connection.exec_driver_sql(f"CREATE DATABASE {name}")
-            engine.dispose()
+            _on_server(admin, SPARK_CREATE.format(name))
             url = admin.set(database=name).render_as_string(hide_password=False)
             try:
                 fill(url)
@@ -134,10 +141,7 @@ def shared_spark_database(ledger: Path, fill: Callable[[str], None]) -> Iterator
 
 def _drop_spark_database(url: str) -> None:
     parsed = sa.make_url(url)
-    engine = sa.create_engine(parsed.set(database="default"))
-    with engine.connect() as connection:
-        connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {parsed.database} CASCADE")
-    engine.dispose()
+    _on_server(parsed.set(database="default"), SPARK_DROP.format(parsed.database))
 
 
 @contextmanager
