@@ -7,11 +7,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
+from sqlmodel import SQLModel
 
+import kpitree.state.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from alembic import command
 from kpitree.resources import shipped_dir
 
@@ -44,13 +47,40 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 def ensure_current(engine: Engine) -> None:
     """Bring the state database to the newest schema when it is behind (a no-op when current).
     Two processes opening a new database at once migrate it once: the second waits for the lock,
-    then finds the schema current."""
-    head = head_revision(engine)
+    then finds the schema current.
+
+    A new, empty database gets the models' tables in one ``create_all`` and is stamped at head,
+    as Alembic's cookbook builds an up-to-date database from scratch, instead of replaying every
+    migration: 0.40-0.53 s against about 0.1 s per new SQLite file, paid by every test's and
+    every first run's state database. tests/test_state.py checks that both ways build the same
+    schema; the migrations stay the way to upgrade a database that has data."""
+    config = alembic_config(engine)
+    script = ScriptDirectory.from_config(config)
+    head = script.get_current_head()
     if current_revision(engine) == head:
         return
     with migration_lock(engine):
-        if current_revision(engine) != head:
-            command.upgrade(alembic_config(engine), "head")
+        if current_revision(engine) == head:
+            return
+        if _is_empty(engine):
+            create_at_head(engine, script)
+        else:
+            command.upgrade(config, "head")
+
+
+def create_at_head(engine: Engine, script: ScriptDirectory) -> None:
+    """The models' tables and the version row at head, in one transaction where the engine has
+    transactional DDL (PostgreSQL): an interrupted creation leaves nothing behind there."""
+    with engine.begin() as connection:
+        SQLModel.metadata.create_all(connection)
+        MigrationContext.configure(connection).stamp(script, "head")
+
+
+def _is_empty(engine: Engine) -> bool:
+    """No kpitree table and no version table (APScheduler's own job table may be there)."""
+    with engine.connect() as connection:
+        present = set(sa.inspect(connection).get_table_names())
+    return not present & {"alembic_version", *SQLModel.metadata.tables}
 
 
 # Any constant both processes agree on: the advisory lock's key for kpitree's schema migrations.
