@@ -17,7 +17,8 @@ from sqlmodel import SQLModel
 
 from kpitree.cli.main import cli
 from kpitree.state.migrations import current_revision, head_revision, upgrade
-from kpitree.state.store import HEAD_REVISION, StateStore, schema_is_current
+from kpitree.state.schema import HEAD_REVISION, schema_is_current
+from kpitree.state.store import StateStore
 from tests.engines import state_url
 
 
@@ -120,7 +121,7 @@ def test_db_upgrade_command(kind: str, tmp_path: Path, runner: CliRunner) -> Non
 def test_the_head_revision_kpitree_compares_with_is_alembics(tmp_path: Path) -> None:
     """Opening a current database skips alembic: that is only right while HEAD_REVISION is the head."""
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'state.db'}")
-    assert head_revision(engine) == HEAD_REVISION, "a new migration: set HEAD_REVISION in state/store.py"
+    assert head_revision(engine) == HEAD_REVISION, "a new migration: set HEAD_REVISION in state/schema.py"
     assert not schema_is_current(engine)  # empty: no version table
     upgrade(engine, "0006")
     assert not schema_is_current(engine)

@@ -16,6 +16,7 @@ from kpitree.compute.snapshot import Snapshot
 from kpitree.errors import InternalError, UserError
 from kpitree.periods import Period
 from kpitree.state.models import ComputeRun, NodeValueRecord
+from kpitree.state.schema import create_if_new, schema_is_current
 from kpitree.tree import MetricTree, tree_calendar
 from kpitree.warehouse import make_file_directory
 
@@ -26,22 +27,6 @@ SQLITE_BUSY_SECONDS = 300
 
 def state_url(option: str | None = None) -> str:
     return option or os.environ.get(STATE_ENV) or f"sqlite:///{DEFAULT_STATE_FILE}"
-
-
-# The newest migration's revision (alembic/versions). Opening a current database reads its
-# version row and compares it with this, instead of importing alembic and parsing every
-# migration script to find the head: 0.7-1.4 s on every command that opens the state database.
-# tests/test_state.py checks that it is alembic's head.
-HEAD_REVISION = "0007"
-
-
-def schema_is_current(engine: Engine) -> bool:
-    """Whether the state database's schema is :data:`HEAD_REVISION` (False when it has none)."""
-    with engine.connect() as connection:
-        if not sa.inspect(connection).has_table("alembic_version"):
-            return False
-        versions = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
-    return list(versions) == [HEAD_REVISION]
 
 
 @dataclass
@@ -60,7 +45,7 @@ class StateStore:
         try:
             with engine.connect():
                 pass  # unreachable or refused: say so now, as the user's setting, not midway as a bug
-            if migrate and not schema_is_current(engine):
+            if migrate and not schema_is_current(engine) and not create_if_new(engine):
                 from kpitree.state.migrations import ensure_current  # alembic: only to upgrade
 
                 ensure_current(engine)
