@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from kpitree.alert.messages import MessagePlan, message_context, sample_contexts
@@ -19,6 +21,7 @@ from kpitree.alert.templates import (
 )
 from kpitree.alert.views import sample_view
 from kpitree.cli.main import cli
+from kpitree.templating.sandbox import BoundedSandbox
 from tests.alerting_world import FIXTURE, alerting_tree
 
 
@@ -106,3 +109,33 @@ def test_a_good_override_replaces_only_its_template(tmp_path: Path) -> None:
     rendered = AlertTemplates(template_dir(tree)).render(sample_contexts(tree)[0])
     assert rendered.subject == "ALERT Touches & alerts"
     assert "Hello Sample Owner" in rendered.text  # the shipped body still serves
+
+
+def test_templates_compile_once_per_process_and_again_when_their_source_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each run builds fresh AlertTemplates; the compiled templates are kept, keyed by file and
+    checked against the source, so an edited override renders its new text at once."""
+    parsed: list[str | None] = []
+    parse = BoundedSandbox._parse
+
+    def counting(self: BoundedSandbox, source: str, name: str | None, filename: str | None) -> Any:
+        parsed.append(name)
+        return parse(self, source, name, filename)
+
+    monkeypatch.setattr(BoundedSandbox, "_parse", counting)
+    tree = alerting_tree()
+    plan = MessagePlan(tree, "2026-08", "run", "kpitree report")
+    context = message_context(plan, ["Lena"], Role.TO, [sample_view(tree)])
+    overrides = tmp_path / "templates"
+    overrides.mkdir()
+    (overrides / "subject.txt.j2").write_text("first {{ period }}", encoding="utf-8")
+    first = AlertTemplates(overrides).render(context)
+    compiled = len(parsed)
+    again = AlertTemplates(overrides).render(context)
+    assert again == first
+    assert len(parsed) == compiled, "a second set of the same templates compiles nothing"
+    (overrides / "subject.txt.j2").write_text("second {{ period }}", encoding="utf-8")
+    edited = AlertTemplates(overrides).render(context)
+    assert (first.subject, edited.subject) == ("first 2026-08", "second 2026-08")
+    assert parsed[compiled:] == ["subject.txt.j2"], "only the edited template compiles again"
