@@ -16,19 +16,17 @@ message at 50 blocks, each with a note saying so, and a plain ``text`` fallback 
 from __future__ import annotations
 
 import json
-import threading
 import traceback
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jinja2
-from jinja2.bccache import Bucket, BytecodeCache
 
 from kpitree.errors import UserError
 from kpitree.resources import shipped_dir
+from kpitree.templating.compiled import CompiledTemplates
 from kpitree.templating.lint import TemplateProblem, lint_template
 from kpitree.templating.sandbox import BoundedSandbox
 from kpitree.tree import MetricTree
@@ -88,33 +86,7 @@ def mrkdwn(value: object) -> str:
     return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-class CompiledTemplates(BytecodeCache):
-    """Compiled templates kept in memory for the process, so that every run's fresh
-    :class:`AlertTemplates` (the scheduler's, each in-process test's) does not parse and compile
-    the same four templates again: 20-40 ms each. Jinja2 keys a template by its name and file and
-    checks the source's hash, so an edited or a newly overriding template compiles afresh. Every
-    environment using it must compile alike: only :class:`AlertTemplates`' do (same options)."""
-
-    def __init__(self, entries: int = 256) -> None:
-        self._entries = entries
-        self._compiled: OrderedDict[str, bytes] = OrderedDict()
-        self._lock = threading.Lock()  # the scheduler renders from worker threads
-
-    def load_bytecode(self, bucket: Bucket) -> None:
-        with self._lock:
-            data = self._compiled.get(bucket.key)
-        if data is not None:
-            bucket.bytecode_from_string(data)  # resets the bucket when the source changed
-
-    def dump_bytecode(self, bucket: Bucket) -> None:
-        data = bucket.bytecode_to_string()
-        with self._lock:
-            self._compiled[bucket.key] = data
-            self._compiled.move_to_end(bucket.key)
-            while len(self._compiled) > self._entries:
-                self._compiled.popitem(last=False)
-
-
+# Only AlertTemplates' environments (all with the same options) compile into this one.
 _COMPILED = CompiledTemplates()
 
 
