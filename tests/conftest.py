@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -13,6 +14,7 @@ from kpitree.cli.main import cli
 from kpitree.sample.generate import TABLES, SampleSpec, generate
 from kpitree.state.migrations import upgrade
 from kpitree.state.store import StateStore
+from kpitree.templating.sandbox import BoundedSandbox
 from tests.engines import shared_spark_database, state_url
 from tests.reference import fetch
 
@@ -99,3 +101,18 @@ def spark_sample(tmp_path_factory: pytest.TempPathFactory, testrun_uid: str, sam
     ledger = tmp_path_factory.getbasetemp().parent / f"spark-sample-{testrun_uid}.json"
     with shared_spark_database(ledger, lambda url: load_csvs(url, sample_csvs)) as url:
         yield url
+
+
+@pytest.fixture
+def template_parses(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
+    """The names of the templates parsed (compiled from source) while the test runs: the real
+    sandbox's parse, counted on the way through."""
+    parsed: list[str | None] = []
+    parse = BoundedSandbox._parse
+
+    def counting(self: BoundedSandbox, source: str, name: str | None, filename: str | None) -> Any:
+        parsed.append(name)
+        return parse(self, source, name, filename)
+
+    monkeypatch.setattr(BoundedSandbox, "_parse", counting)
+    return parsed

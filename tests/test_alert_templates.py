@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any
 
-import pytest
 from click.testing import CliRunner
 
 from kpitree.alert.messages import MessagePlan, message_context, sample_contexts
@@ -21,7 +19,6 @@ from kpitree.alert.templates import (
 )
 from kpitree.alert.views import sample_view
 from kpitree.cli.main import cli
-from kpitree.templating.sandbox import BoundedSandbox
 from tests.alerting_world import FIXTURE, alerting_tree
 
 
@@ -112,18 +109,11 @@ def test_a_good_override_replaces_only_its_template(tmp_path: Path) -> None:
 
 
 def test_templates_compile_once_per_process_and_again_when_their_source_changes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, template_parses: list[str | None]
 ) -> None:
     """Each run builds fresh AlertTemplates; the compiled templates are kept, keyed by file and
     checked against the source, so an edited override renders its new text at once."""
-    parsed: list[str | None] = []
-    parse = BoundedSandbox._parse
-
-    def counting(self: BoundedSandbox, source: str, name: str | None, filename: str | None) -> Any:
-        parsed.append(name)
-        return parse(self, source, name, filename)
-
-    monkeypatch.setattr(BoundedSandbox, "_parse", counting)
+    parsed = template_parses
     tree = alerting_tree()
     plan = MessagePlan(tree, "2026-08", "run", "kpitree report")
     context = message_context(plan, ["Lena"], Role.TO, [sample_view(tree)])

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from kpitree.templating.html import html_environment
-from kpitree.templating.sandbox import BoundedSandbox
 
 
 @pytest.mark.parametrize("page", ["report/variance.html.j2", "report/calibration.html.j2"])
 def test_a_page_compiled_once_is_not_parsed_again_by_a_new_environment(
-    page: str, monkeypatch: pytest.MonkeyPatch
+    page: str, template_parses: list[str | None]
 ) -> None:
-    parsed: list[str | None] = []
-    parse = BoundedSandbox._parse
-
-    def counting(self: BoundedSandbox, source: str, name: str | None, filename: str | None) -> Any:
-        parsed.append(name)
-        return parse(self, source, name, filename)
-
-    monkeypatch.setattr(BoundedSandbox, "_parse", counting)
+    parsed = template_parses
     first = html_environment().get_template(page)  # parsed here unless this process already did
     before = len(parsed)
     again = html_environment().get_template(page)
