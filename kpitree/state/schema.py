@@ -6,7 +6,7 @@ command that opens a current database does otherwise.
 A new, empty database gets the models' tables in one ``create_all`` and the version row of
 :data:`HEAD_REVISION`, as Alembic's cookbook builds an up-to-date database from scratch
 ("create_all, then stamp head"), instead of replaying every migration: 0.40-0.53 s against
-0.1 s per new SQLite file, paid by every first run and nearly every test. tests/test_state.py
+0.07 s per new SQLite file, paid by every first run and nearly every test. tests/test_state.py
 checks that both ways build the same schema, version table included.
 """
 
