@@ -181,8 +181,6 @@ def segment_effect(
     segment's own ratio changing; ``mix_s = total_s - rate_s``. A segment with no denominator in
     one period has no rate of its own there: all of it is mix.
     """
-    if totals.denominator_before == 0 or totals.denominator_after == 0:
-        raise AttributionError("the denominator is zero in one period")
     return _segment_effect(
         _ExactTotals.of(totals), numerator_before, denominator_before, numerator_after, denominator_after
     )
@@ -218,6 +216,11 @@ class _ExactTotals:
     denominator_before: Fraction
     numerator_after: Fraction
     denominator_after: Fraction
+
+    def __post_init__(self) -> None:
+        # Both ways in (one total, or the segments summed) need a ratio in each period.
+        if self.denominator_before == 0 or self.denominator_after == 0:
+            raise AttributionError("the denominator is zero in one period")
 
     @classmethod
     def of(cls, totals: RatioTotals) -> _ExactTotals:
@@ -256,8 +259,6 @@ def segment_ratio(
         if len(seq) != n:
             raise AttributionError("every segment needs a numerator and a denominator in both periods")
     exact = _ExactTotals.summed(numerators_before, denominators_before, numerators_after, denominators_after)
-    if exact.denominator_before == 0 or exact.denominator_after == 0:
-        raise AttributionError("the denominator is zero in one period")
     return [
         _segment_effect(exact, *values)
         for values in zip(numerators_before, denominators_before, numerators_after, denominators_after, strict=True)
