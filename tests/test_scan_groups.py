@@ -17,7 +17,7 @@ CALENDAR = tree_calendar(TREE)
 LABELS = [f"2026-{m:02d}" for m in range(1, 13)] + [f"2026-W{w:02d}" for w in range(1, 53)] + ["2026-Q1", "2026-Q3"]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(st.lists(st.sampled_from(LABELS), min_size=1, max_size=30))
 def test_every_period_is_in_one_scan_of_disjoint_periods(labels: list[str]) -> None:
     batch = windows(CALENDAR, [CALENDAR.parse(label) for label in labels])
