@@ -104,12 +104,12 @@ def rolled_states(
 
 
 def reference_moves(
-    tree: MetricTree, node: Node, watch: BandWatch, warehouse: Warehouse, firing: set[str]
+    node: Node, watch: BandWatch, rolled: dict[int, dict[str, ScoreState]], firing: set[str]
 ) -> dict[str, BandMove]:
-    """The entities the rule sees, as the alerts found them in Python before the warehouse did."""
+    """The entities the rule sees, as the alerts found them in Python before the warehouse did,
+    from ``rolled``: :func:`rolled_states` for the rule's kind of entity."""
     spec = node.score
     assert spec is not None
-    rolled = rolled_states(tree, node, watch.entity, warehouse)
     ranks = band_ranks(spec.bands)
     lowest = max(ranks, key=lambda name: ranks[name])
     found = {}
@@ -138,11 +138,6 @@ def reference_moves(
     return found
 
 
-def scored_entities(tree: MetricTree, node: Node, entity: str, warehouse: Warehouse) -> set[str]:
-    rolled = rolled_states(tree, node, entity, warehouse)
-    return set(rolled[0]) | set(rolled[1])
-
-
 def assert_same(found: list[BandMove], expected: dict[str, BandMove]) -> None:
     assert sorted(m.entity for m in found) == sorted(expected)
     for move in found:
@@ -166,14 +161,16 @@ def test_crossings_in_sql_match_the_per_contact_rows(engine: str, method: str, d
     batch = windows(calendar, [current, calendar.shift(current, -1)])
     with warehouse_with(engine, tmp_path, swinging_signals(0), "signals", "accounts") as warehouse:
         for entity in ("contact", "account"):
-            every = reference_moves(tree, node, BandWatch(entity, direction, None), warehouse, set())
+            # The per-contact rows in Python once per kind of entity: every reference below reads them.
+            rolled = rolled_states(tree, node, entity, warehouse)
+            every = reference_moves(node, BandWatch(entity, direction, None), rolled, set())
             assert every, f"the sample has {entity}s crossing {direction}: the test checks something"
             # Firing: three that crossed, three scored ones that did not, ids with a quote and unknown.
-            still = reference_moves(tree, node, BandWatch(entity, direction, frozenset()), warehouse, set())
+            still = reference_moves(node, BandWatch(entity, direction, frozenset()), rolled, set())
             assert still == {}
-            quiet = sorted(set(scored_entities(tree, node, entity, warehouse)) - set(every))[:3]
+            quiet = sorted((set(rolled[0]) | set(rolled[1])) - set(every))[:3]
             firing = set(sorted(every)[:3]) | set(quiet) | {"x'y", "no-such-entity"}
-            with_firing = reference_moves(tree, node, BandWatch(entity, direction, None), warehouse, firing)
+            with_firing = reference_moves(node, BandWatch(entity, direction, None), rolled, firing)
             assert len(with_firing) == len(every) + len(quiet)
             for watch, expected, told in (
                 (BandWatch(entity, direction, None), every, set[str]()),
@@ -181,7 +178,7 @@ def test_crossings_in_sql_match_the_per_contact_rows(engine: str, method: str, d
                 (BandWatch(entity, direction, frozenset({"Dormant"})), None, firing),
             ):
                 if expected is None:
-                    expected = reference_moves(tree, node, watch, warehouse, told)
+                    expected = reference_moves(node, watch, rolled, told)
                 found = band_moves(tree, node, watch, batch[0], batch[1], warehouse, SegmentFilter(), told)
                 assert_same(found, expected)
             # The owner column is read for the entities found, and only for them.
