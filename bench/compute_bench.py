@@ -44,12 +44,12 @@ MEASURE = textwrap.dedent(
 KPITREE = textwrap.dedent(
     """
     import time
-    from kpitree.cli.main import cli
+    from kpitree.cli.main import main
     from kpitree.cli import compute_commands
     import duckdb_engine
     ready = time.perf_counter()
     try:
-        cli.main(args={args!r}, prog_name="kpitree", standalone_mode=False)
+        main({args!r})  # the program's entry, as the kpitree command runs it
     except SystemExit as exc:
         assert not exc.code, exc.code
     """

@@ -1,5 +1,5 @@
 """``python -m kpitree``: the same as the ``kpitree`` command."""
 
-from kpitree.cli.main import cli
+from kpitree.cli.main import main
 
-cli(prog_name="kpitree")
+main()

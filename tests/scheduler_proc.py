@@ -45,12 +45,12 @@ def main(argv: list[str]) -> None:
         kpitree.pipeline.enqueue = die  # type: ignore[attr-defined]
     if "--slow-commit" in own:
         kpitree.pipeline.enqueue = slow  # type: ignore[attr-defined]
-    from kpitree.cli.main import cli
+    from kpitree.cli.main import main as kpitree_main
 
     real_anchor = time.time() if own[1] == "ready" else float(own[1])
     print(f"clock.anchor real={real_anchor!r}", file=sys.stderr, flush=True)
     with freeze_time(fake_start + timedelta(seconds=time.time() - real_anchor), tick=True):
-        cli.main(args=["schedule", *schedule_args], prog_name="kpitree")
+        kpitree_main(["schedule", *schedule_args])  # the program's entry, as the command runs it
 
 
 if __name__ == "__main__":
