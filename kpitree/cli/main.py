@@ -105,7 +105,7 @@ def cli() -> None:
 # The kpitree process collects cyclic garbage when this many new objects are alive, not 700.
 # A command builds its objects once and exits (the scheduler keeps its trees): with CPython's
 # default (700, 10, 10) a `kpitree run` at 10M ran 636 collections, 4 of them full, each walking
-# every imported module's objects again: 0.2 s of its 7.3 s. With this: about 27, none full,
+# every imported module's objects again: 0.2 s of its 7.3 s. With this: 22, none full,
 # 0.06 s. Objects without cycles are freed at once as always; cycles wait a little longer.
 YOUNG_GENERATION_THRESHOLD = 50_000
 
