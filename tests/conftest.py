@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from click.testing import CliRunner
 from hypothesis import settings
 from sqlalchemy.engine import Engine
 
-from kpitree.cli.main import YOUNG_GENERATION_THRESHOLD, cli
+from kpitree.cli.main import cli, collect_as_the_program_does
 from kpitree.sample.generate import TABLES, SampleSpec, generate
 from kpitree.state.migrations import upgrade
 from kpitree.state.store import StateStore
@@ -34,7 +33,7 @@ settings.load_profile("kpitree")
 # The collector as the kpitree program sets it (kpitree.cli.main.main), for the commands the tests
 # run in-process: with CPython's default the workers spent 1.5 s of 21.5 s of CPU collecting, in
 # four in-process test files (2,293 collections, 12 full); with this 0.36 s (19, none full).
-gc.set_threshold(YOUNG_GENERATION_THRESHOLD, *gc.get_threshold()[1:])
+collect_as_the_program_does()
 
 
 @pytest.fixture

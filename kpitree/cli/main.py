@@ -110,10 +110,15 @@ def cli() -> None:
 YOUNG_GENERATION_THRESHOLD = 50_000
 
 
+def collect_as_the_program_does() -> None:
+    """Set this process's young-generation threshold to the program's, keeping the older ones."""
+    _, middle, oldest = gc.get_threshold()
+    gc.set_threshold(YOUNG_GENERATION_THRESHOLD, middle, oldest)
+
+
 def main(args: Sequence[str] | None = None) -> None:
     """The ``kpitree`` program (the console script and ``python -m kpitree``): :func:`cli`, in a
     process of its own. In-process callers (tests, ``CliRunner``) call :func:`cli` and keep their
     own collector settings."""
-    _, middle, oldest = gc.get_threshold()
-    gc.set_threshold(YOUNG_GENERATION_THRESHOLD, middle, oldest)
+    collect_as_the_program_does()
     cli.main(args=list(args) if args is not None else None, prog_name="kpitree")
