@@ -75,7 +75,7 @@ def compute_periods(
     warnings: list[str] = []
 
     joins_checked: set[tuple[str, str]] = set()
-    for group in scan_groups(batch):
+    for group in scan_groups(batch, warehouse.dialect.periods_per_scan):
         queries = plan_source_queries(tree, group, segment, warehouse)
         for query in queries:
             statements.append(query.statement)
@@ -130,21 +130,12 @@ def compute_periods(
     )
 
 
-# Periods one scan of a source computes at most. The engine holds every kept row of a scan's
-# periods while it deduplicates and counts distinct values: twelve months of 11.6M activities
-# took DuckDB to 1.4 GB in one scan. A scan reads only its periods' rows (and Parquet row groups),
-# so more scans of fewer periods cost little time; a trend of twelve is four scans.
-PERIODS_PER_SCAN = 3
-
-
-def scan_groups(batch: Sequence[PeriodWindow]) -> list[list[PeriodWindow]]:
-    """The batch's scans: :func:`disjoint_groups`, each cut into runs of at most
-    :data:`PERIODS_PER_SCAN` periods (deduplication stays exact: duplicates share their record's
-    timestamp, so they fall in one period, and so in one scan)."""
+def scan_groups(batch: Sequence[PeriodWindow], per_scan: int) -> list[list[PeriodWindow]]:
+    """The batch's scans: :func:`disjoint_groups`, each cut into runs of at most ``per_scan``
+    periods (the dialect's ``periods_per_scan``; deduplication stays exact: duplicates share their
+    record's timestamp, so they fall in one period, and so in one scan)."""
     return [
-        group[start : start + PERIODS_PER_SCAN]
-        for group in disjoint_groups(batch)
-        for start in range(0, len(group), PERIODS_PER_SCAN)
+        group[start : start + per_scan] for group in disjoint_groups(batch) for start in range(0, len(group), per_scan)
     ]
 
 
