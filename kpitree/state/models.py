@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Table, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Field, Session, SQLModel
 
 
 class ComputeRun(SQLModel, table=True):
@@ -262,3 +264,11 @@ def table_of(model: type[SQLModel]) -> Table:
     per-object machinery would only slow down."""
     table: Table = model.__table__  # type: ignore[attr-defined]  # set by SQLModel's metaclass
     return table
+
+
+def upsert_into(session: Session, model: type[SQLModel]) -> Any:
+    """An INSERT into ``model``'s table that can say ON CONFLICT DO UPDATE, in the state database's
+    dialect (SQLite or PostgreSQL, the two it runs on): a row two transactions write at once is
+    updated by the second, not refused as a duplicate."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(table_of(model))

@@ -16,16 +16,14 @@ import os
 import socket
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from uuid import uuid4
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select, update
 
 from kpitree.errors import InternalError, RunSuperseded
-from kpitree.state.models import PipelineRun, TreeLock, table_of
+from kpitree.state.models import PipelineRun, TreeLock, table_of, upsert_into
 
 RUNNING = "running"
 SUCCEEDED = "succeeded"
@@ -162,11 +160,10 @@ def lock_tree(session: Session, tree_id: str, now: datetime) -> None:
     """Take the tree's lock for the rest of ``session``'s transaction: call it first, before the
     transaction reads anything. A second run of the tree waits here until the first commits, and
     then reads the alert states as that one left them (see :class:`TreeLock`)."""
-    table = table_of(TreeLock)
-    insert: Any = (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert(table)
+    insert = upsert_into(session, TreeLock)
     session.execute(
         insert.values(tree_id=tree_id, runs=1, locked_at=now).on_conflict_do_update(
-            index_elements=["tree_id"], set_={"runs": table.c.runs + 1, "locked_at": now}
+            index_elements=["tree_id"], set_={"runs": table_of(TreeLock).c.runs + 1, "locked_at": now}
         )
     )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,10 +12,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, delete, select
 
+from kpitree.compute.engine import TreeComputation
 from kpitree.compute.snapshot import Snapshot
+from kpitree.compute.values import NodeValue
 from kpitree.errors import InternalError, UserError
 from kpitree.periods import Period
-from kpitree.state.models import ComputeRun, NodeValueRecord
+from kpitree.state.models import ComputeRun, NodeValueRecord, upsert_into
 from kpitree.state.schema import create_if_new, schema_is_current
 from kpitree.tree import MetricTree, tree_calendar
 from kpitree.warehouse import make_file_directory
@@ -64,6 +66,13 @@ class StateStore:
             session.commit()
             return run_id
 
+    def keep(self, computation: TreeComputation, now: datetime) -> int:
+        """:func:`keep_computed` in a transaction of its own (a report's trend)."""
+        with Session(self.engine) as session:
+            kept = keep_computed(session, computation, now)
+            session.commit()
+            return kept
+
     def runs(self, tree_id: str) -> list[ComputeRun]:
         with Session(self.engine) as session:
             return list(
@@ -108,8 +117,55 @@ class StateStore:
 def write_snapshot(session: Session, snapshot: Snapshot, started_at: datetime | None = None) -> int:
     """Add a run and its period's values to ``session`` (the caller commits, with whatever else
     belongs to the same run); values of an earlier run of that period are replaced."""
-    tree, period = snapshot.tree, snapshot.period
+    values = {result.node.id: result.current for result in snapshot.results}
+    comparison = snapshot.comparison.value if snapshot.comparison else None
     segment = snapshot.segment.key()
+    return _write_values(
+        session, snapshot.tree, segment, snapshot.period, values, snapshot.warehouse, comparison, started_at
+    )
+
+
+def keep_computed(
+    session: Session,
+    computation: TreeComputation,
+    now: datetime,
+    skip: Collection[Period] = (),
+    started_at: datetime | None = None,
+) -> int:
+    """Add the values of every period ``computation`` computed that had ended by ``now`` (a trend's
+    periods, the comparison), but those in ``skip``, as runs of their own: a later report or run
+    reads them (:meth:`StateStore.recorded`) instead of computing them again, so a trend costs its
+    computation once. A period still open is left out: its values are not final. Returns how many
+    periods were kept."""
+    kept = 0
+    for computed in computation.periods:
+        if computed.period in skip or computed.window.end > now:
+            continue
+        _write_values(
+            session,
+            computation.tree,
+            computation.segment.key(),
+            computed.period,
+            computed.values,
+            computation.warehouse,
+            None,
+            started_at,
+        )
+        kept += 1
+    return kept
+
+
+def _write_values(
+    session: Session,
+    tree: MetricTree,
+    segment: str,
+    period: Period,
+    values: Mapping[str, NodeValue],
+    warehouse: str,
+    comparison: str | None,
+    started_at: datetime | None,
+) -> int:
+    """A run of ``period`` and its node values; the values stored for that period before are replaced."""
     now = datetime.now(UTC)
     run = ComputeRun(
         tree_id=tree.id,
@@ -119,37 +175,49 @@ def write_snapshot(session: Session, snapshot: Snapshot, started_at: datetime | 
         period_end=period.end,
         grain=period.grain.value,
         segment=segment,
-        comparison=snapshot.comparison.value if snapshot.comparison else None,
-        warehouse=snapshot.warehouse,
+        comparison=comparison,
+        warehouse=warehouse,
         started_at=started_at or now,
         finished_at=now,
-        nodes=len(snapshot.results),
+        nodes=len(values),
     )
     session.add(run)
     session.flush()
     if run.id is None:
         raise InternalError("run.id is missing")
+    # The nodes the tree no longer has go; the others are written over, so that two computations
+    # of a period committing at once (a report's trend beside a run) both succeed, the later winning.
     session.exec(
         delete(NodeValueRecord).where(
             col(NodeValueRecord.tree_id) == tree.id,
             col(NodeValueRecord.segment) == segment,
             col(NodeValueRecord.period_start) == period.start,
             col(NodeValueRecord.period_end) == period.end,
+            col(NodeValueRecord.node_id).not_in(values),
         )
     )
-    session.add_all(
-        NodeValueRecord(
-            tree_id=tree.id,
-            segment=segment,
-            period_start=period.start,
-            period_end=period.end,
-            grain=period.grain.value,
-            node_id=result.node.id,
-            value=result.current.value,
-            reason=result.current.reason,
-            run_id=run.id,
-            tree_version=tree.version,
+    insert = upsert_into(session, NodeValueRecord)
+    written = ("grain", "value", "reason", "run_id", "tree_version")
+    session.execute(
+        insert.values(
+            [
+                {
+                    "tree_id": tree.id,
+                    "segment": segment,
+                    "period_start": period.start,
+                    "period_end": period.end,
+                    "grain": period.grain.value,
+                    "node_id": node_id,
+                    "value": value.value,
+                    "reason": value.reason,
+                    "run_id": run.id,
+                    "tree_version": tree.version,
+                }
+                for node_id, value in values.items()
+            ]
+        ).on_conflict_do_update(
+            index_elements=["tree_id", "segment", "period_start", "period_end", "node_id"],
+            set_={column: insert.excluded[column] for column in written},
         )
-        for result in snapshot.results
     )
     return run.id
