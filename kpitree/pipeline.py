@@ -70,7 +70,7 @@ from kpitree.state.runs import (
     holder_name,
     lock_tree,
 )
-from kpitree.state.store import StateStore, write_snapshot
+from kpitree.state.store import StateStore, keep_computed, write_snapshot
 from kpitree.tree import MetricTree, tree_calendar
 from kpitree.warehouse import Warehouse
 
@@ -240,6 +240,8 @@ def _run(
             findings = evaluate(report, warehouse, year_ago, fresh.firing_entities)
         memory = fresh
         run_id = write_snapshot(session, report.snapshot, now)
+        if report.computation is not None:  # the trend's periods: the next run reads them
+            keep_computed(session, report.computation, now, skip={period}, started_at=now)
         decided: list[tuple[AlertKey, Decision]] = []
         told: list[tuple[Finding, AlertKey, Decision, NewEvent, AlertView, Route]] = []
         routes = RouteMemo(tree)

@@ -296,7 +296,11 @@ def test_demo_runs_end_to_end(runner: CliRunner, tmp_path: Path, monkeypatch: py
     bodies = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in outbox.glob("*.eml")]
     texts = [" ".join(b.get_content().split()) for m in bodies if (b := m.get_body(preferencelist=("plain",)))]
     assert any(re.search(r"Where it moved: Selling hours per rep .*\d+% of it team=SMB, region=EMEA", t) for t in texts)
-    assert len(StateStore.open(f"sqlite:///{tmp_path / '.kpitree/demo/state.db'}").runs(ACTIVITY)) == 1
+    runs = StateStore.open(f"sqlite:///{tmp_path / '.kpitree/demo/state.db'}").runs(ACTIVITY)
+    # One run of October; the other periods its trend and alert history computed are kept beside it.
+    assert [r.period_label for r in runs if r.comparison is not None] == ["2026-10"]
+    months = ["2025-10", "2025-11", "2025-12", *(f"2026-{m:02d}" for m in range(1, 11))]
+    assert sorted(r.period_label for r in runs) == months
 
 
 def test_load_fills_optional_contract_columns_with_null(runner: CliRunner, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,19 +42,18 @@ def _build(
     warehouse: str | None,
     trees_dir: Path | None,
     trend: int,
-    state_db: str | None = None,
+    store: StateStore | None = None,
 ) -> VarianceReport:
-    """With ``state_db``, the trend shows the values earlier runs stored for this tree file."""
+    """With ``store``, the trend shows the values stored for this tree file (by runs, computes and
+    earlier reports) rather than computing those periods again."""
     metric_tree = load(tree_name, trees_dir)
     chosen = resolve_period(metric_tree, period)
     segment = SegmentFilter.parse(where, metric_tree)
     recorded = {}
-    if state_db is not None and trend > 1:
-        store = _existing_store(state_db)
-        if store is not None:
-            calendar = tree_calendar(metric_tree)
-            past = [calendar.shift(chosen, -steps) for steps in range(1, trend)]
-            recorded = store.recorded(metric_tree, past, segment.key())
+    if store is not None and trend > 1:
+        calendar = tree_calendar(metric_tree)
+        past = [calendar.shift(chosen, -steps) for steps in range(1, trend)]
+        recorded = store.recorded(metric_tree, past, segment.key())
     opened = open_warehouse(warehouse)
     try:
         return build_report(metric_tree, chosen, opened, Comparison(compare), segment, trend, recorded=recorded)
@@ -80,7 +80,12 @@ def _build(
 @click.option(
     "--recompute-trend",
     is_flag=True,
-    help="Compute every trend period in the warehouse, not the values earlier runs of this tree file stored.",
+    help="Compute every trend period in the warehouse, not the values stored earlier for this tree file.",
+)
+@click.option(
+    "--no-save",
+    is_flag=True,
+    help="Do not keep the periods computed for the report in the state database.",
 )
 @warehouse_option
 @state_option
@@ -94,6 +99,7 @@ def report(
     output: Path | None,
     trend: int,
     recompute_trend: bool,
+    no_save: bool,
     warehouse: str | None,
     state_db: str | None,
     trees_dir: Path | None,
@@ -106,22 +112,27 @@ def report(
     the tree as a picture and a trend sparkline per node; Markdown has a Mermaid diagram. Both list
     the tree's interventions from the state database with their verdicts, marked on the trends.
 
-    A trend period that an earlier run (kpitree compute or run) stored for this very tree file
+    A trend period stored for this very tree file (by kpitree compute, run or an earlier report)
     shows the stored values, and the report says how many do; --recompute-trend computes them all.
+    The periods the report computed, once ended, are kept in the state database when there is one
+    (a report never creates it), so the next report reads them; --no-save leaves it untouched.
     """
     from kpitree.report.render import report_csv, report_html, report_markdown
     from kpitree.report.report_json import report_json
 
-    state = None if recompute_trend else (state_db or "")
-    built = _build(tree_name, period, compare, where, warehouse, trees_dir, trend, state)
+    store = _existing_store(state_db)
+    built = _build(tree_name, period, compare, where, warehouse, trees_dir, trend, None if recompute_trend else store)
+    if store is not None and not no_save and built.computation is not None:
+        store.keep(built.computation, datetime.now(UTC))
+    interventions = _interventions(built.tree, store) if output_format in ("html", "md") else []
     if output_format == "json":
         text = json.dumps(report_json(built), indent=2) + "\n"
     elif output_format == "html":
-        text = report_html(built, _interventions(built.tree, state_db))
+        text = report_html(built, interventions)
     elif output_format == "csv":
         text = report_csv(built)
     else:
-        text = report_markdown(built, _interventions(built.tree, state_db))
+        text = report_markdown(built, interventions)
     if output is None:
         echo(text, nl=False)
         return
@@ -165,9 +176,8 @@ def _existing_store(state_db: str | None) -> StateStore | None:
     return StateStore.open(url.render_as_string(hide_password=False))
 
 
-def _interventions(tree: MetricTree, state_db: str | None) -> list[InterventionSummary]:
+def _interventions(tree: MetricTree, store: StateStore | None) -> list[InterventionSummary]:
     """The tree's interventions, if there is a state database."""
     from kpitree.impact.describe import summaries
 
-    store = _existing_store(state_db)
     return summaries(store.engine, tree) if store is not None else []

@@ -261,10 +261,10 @@ def _segment_views_html(report: VarianceReport) -> list[dict[str, Any]]:
 
 
 def recorded_note(trend: Trend | None) -> str:
-    """Which trend periods show the values earlier runs stored, rather than computed now."""
+    """Which trend periods show values stored earlier, rather than computed now."""
     if trend is None or not trend.recorded:
         return ""
     return (
-        f"{len(trend.recorded)} of the {len(trend.labels)} trend periods show the values earlier runs of this tree "
-        "file stored (kpitree compute or run); the others were computed now"
+        f"{len(trend.recorded)} of the {len(trend.labels)} trend periods show the values stored earlier for this "
+        "tree file (by kpitree compute, run or an earlier report); the others were computed now"
     )
