@@ -8,7 +8,11 @@ trees it then times, each in a fresh process so that peak memory is its own:
 * ``kpitree run`` of the same period, on a state database where earlier runs stored the trend's
   periods (the steady state of a scheduled tree), messages written by the file channel;
 * ``kpitree report --format html`` with a 12-period trend on that state database;
-* the same two on a fresh state database (``cold``: every trend period computed now).
+* a tree's first steps on a new state database: its first ``run`` (it computes the history its
+  alert rules read and keeps it), the first ``report`` after it (it computes the trend periods not
+  kept yet, and keeps them) and the next report (it reads them all);
+* a report on a state database that holds nothing (every trend period computed now): the one-time
+  cost of a trend.
 
 Prints wall time and peak RSS, each command's ratio to compute, and the size of the largest
 message the run queued as the file channel wrote it. Run: python bench/pipeline_bench.py
@@ -50,6 +54,28 @@ def largest_message(outbox: Path) -> tuple[int, str]:
     return biggest.stat().st_size, biggest.name
 
 
+def run_args(tree: str, period: str, url: str, state: str, outbox: Path, work: Path) -> list[str]:
+    return ["run", tree, "--period", period, "--warehouse", url, "--state-db", state,
+            "--files-only", "--outbox-dir", str(outbox), "--reports-dir", str(work / "reports")]  # fmt: skip
+
+
+def report_args(tree: str, period: str, url: str, state: str, work: Path) -> list[str]:
+    return ["report", tree, "--period", period, "--warehouse", url, "--state-db", state,
+            "--format", "html", "-o", str(work / "report.html")]  # fmt: skip
+
+
+def median_of(
+    label: str, results: list[tuple[dict[str, float], Path]], tree: str
+) -> tuple[str, dict[str, float]]:
+    """The median attempt; for a run, the largest message it queued as the file channel wrote it."""
+    results = sorted(results, key=lambda r: r[0]["wall"])
+    chosen, outbox = results[len(results) // 2]
+    if label.startswith("run"):
+        size, name = largest_message(outbox)
+        print(f"    {tree} {label}: largest message {size / 1024:.0f} KB ({name})", flush=True)
+    return label, chosen
+
+
 def bench(scale: int, base: Path, repeat: int) -> None:
     directory = prepare(scale, base)
     url = f"duckdb:///{directory / 'warehouse.duckdb'}"
@@ -69,34 +95,41 @@ def bench(scale: int, base: Path, repeat: int) -> None:
             repeat,
         )
         rows = [("compute", compute)]
-        for label, state in (("run", warm), ("report html", warm), ("run, cold", None), ("report html, cold", None)):
+        # The steady state: earlier runs stored the trend's periods.
+        for label in ("run", "report html"):
             results = []
-            for attempt in range(repeat if state else 1):
-                db = state
-                if db is None:
-                    db = f"sqlite:///{work / f'cold-{label[:3]}-{attempt}.db'}"
-                outbox = work / f"outbox-{label[:3]}-{attempt}"
-                if label.startswith("run"):
-                    # A fresh copy of the warm state each time, so every run has alerts to tell.
-                    if state:
-                        copy = work / f"run-{attempt}.db"
-                        shutil.copy(work / "warm.db", copy)
-                        db = f"sqlite:///{copy}"
-                    args = ["run", tree, "--period", period, "--warehouse", url, "--state-db", db,
-                            "--files-only", "--outbox-dir", str(outbox), "--reports-dir", str(work / "reports")]  # fmt: skip
+            for attempt in range(repeat):
+                outbox = work / f"outbox-warm-{attempt}"
+                if label == "run":  # a fresh copy of the warm state each time, so every run has alerts to tell
+                    copy = work / f"run-{attempt}.db"
+                    shutil.copy(work / "warm.db", copy)
+                    args = run_args(tree, period, url, f"sqlite:///{copy}", outbox, work)
                 else:
-                    args = ["report", tree, "--period", period, "--warehouse", url, "--state-db", db,
-                            "--format", "html", "-o", str(work / "report.html")]  # fmt: skip
+                    args = report_args(tree, period, url, warm, work)
                 results.append((median_run(KPITREE.format(args=args), 1), outbox))
-            results.sort(key=lambda r: r[0]["wall"])
-            chosen, outbox = results[len(results) // 2]
-            rows.append((label, chosen))
-            if label.startswith("run"):
-                size, name = largest_message(outbox)
-                print(f"    {tree} {label}: largest message {size / 1024:.0f} KB ({name})", flush=True)
+            rows.append(median_of(label, results, tree))
+        # A tree's first run on a new state database computes the history its rules read and keeps
+        # it; the first report after it computes the trend periods not kept yet and keeps them too;
+        # the next report reads them all.
+        first: dict[str, list[tuple[dict[str, float], Path]]] = {}
+        for attempt in range(repeat):
+            state = f"sqlite:///{work / f'first-{attempt}.db'}"
+            outbox = work / f"outbox-first-{attempt}"
+            for label, args in (
+                ("run, first", run_args(tree, period, url, state, outbox, work)),
+                ("report html, first", report_args(tree, period, url, state, work)),
+                ("report html, next", report_args(tree, period, url, state, work)),
+            ):
+                first.setdefault(label, []).append((median_run(KPITREE.format(args=args), 1), outbox))
+        rows += [median_of(label, results, tree) for label, results in first.items()]
+        # Nothing stored at all (a state database that no run filled): the whole trend computed.
+        empty = work / "empty.db"
+        median_run(f"from kpitree.state.store import StateStore\nStateStore.open('sqlite:///{empty}')", 1)
+        nothing = median_run(KPITREE.format(args=report_args(tree, period, url, f"sqlite:///{empty}", work)), 1)
+        rows.append(("report html, nothing stored", nothing))
         for label, measured in rows:
             print(
-                f"{scale:>11,} {tree:<28} {label:<18} {measured['wall']:7.2f} s {measured['peak_mib']:6.0f} MiB"
+                f"{scale:>11,} {tree:<28} {label:<27} {measured['wall']:7.2f} s {measured['peak_mib']:6.0f} MiB"
                 f"  x{measured['wall'] / compute['wall']:.2f} of compute",
                 flush=True,
             )
