@@ -166,8 +166,8 @@ def test_check_report_score_change_calibrate_and_impact_say_the_same_on_spark(
     assert all(len(text) > 100 for text in said["duck"])
     for duck, spark in zip(said["duck"], said["spark"], strict=True):
         _same_as_printed(duck, spark)
-    # The reports as data: every node's attribution and its 12-period trend, which Spark scores in
-    # one statement and DuckDB two points at a time (score_points_per_statement).
+    # The reports as data: every node's attribution and its 12-period trend (its ten trend points
+    # scored in the narrow statement of kpitree.compute.score_trend).
     for tree, period in sorted(PERIODS.items()):
         reports = [
             json.loads(_say(url, ["report", tree, "--period", period, "--format", "json"])) for url in warehouses

@@ -103,16 +103,28 @@ def scored_contacts(
     return score_contacts(points_rows, signal_labels, spec), signal_labels, lacking
 
 
-def contact_points(
+@dataclass(frozen=True)
+class SignalRows:
+    """The score's signals as rows (entity, kind, roll-up keys ``r_<entity>``, weight ``w``, epoch
+    seconds ``t``), pruned to the points' windows, with what the statements on them need."""
+
+    rows: Any  # subquery
+    signals: list[Node]  # the score's signal nodes
+    signal_labels: dict[str, str]  # signal node id -> its result column
+    lacking: list[str]  # segment dimensions the source lacks
+    roll_entities: list[str]
+
+
+def signal_rows(
     tree: MetricTree,
     node: Node,
     points: Sequence[ScorePoint],
     segment: SegmentFilter,
     warehouse: Warehouse,
     only: Mapping[str, Scalar] | None = None,
-) -> Scored:
-    """Subquery: one row per (point, contact) with a weighted signal in the point's window: its
-    roll-up keys ``r_<entity>``, ``n`` signals and each signal's points, weighted and decayed."""
+    name: str = "signal_rows",
+) -> SignalRows:
+    """The signals every point's window holds, weighted (decay comes per point: :func:`decayed_rows`)."""
     spec = node.score
     if spec is None:
         raise InternalError("spec is missing")
@@ -139,7 +151,6 @@ def contact_points(
         relation.time <= relation.bound(latest.signals_until, latest.signals_until_day),
     ]
     kind = relation.column(spec.signal_column)
-    signal_labels = {s.id: signal_label(s.id) for s in signals}
     weight = sa.case(*((kind == s.signal.signal, s.signal.weight) for s in signals if s.signal), else_=0.0)
     amount: ColumnElement[Any] = sa.literal(1.0)
     quantity_signals = [s.signal.signal for s in signals if s.signal and s.signal.use_quantity]
@@ -147,12 +158,6 @@ def contact_points(
         quantity = sa.func.coalesce(relation.column(spec.quantity_column), 1.0)
         amount = sa.case((kind.in_(quantity_signals), quantity), else_=1.0)
     entity = relation.column(spec.entity)
-    # One pass over the signals for every point: each row carries its weight once and, per point,
-    # its decayed points or NULL outside that point's window; one aggregation per contact spreads
-    # them into a column per point and signal. Joining the rows to the points instead multiplies
-    # them by the points: two points over 19.7M signals took 13.4 s against 9.3 s (674k contacts)
-    # and 10.5 s against 7.5 s (250k) on DuckDB, measured. (Summing per (contact, signal) first
-    # was faster at 250k contacts but took 1.5 GB against 0.85 GB at 674k.)
     rows = (
         sa.select(
             entity.label("entity"),
@@ -170,14 +175,45 @@ def contact_points(
             *(relation.column(column) == value for column, value in (only or {}).items()),
             *prune,
         )
-        .subquery("signal_rows")
+        .subquery(name)
     )
-    decayed = sa.select(
+    return SignalRows(rows, signals, {s.id: signal_label(s.id) for s in signals}, lacking, roll_entities)
+
+
+def decayed_rows(source: SignalRows, points: Sequence[ScorePoint], spec: ScoreSpec, name: str = "decayed") -> Any:
+    """Subquery: each signal row's points at every point, ``d<n>`` for the n-th (NULL outside its
+    window), with its entity, kind and roll-up keys."""
+    rows = source.rows
+    return sa.select(
         rows.c.entity,
         rows.c.kind,
-        *(rows.c[f"r_{e}"] for e in roll_entities),
+        *(rows.c[f"r_{e}"] for e in source.roll_entities),
         *(_decayed(rows.c.w, rows.c.t, p, spec).label(f"d{n}") for n, p in enumerate(points)),
-    ).subquery("decayed")
+    ).subquery(name)
+
+
+def contact_points(
+    tree: MetricTree,
+    node: Node,
+    points: Sequence[ScorePoint],
+    segment: SegmentFilter,
+    warehouse: Warehouse,
+    only: Mapping[str, Scalar] | None = None,
+) -> Scored:
+    """Subquery: one row per (point, contact) with a weighted signal in the point's window: its
+    roll-up keys ``r_<entity>``, ``n`` signals and each signal's points, weighted and decayed."""
+    spec = node.score
+    if spec is None:
+        raise InternalError("spec is missing")
+    source = signal_rows(tree, node, points, segment, warehouse, only)
+    signals, signal_labels, roll_entities = source.signals, source.signal_labels, source.roll_entities
+    # One pass over the signals for every point: each row carries its weight once and, per point,
+    # its decayed points or NULL outside that point's window; one aggregation per contact spreads
+    # them into a column per point and signal. Joining the rows to the points instead multiplies
+    # them by the points: two points over 19.7M signals took 13.4 s against 9.3 s (674k contacts)
+    # and 10.5 s against 7.5 s (250k) on DuckDB, measured. (Summing per (contact, signal) first
+    # was faster at 250k contacts but took 1.5 GB against 0.85 GB at 674k.)
+    decayed = decayed_rows(source, points, spec)
     per_entity = (
         sa.select(
             decayed.c.entity,
@@ -197,9 +233,7 @@ def contact_points(
     )
     # Back to a row per (point, contact), for the contacts with a weighted signal in that point's
     # window: the point's columns picked by a CASE, so the per-contact table is read once.
-    as_of = sa.union_all(
-        *(sa.select(sa.literal(p.index).label("idx"), sa.literal(n).label("n")) for n, p in enumerate(points))
-    ).subquery("as_of")
+    as_of = point_table(points)
 
     def at_point(prefix: str) -> ColumnElement[Any]:
         return sa.case(*((as_of.c.n == n, per_entity.c[f"{prefix}{n}"]) for n in range(len(points))))
@@ -218,7 +252,15 @@ def contact_points(
         .select_from(per_entity.join(as_of, at_point("n") > 0))
         .subquery("per_contact")
     )
-    return per_contact, signal_labels, lacking
+    return per_contact, signal_labels, source.lacking
+
+
+def point_table(points: Sequence[ScorePoint]) -> Any:
+    """Subquery: a row per point, its index ``idx`` and its position ``n`` among ``points`` (the
+    ``d<n>`` columns of :func:`decayed_rows`)."""
+    return sa.union_all(
+        *(sa.select(sa.literal(p.index).label("idx"), sa.literal(n).label("n")) for n, p in enumerate(points))
+    ).subquery("as_of")
 
 
 def score_contacts(points_rows: Any, signal_labels: Mapping[str, str], spec: ScoreSpec) -> Any:
@@ -230,9 +272,9 @@ def score_contacts(points_rows: Any, signal_labels: Mapping[str, str], spec: Sco
     with_points = sa.select(
         *(points_rows.c[name] for name in ("idx", "entity", *(f"r_{e}" for e in roll_entities))),
         *(points_rows.c[label] for label in signal_labels.values()),
-        sa.case((raw_points < 0, 0.0), else_=raw_points).label("points"),
+        non_negative(raw_points).label("points"),
     ).subquery("with_points")
-    with_score = sa.select(with_points, _normalise(with_points.c.points, spec).label("score")).subquery("with_score")
+    with_score = sa.select(with_points, normalised(with_points.c.points, spec).label("score")).subquery("with_score")
     share = sa.case((with_score.c.points > 0, with_score.c.score / with_score.c.points), else_=0.0)
     return sa.select(
         with_score.c.idx,
@@ -269,6 +311,11 @@ def aged_from(
     )
 
 
+def non_negative(points: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A contact's points, negative ones (signals weighted below zero) counted as none."""
+    return sa.case((points < 0, 0.0), else_=points)
+
+
 def _decayed(
     weight: ColumnElement[Any], seconds: ColumnElement[Any], point: ScorePoint, spec: ScoreSpec
 ) -> ColumnElement[Any]:
@@ -282,7 +329,7 @@ def _decayed(
     return sa.case((in_window, weight * decay))
 
 
-def _normalise(points: ColumnElement[Any], spec: ScoreSpec) -> ColumnElement[Any]:
+def normalised(points: ColumnElement[Any], spec: ScoreSpec) -> ColumnElement[Any]:
     """Non-negative points -> 0-100, as :func:`kpitree.scoring.normalise`."""
     top = spec.normalisation.max_points
     if spec.normalisation.method == "clip":

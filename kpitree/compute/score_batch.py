@@ -6,8 +6,8 @@ and decayed, per contact and point). The compared points are scored in one pass;
 the recent week's, not scored again. When the band crossings are asked for too (a run's alerts),
 the per-contact points go into a temporary table on one connection, and the aggregates and the
 crossings read it; otherwise they are a CTE of the one aggregate statement. Other points (a
-trend's) are scored a few per statement (the dialect's ``score_points_per_statement``), which
-bounds the statement's width and its memory.
+trend's) need only their aggregates: :mod:`kpitree.compute.score_trend` scores them in a narrow
+statement, up to the dialect's ``trend_points_per_statement`` each.
 
 An engine without temporary tables, or one that refuses them (a read-only PostgreSQL session),
 gets the same numbers with the crossings' statement scoring again (the same CTE in it).
@@ -34,6 +34,7 @@ from kpitree.compute.contact_scores import (
 )
 from kpitree.compute.crossings import BandMove, BandWatch, crossings_statement, read_moves
 from kpitree.compute.relations import computing
+from kpitree.compute.score_trend import plan_trend_query
 from kpitree.compute.scores import ScoreSummary, plan_score_query, read_score_results, run_score_query
 from kpitree.compute.values import NodeValue
 from kpitree.errors import InternalError
@@ -90,12 +91,12 @@ def answer_score(
         results.update(shared_answer.results)
         statements += shared_answer.statements
         moves, unfiltered = shared_answer.moves, shared_answer.unfiltered_dims
-    # The other points (a trend's) a few per statement: a statement's width grows with its points,
-    # and with it the memory a wide aggregation needs (13 points at once took 3.9 GB at 10M).
-    per_statement = warehouse.dialect.score_points_per_statement
+    # The other points (a trend's) need only their aggregates: the narrow statement of
+    # score_trend, up to the dialect's number of points each (its memory grows with them).
+    per_statement = warehouse.dialect.trend_points_per_statement
     for start in range(0, len(rest), per_statement):
         chunk = rest[start : start + per_statement]
-        query = plan_score_query(tree, node, chunk, segment, warehouse)
+        query = plan_trend_query(tree, node, chunk, segment, warehouse)
         found = run_score_query(tree, query, chunk, warehouse)
         results.update((p.index, r) for p, r in zip(chunk, found, strict=True))
         statements.append(query.statement)

@@ -76,18 +76,36 @@ def plan_score_query(
 ) -> ScoreQuery:
     """The aggregates per point; from ``scored`` when given (:func:`scored_contacts` of these
     points, or a table filled from it), else from a :func:`scored_contacts` of their own."""
+    source, signal_labels, lacking = scored or scored_contacts(tree, node, points, segment, warehouse)
+    return aggregate_scores(node, source, signal_labels, lacking, warehouse)
+
+
+def aggregate_scores(
+    node: Node,
+    scored_rows: Any,
+    signal_labels: Mapping[str, str],
+    lacking: Sequence[str],
+    warehouse: Warehouse,
+    composition: Any = None,
+) -> ScoreQuery:
+    """The statement of the aggregates per point over per-contact rows (idx, entity, roll-up keys
+    ``r_<entity>``, score, and each signal's composition unless ``composition`` is given: then a
+    subquery of each point's (``idx``) composition summed over its contacts, which the count of
+    contacts divides into the mean)."""
     spec = node.score
     if spec is None:
         raise InternalError("spec is missing")
-    source, signal_labels, lacking = scored or scored_contacts(tree, node, points, segment, warehouse)
-    scored_rows: Any = source
     band_labels = {band.name: f"b{i}" for i, band in enumerate(spec.bands)}
     contacts = (
         sa.select(
             scored_rows.c.idx,
             sa.func.count().label("n"),
             sa.func.avg(scored_rows.c.score).label("mean_score"),
-            *(sa.func.avg(scored_rows.c[label]).label(label) for label in signal_labels.values()),
+            *(
+                sa.func.avg(scored_rows.c[label]).label(label)
+                for label in signal_labels.values()
+                if composition is None
+            ),
             *_band_shares(scored_rows.c.score, spec.bands, band_labels),
         )
         .group_by(scored_rows.c.idx)
@@ -95,6 +113,9 @@ def plan_score_query(
     )
     columns: list[Any] = [contacts]
     from_clause: Any = contacts
+    if composition is not None:
+        from_clause = from_clause.join(composition, composition.c.idx == contacts.c.idx)
+        columns += [(composition.c[label] / contacts.c.n).label(label) for label in signal_labels.values()]
     roll_up_labels: dict[str, tuple[str, str, Mapping[str, str]]] = {}
     for i, roll_up in enumerate(spec.roll_up):
         key = scored_rows.c[f"r_{roll_up.entity}"]
@@ -119,7 +140,7 @@ def plan_score_query(
         columns.append(rolled)
         roll_up_labels[roll_up.entity] = (f"u{i}_n", f"u{i}_mean", labels)
     statement = sa.select(*columns).select_from(from_clause)
-    return ScoreQuery(node.id, statement, signal_labels, band_labels, roll_up_labels, tuple(sorted(lacking)))
+    return ScoreQuery(node.id, statement, dict(signal_labels), band_labels, roll_up_labels, tuple(sorted(lacking)))
 
 
 def run_score_query(

@@ -54,12 +54,9 @@ PACKED_CODES: Final = {"%m": "MM", "%d": "dd", "%H": "HH", "%I": "hh", "%M": "mm
 class SparkSql(SqlDialect):
     title = "Spark SQL"
     lands_parquet = True
-    # Spark pays about a second of planning and scheduling per statement, and its executors spill
-    # a wide aggregation to disk: a 12-period score report took 5.3-6.4 s of the server's CPU with
-    # its trend in one statement against 7.4-8.2 s in five (the test sample, measured).
-    score_points_per_statement = 12
-    # Likewise a source's periods: a cluster spills what does not fit, and each scan costs its
-    # planning and scheduling again (a 12-month activity report: four scans of three months).
+    # Spark pays about a second of planning and scheduling per statement, and a cluster spills
+    # what does not fit: a source's periods in one scan (a 12-month activity report was four
+    # scans of three months).
     periods_per_scan = 12
 
     def prepare_engine(self, engine: Engine) -> None:
