@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, select
 
 from kpitree.alert.queue import NewMessage
 from kpitree.errors import UsageError
-from kpitree.state.models import OutboxMessage
+from kpitree.state.models import OutboxMessage, table_of, upsert_into
 
 
 def enqueue(connection: Connection, messages: Sequence[NewMessage], now: datetime) -> int:
@@ -28,20 +27,16 @@ def enqueue(connection: Connection, messages: Sequence[NewMessage], now: datetim
     if not messages:
         return 0
     rows = [_row(message, now) for message in messages]
-    table = OutboxMessage.__table__  # type: ignore[attr-defined]
-    dialect = connection.dialect.name
-    if dialect == "postgresql":
-        statement: Any = postgresql.insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    elif dialect == "sqlite":
-        statement = sqlite.insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    else:  # pragma: no cover - the state database is SQLite or PostgreSQL
-        raise UsageError(f"the state database must be SQLite or PostgreSQL, not {dialect}")
+    insert = upsert_into(connection.dialect, OutboxMessage)
+    statement = insert.on_conflict_do_nothing(index_elements=["idempotency_key"])
     # Counting RETURNING rows, not rowcount: psycopg reports -1 for a batched insert.
-    return len(connection.execute(statement.returning(table.c.id), rows).all())
+    return len(connection.execute(statement.returning(table_of(OutboxMessage).c.id), rows).all())
 
 
 def _row(message: NewMessage, now: datetime) -> dict[str, Any]:
-    data = asdict(message)
+    # A shallow copy: dataclasses.asdict copies every nested value again (0.12 s for a run's
+    # messages at 10M, measured), and the nested ones are written as JSON here anyway.
+    data = {field.name: getattr(message, field.name) for field in fields(message)}
     data["event_ids"] = json.dumps(list(message.event_ids))
     data["slack_blocks"] = json.dumps(list(message.slack_blocks)) if message.slack_blocks is not None else None
     due = data.pop("not_before") or now

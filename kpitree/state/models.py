@@ -7,7 +7,10 @@ from typing import Any
 
 from sqlalchemy import Table, UniqueConstraint
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Field, Session, SQLModel
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+from kpitree.errors import UsageError
 
 
 class ComputeRun(SQLModel, table=True):
@@ -266,9 +269,12 @@ def table_of(model: type[SQLModel]) -> Table:
     return table
 
 
-def upsert_into(session: Session, model: type[SQLModel]) -> Any:
-    """An INSERT into ``model``'s table that can say ON CONFLICT DO UPDATE, in the state database's
-    dialect (SQLite or PostgreSQL, the two it runs on): a row two transactions write at once is
-    updated by the second, not refused as a duplicate."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(table_of(model))
+def upsert_into(dialect: Dialect, model: type[SQLModel]) -> Any:
+    """An INSERT into ``model``'s table that can say ON CONFLICT (DO NOTHING, DO UPDATE), in the
+    state database's dialect: SQLite or PostgreSQL, the two it runs on. With DO UPDATE, a row two
+    transactions write at once is updated by the second, not refused as a duplicate."""
+    if dialect.name == "postgresql":
+        return postgresql.insert(table_of(model))
+    if dialect.name == "sqlite":
+        return sqlite.insert(table_of(model))
+    raise UsageError(f"the state database must be SQLite or PostgreSQL, not {dialect.name}")

@@ -160,7 +160,7 @@ def lock_tree(session: Session, tree_id: str, now: datetime) -> None:
     """Take the tree's lock for the rest of ``session``'s transaction: call it first, before the
     transaction reads anything. A second run of the tree waits here until the first commits, and
     then reads the alert states as that one left them (see :class:`TreeLock`)."""
-    insert = upsert_into(session, TreeLock)
+    insert = upsert_into(session.get_bind().dialect, TreeLock)
     session.execute(
         insert.values(tree_id=tree_id, runs=1, locked_at=now).on_conflict_do_update(
             index_elements=["tree_id"], set_={"runs": table_of(TreeLock).c.runs + 1, "locked_at": now}

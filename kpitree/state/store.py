@@ -196,7 +196,7 @@ def _write_values(
             col(NodeValueRecord.node_id).not_in(values),
         )
     )
-    insert = upsert_into(session, NodeValueRecord)
+    insert = upsert_into(session.get_bind().dialect, NodeValueRecord)
     written = ("grain", "value", "reason", "run_id", "tree_version")
     session.execute(
         insert.values(
