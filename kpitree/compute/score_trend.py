@@ -22,8 +22,10 @@ points times its contact's share, whatever order the engine adds them in.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
 
 from kpitree.compute.batch import SegmentFilter
 from kpitree.compute.contact_scores import (
@@ -61,37 +63,27 @@ def plan_trend_query(
             *(sa.func.sum(decayed.c[f"d{n}"]).label(f"t{n}") for n in count),
         )
         .group_by(decayed.c.entity)
-        .cte("score_totals")
+        .subquery("score_totals")
     )
+    # Each contact's points (negative ones as none) and score at every point, a column per point:
+    # written once, read by the rows per (point, contact) and by the shares pass 2 needs.
+    clamped = sa.select(totals, *(non_negative(totals.c[f"t{n}"]).label(f"p{n}") for n in count)).subquery(
+        "trend_points"
+    )
+    wide = sa.select(clamped, *(normalised(clamped.c[f"p{n}"], spec).label(f"s{n}") for n in count)).cte("trend_scores")
     as_of = point_table(points)
-    total_at_point = sa.case(*((as_of.c.n == n, totals.c[f"t{n}"]) for n in count))
-    per_contact = (
-        sa.select(as_of.c.idx, totals.c.entity, *(totals.c[key] for key in roll_keys), total_at_point.label("raw"))
-        .select_from(totals.join(as_of, total_at_point.is_not(None)))
-        .subquery("trend_points")
-    )
-    with_points = sa.select(per_contact, non_negative(per_contact.c.raw).label("points")).subquery("trend_clamped")
-    scored = sa.select(
-        with_points.c.idx,
-        with_points.c.entity,
-        *(with_points.c[key] for key in roll_keys),
-        normalised(with_points.c.points, spec).label("score"),
-    ).cte("trend_scored")
-    # Each contact's share score / points at every point, a column per point, for pass 2.
-    clamped = sa.select(totals.c.entity, *(non_negative(totals.c[f"t{n}"]).label(f"p{n}") for n in count)).subquery(
-        "share_points"
-    )
-    with_scores = sa.select(clamped, *(normalised(clamped.c[f"p{n}"], spec).label(f"s{n}") for n in count)).subquery(
-        "share_scores"
+
+    def at_point(prefix: str) -> ColumnElement[Any]:
+        return sa.case(*((as_of.c.n == n, wide.c[f"{prefix}{n}"]) for n in count))
+
+    scored = (
+        sa.select(as_of.c.idx, wide.c.entity, *(wide.c[key] for key in roll_keys), at_point("s").label("score"))
+        .select_from(wide.join(as_of, at_point("t").is_not(None)))
+        .cte("trend_scored")
     )
     shares = sa.select(
-        with_scores.c.entity,
-        *(
-            sa.case((with_scores.c[f"p{n}"] > 0, with_scores.c[f"s{n}"] / with_scores.c[f"p{n}"]), else_=0.0).label(
-                f"f{n}"
-            )
-            for n in count
-        ),
+        wide.c.entity,
+        *(sa.case((wide.c[f"p{n}"] > 0, wide.c[f"s{n}"] / wide.c[f"p{n}"]), else_=0.0).label(f"f{n}") for n in count),
     ).subquery("shares")
     # Pass 2: the signals again (a second scan, not a CTE the engine would hold in memory), each
     # row's points at each point times its contact's share there, summed per kind. Every row has
@@ -106,12 +98,12 @@ def plan_trend_query(
         .subquery("composition_by_kind")
     )
     # A row per point with a column per signal: a handful of rows (kinds by points) to turn round.
-    at_point = sa.case(*((as_of.c.n == n, by_kind.c[f"c{n}"]) for n in count))
+    kind_at_point = sa.case(*((as_of.c.n == n, by_kind.c[f"c{n}"]) for n in count))
     composition = (
         sa.select(
             as_of.c.idx,
             *(
-                sa.func.coalesce(sa.func.sum(at_point).filter(by_kind.c.kind == s.signal.signal), 0.0).label(
+                sa.func.coalesce(sa.func.sum(kind_at_point).filter(by_kind.c.kind == s.signal.signal), 0.0).label(
                     first.signal_labels[s.id]
                 )
                 for s in first.signals
