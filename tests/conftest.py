@@ -17,6 +17,7 @@ from kpitree.state.migrations import upgrade
 from kpitree.state.store import StateStore
 from kpitree.templating.sandbox import BoundedSandbox
 from tests.engines import shared_spark_database, state_url
+from tests.long_first import arrange
 from tests.reference import fetch
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,3 +129,9 @@ def template_parses(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
 
     monkeypatch.setattr(BoundedSandbox, "_parse", counting)
     return parsed
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On xdist workers, each worker's share of the collection starts with long tests (tests/long_first.py)."""
+    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
+    items[:] = arrange(items, workers)

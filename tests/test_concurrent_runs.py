@@ -23,6 +23,8 @@ from tests.engines import state_url
 from tests.loopback import MailHandler, SlackLike, free_port, slack_server, smtp_server
 from tests.test_delivery import post, put
 
+pytestmark = pytest.mark.long  # real processes waiting on each other: started first (tests/long_first.py)
+
 TRIALS = 3
 
 

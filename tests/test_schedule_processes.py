@@ -28,6 +28,8 @@ from tests.conftest import ROOT
 from tests.engines import state_url
 from tests.hostile import CASES
 
+pytestmark = pytest.mark.long  # real processes waiting on each other: started first (tests/long_first.py)
+
 LEASE = 3.0  # seconds
 FIRE = "2026-09-01T07:00:00+00:00"  # the alerting tree's monthly fire; it computes August
 TAKE_OVER_SLACK = 2.0  # seconds on top of the lease: the standby's poll, a busy CI machine
