@@ -12,8 +12,10 @@ converted to UTC) compare the same way on every engine.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +36,10 @@ from kpitree.errors import WarehouseError
 from kpitree.sql_text import quote_identifier
 
 WAREHOUSE_ENV = "KPITREE_WAREHOUSE"
+# How long closing the warehouse's sessions may take on a server whose close may never be
+# answered (SqlDialect.close_may_hang); a healthy Spark server answers in milliseconds.
+CLOSE_SECONDS = 10.0
+LOGGER = logging.getLogger(__name__)
 DEFAULT_WAREHOUSE_FILE = Path(".kpitree") / "warehouse.duckdb"
 
 # Drivers a user may need to install, by dialect: named in the error when the import fails.
@@ -152,7 +158,23 @@ class Warehouse:
         return {column: declared.get(column, "") for column in names}
 
     def dispose(self) -> None:
-        self.engine.dispose()
+        """Close the engine's connections. Where the server may never answer a session's close
+        (:attr:`SqlDialect.close_may_hang`), the close runs in a thread of its own for
+        ``CLOSE_SECONDS``; past that it is left to that thread, with a warning, so that the
+        command ends (its results are written by then)."""
+        if not self.dialect.close_may_hang:
+            self.engine.dispose()
+            return
+        closing = threading.Thread(target=self.engine.dispose, name="kpitree-warehouse-close", daemon=True)
+        closing.start()
+        closing.join(CLOSE_SECONDS)
+        if closing.is_alive():
+            LOGGER.warning(
+                "the warehouse %s did not answer closing its session within %g s; kpitree stopped "
+                "waiting (a Spark 4 Thrift server needs hive-llap-common: see docs/scaling.md)",
+                self.display_url,
+                CLOSE_SECONDS,
+            )
 
 
 def open_warehouse(url: str | None = None, *, writable: bool = False) -> Warehouse:

@@ -54,6 +54,9 @@ class SqlDialect:
     # groups), so on one machine more scans of fewer periods cost little time: a trend of twelve
     # is four scans.
     periods_per_scan: ClassVar[int] = 3
+    # A server that may never answer a session's close (Spark 4's Thrift server: docs/scaling.md).
+    # The warehouse then closes in a thread of its own and stops waiting after a while.
+    close_may_hang: ClassVar[bool] = False
 
     def __init__(self, name: str) -> None:
         self.name = name

@@ -58,6 +58,9 @@ class SparkSql(SqlDialect):
     # what does not fit: a source's periods in one scan (a 12-month activity report was four
     # scans of three months).
     periods_per_scan = 12
+    # A Spark 4 server without hive-llap-common can leave every later CloseSession waiting
+    # forever (SPARK-51041, docs/scaling.md): a command must still end.
+    close_may_hang = True
 
     def prepare_engine(self, engine: Engine) -> None:
         set_on_connect(engine, *SESSION_SETTINGS)
