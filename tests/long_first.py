@@ -1,9 +1,9 @@
 """Start the long tests first on every xdist worker.
 
 The tests marked ``long`` or ``spark`` spend most of their time waiting: on real processes, leases
-and clocks, or on the Spark server. Queued where they are collected, some started last and ran on one worker
-while the other workers had finished (a 20-second tail on a 3-minute suite, the cores idle).
-Started first, their waits overlap the other workers' CPU work instead.
+and clocks, or on the Spark server. Queued where they were collected, one of them started last and
+ran alone while the other workers had finished (a 20-second tail on a 3-minute suite, the cores
+idle). Started first, their waits overlap the other workers' CPU work instead.
 
 pytest-xdist's ``worksteal`` scheduler hands each worker a contiguous share of the collection and
 later steals from the end of the longest queue. So the collection is rearranged into one share per
@@ -31,6 +31,7 @@ def share_sizes(count: int, workers: int) -> list[int]:
 
 
 def is_long(item: pytest.Item) -> bool:
+    """Marked ``long`` (real processes waiting on each other) or ``spark`` (waiting on the server)."""
     return any(item.get_closest_marker(name) is not None for name in ("long", "spark"))
 
 
