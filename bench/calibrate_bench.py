@@ -81,7 +81,8 @@ def auc_drift(directory: Path, url: str) -> tuple[int, float]:
         ):
             scores = sample.scores(weights, half_life, spec, "mean").tolist()
             expected = reference_auc(scores, good)
-            assert found is not None and expected is not None
+            assert found is not None
+            assert expected is not None
             drift = max(drift, abs(found - expected))
     return len(result.train.ids), drift
 

@@ -23,6 +23,9 @@ import json
 import subprocess
 import sys
 import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,14 +58,43 @@ KPITREE = textwrap.dedent(
     """
 )
 
-HAND_ACTIVITY = """
+
+@dataclass(frozen=True)
+class Span:
+    """One period as a tree's calendar bounds it: the instants that open and close it, and its
+    local first day and the day after its last (for date columns)."""
+
+    start: datetime
+    end: datetime
+    first_day: date
+    day_after: date
+
+
+def spans(tree: str, period: str, count: int, skip: int = 0) -> list[Span]:
+    """``count`` periods of ``tree``, newest first, from ``skip`` periods before ``period``,
+    bounded by the tree's own calendar (so at the instants kpitree computes them at)."""
+    from kpitree.tree import tree_calendar
+    from kpitree.tree_files import load_tree_or_raise
+
+    calendar = tree_calendar(load_tree_or_raise(ROOT / "trees" / f"{tree}.yaml"))
+    chosen = calendar.parse(period)
+    shifted = [calendar.shift(chosen, -steps) for steps in range(skip, skip + count)]
+    return [Span(*calendar.bounds(p), p.start, p.end) for p in shifted]
+
+
+def activity_sql(directory: Path, months: Sequence[Span]) -> str:
+    """The activity tree's numbers for ``months`` (newest first; ``p`` is a month's position) as
+    one would write them by hand: dedupe by window function, counts per channel and automation,
+    distinct contacts, capacity sums."""
+    touch_month = " ".join(f"WHEN occurred_at >= TIMESTAMPTZ '{m.start}' THEN {i}" for i, m in enumerate(months))
+    day_month = " ".join(f"WHEN day >= DATE '{m.first_day}' THEN {i}" for i, m in enumerate(months))
+    return f"""
 WITH rows AS (
-  SELECT channel, is_automated, contact_id,
-         CASE WHEN occurred_at >= TIMESTAMPTZ '2026-10-01 00:00:00+01' THEN 0 ELSE 1 END AS p,
+  SELECT channel, is_automated, contact_id, CASE {touch_month} END AS p,
          row_number() OVER (PARTITION BY source_system, external_id ORDER BY occurred_at) AS rn
-  FROM read_parquet('{dir}/activities.parquet')
+  FROM read_parquet('{directory}/activities.parquet')
   WHERE kind = 'touch'
-    AND occurred_at >= TIMESTAMPTZ '2026-09-01 00:00:00+01' AND occurred_at < TIMESTAMPTZ '2026-11-01 00:00:00+00'
+    AND occurred_at >= TIMESTAMPTZ '{months[-1].start}' AND occurred_at < TIMESTAMPTZ '{months[0].end}'
 )
 SELECT p, count(*) AS touches,
        count(*) FILTER (WHERE channel = 'email') AS email,
@@ -73,57 +105,57 @@ SELECT p, count(*) AS touches,
        count(*) FILTER (WHERE channel NOT IN ('email', 'call', 'meeting') OR channel IS NULL) AS other,
        count(DISTINCT contact_id) AS contacts
 FROM rows WHERE rn = 1 GROUP BY p;
-SELECT CASE WHEN day >= DATE '2026-10-01' THEN 0 ELSE 1 END AS p,
+SELECT CASE {day_month} END AS p,
        count(DISTINCT rep_id) FILTER (WHERE selling_hours > 0) AS reps, sum(selling_hours) AS hours
-FROM read_parquet('{dir}/rep_capacity.parquet')
-WHERE day >= DATE '2026-09-01' AND day < DATE '2026-11-01' GROUP BY p;
+FROM read_parquet('{directory}/rep_capacity.parquet')
+WHERE day >= DATE '{months[-1].first_day}' AND day < DATE '{months[0].day_after}' GROUP BY p;
 """
+
 
 SIGNALS = ("login", "feature_used", "app_minutes", "email_open", "email_click", "content_download",
            "meeting_attended", "reply", "support_contact", "pricing_page_view", "intent_surge")  # fmt: skip
+LOOKBACK_DAYS = 365
 
-# The score tree reports the mean score, its composition per signal (each signal's share of every
-# contact's capped score), the share of contacts per band, and the same bands for accounts.
-HAND_SCORE = (
-    """
-WITH as_of AS (SELECT * FROM (VALUES (0, epoch(TIMESTAMPTZ '2026-10-26 00:00:00+00')),
-                                     (1, epoch(TIMESTAMPTZ '2026-10-19 00:00:00+01'))) t(idx, t)),
+
+def score_sql(directory: Path, weeks: Sequence[Span]) -> str:
+    """The score tree's numbers as of each of ``weeks``' ends (newest first), as one would write
+    them by hand: the mean score, its composition per signal (each signal's share of every
+    contact's capped score), the share of contacts per band, and the same bands for accounts."""
+    as_of = ", ".join(f"({i}, epoch(TIMESTAMPTZ '{w.end}'))" for i, w in enumerate(weeks))
+    sums = ", ".join(
+        f"coalesce(sum(w.weight * {'coalesce(s.quantity, 1)' if name == 'app_minutes' else '1'}"
+        " * pow(0.5, floor((a.t - epoch(s.occurred_at)) / 86400 / 14)))"
+        f" FILTER (WHERE s.signal_type = '{name}'), 0) AS p_{name}"
+        for name in SIGNALS
+    )
+    earliest = weeks[-1].end - timedelta(days=LOOKBACK_DAYS + 1)
+    return f"""
+WITH as_of AS (SELECT * FROM (VALUES {as_of}) t(idx, t)),
 weights AS (SELECT * FROM (VALUES ('login', 5.0), ('feature_used', 3.0), ('app_minutes', 0.05),
     ('email_open', 1.0), ('email_click', 2.0), ('content_download', 3.0),
     ('meeting_attended', 10.0), ('reply', 4.0), ('support_contact', 2.0),
     ('pricing_page_view', 4.0), ('intent_surge', 6.0)) w(signal_type, weight)),
 points AS (
-  SELECT a.idx, s.contact_id, max(s.account_id) AS account_id,
-         SUMS
-  FROM read_parquet('{dir}/signals.parquet') s JOIN weights w USING (signal_type)
-  JOIN as_of a ON epoch(s.occurred_at) <= a.t AND epoch(s.occurred_at) >= a.t - 365 * 86400
-  WHERE s.occurred_at >= TIMESTAMPTZ '2025-10-17 00:00:00+00' AND s.occurred_at <= TIMESTAMPTZ '2026-10-26 00:00:00+00'
+  SELECT a.idx, s.contact_id, max(s.account_id) AS account_id, {sums}
+  FROM read_parquet('{directory}/signals.parquet') s JOIN weights w USING (signal_type)
+  JOIN as_of a ON epoch(s.occurred_at) <= a.t AND epoch(s.occurred_at) >= a.t - {LOOKBACK_DAYS} * 86400
+  WHERE s.occurred_at >= TIMESTAMPTZ '{earliest}' AND s.occurred_at <= TIMESTAMPTZ '{weeks[0].end}'
     AND s.contact_id IS NOT NULL
   GROUP BY a.idx, s.contact_id
 ),
-totals AS (SELECT *, TOTAL AS pts FROM points),
+totals AS (SELECT *, {" + ".join(f"p_{name}" for name in SIGNALS)} AS pts FROM points),
 scored AS (SELECT *, least(pts, 100.0) AS score, CASE WHEN pts > 0 THEN least(pts, 100.0) / pts ELSE 0 END AS scale
            FROM totals),
 bands AS (SELECT *, CASE WHEN score >= 75 THEN 'Champion' WHEN score >= 50 THEN 'Engaged'
                          WHEN score >= 25 THEN 'At risk' ELSE 'Dormant' END AS band FROM scored)
-SELECT idx, count(*), avg(score), COMPOSITION, avg((band = 'Champion')::INT), avg((band = 'Engaged')::INT),
+SELECT idx, count(*), avg(score), {", ".join(f"avg(p_{name} * scale)" for name in SIGNALS)},
+       avg((band = 'Champion')::INT), avg((band = 'Engaged')::INT),
        avg((band = 'At risk')::INT), avg((band = 'Dormant')::INT),
        (SELECT count(*) FROM (SELECT idx i, account_id, avg(score) FROM scored WHERE account_id IS NOT NULL
                               GROUP BY ALL) x WHERE x.i = bands.idx)
 FROM bands GROUP BY idx;
-""".replace(
-        "SUMS",
-        ", ".join(
-            f"coalesce(sum(w.weight * {'coalesce(s.quantity, 1)' if name == 'app_minutes' else '1'}"
-            " * pow(0.5, floor((a.t - epoch(s.occurred_at)) / 86400 / 14)))"
-            f" FILTER (WHERE s.signal_type = '{name}'), 0)"
-            f" AS p_{name}"
-            for name in SIGNALS
-        ),
-    )
-    .replace("TOTAL", " + ".join(f"p_{name}" for name in SIGNALS))
-    .replace("COMPOSITION", ", ".join(f"avg(p_{name} * scale)" for name in SIGNALS))
-)
+"""
+
 
 HAND = textwrap.dedent(
     """
@@ -178,15 +210,16 @@ def run(scale: int, base: Path, repeat: int) -> list[dict[str, object]]:
     directory = prepare(scale, base)
     url = f"duckdb:///{directory / 'warehouse.duckdb'}"
     common = ["--warehouse", url, "--no-save", "--format", "json"]
+    months = activity_sql(directory, spans("activity_volume_per_contact", "2026-10", 2))
+    weeks = score_sql(directory, spans("contact_engagement_score", "2026-W43", 2))
     tasks = [
-        ("activity tree, 2 months", ["compute", "activity_volume_per_contact", "--period", "2026-10", *common],
-         HAND_ACTIVITY),
-        ("score tree, 2 weeks", ["compute", "contact_engagement_score", "--period", "2026-W43", *common], HAND_SCORE),
+        ("activity tree, 2 months", ["compute", "activity_volume_per_contact", "--period", "2026-10", *common], months),
+        ("score tree, 2 weeks", ["compute", "contact_engagement_score", "--period", "2026-W43", *common], weeks),
     ]  # fmt: skip
     results = []
     for name, args, sql in tasks:
         ours = median_run(KPITREE.format(args=args), repeat)
-        hand = median_run(HAND.format(sql=sql.format(dir=directory)), repeat)
+        hand = median_run(HAND.format(sql=sql), repeat)
         results.append({"scale": scale, "task": name, "kpitree": ours, "hand": hand})
         print(
             f"{scale:>11,} {name:<24} kpitree {ours['wall']:6.2f} s {ours['peak_mib']:5.0f} MiB | "

@@ -15,7 +15,10 @@ trees it then times, each in a fresh process so that peak memory is its own:
   cost of a trend.
 
 Prints wall time and peak RSS, each command's ratio to compute, and the size of the largest
-message the run queued as the file channel wrote it. Run: python bench/pipeline_bench.py
+message the run queued as the file channel wrote it. The one-time steps compute more periods than
+compute's two (a first run the history its rules read, a first report the trend's periods not kept
+yet): beside them, the hand-written DuckDB query of those same periods (bench/compute_bench.py's,
+over more periods), run once, so their cost can be told from the data's. Run: python bench/pipeline_bench.py
 [--scales 1000000,10000000] [--dir /tmp/kpitree-bench] [--repeat 3]
 """
 
@@ -25,10 +28,11 @@ import argparse
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from compute_bench import KPITREE, median_run, prepare
+from compute_bench import HAND, KPITREE, activity_sql, median_run, prepare, score_sql, spans
 
 TREES = (("activity_volume_per_contact", "2026-10"), ("contact_engagement_score", "2026-W43"))
 # Earlier periods stored by runs before the measured one, back to the 12-period trend's start.
@@ -38,12 +42,31 @@ TREND = 12
 def history(tree: str, period: str) -> list[str]:
     """The 11 periods before ``period``: a scheduled tree's earlier runs stored them."""
     from kpitree.tree import tree_calendar
-    from kpitree.tree_files import load_tree_or_raise
 
-    loaded = load_tree_or_raise(Path(__file__).resolve().parent.parent / "trees" / f"{tree}.yaml")
-    calendar = tree_calendar(loaded)
+    calendar = tree_calendar(_load(tree))
     chosen = calendar.parse(period)
     return [calendar.label(calendar.shift(chosen, -steps)) for steps in range(TREND - 1, 0, -1)]
+
+
+def _load(tree: str) -> Any:
+    from kpitree.tree_files import load_tree_or_raise
+
+    return load_tree_or_raise(Path(__file__).resolve().parent.parent / "trees" / f"{tree}.yaml")
+
+
+def first_run_periods(tree: str) -> int:
+    """The periods a tree's first run computes: the two compared, or as many as its slide and
+    anomaly rules read (kpitree.pipeline: the report's trend is at least that long)."""
+    from kpitree.alert.evaluate import history_needed
+
+    return max(2, history_needed(_load(tree)))
+
+
+def hand_written(directory: Path, tree: str, period: str, count: int, skip: int = 0) -> dict[str, float]:
+    """The hand-written query of ``count`` of the tree's periods from ``skip`` before ``period``."""
+    chosen = spans(tree, period, count, skip)
+    sql = activity_sql(directory, chosen) if tree == "activity_volume_per_contact" else score_sql(directory, chosen)
+    return median_run(HAND.format(sql=sql), 1)
 
 
 def largest_message(outbox: Path) -> tuple[int, str]:
@@ -64,9 +87,7 @@ def report_args(tree: str, period: str, url: str, state: str, work: Path) -> lis
             "--format", "html", "-o", str(work / "report.html")]  # fmt: skip
 
 
-def median_of(
-    label: str, results: list[tuple[dict[str, float], Path]], tree: str
-) -> tuple[str, dict[str, float]]:
+def median_of(label: str, results: list[tuple[dict[str, float], Path]], tree: str) -> tuple[str, dict[str, float]]:
     """The median attempt; for a run, the largest message it queued as the file channel wrote it."""
     results = sorted(results, key=lambda r: r[0]["wall"])
     chosen, outbox = results[len(results) // 2]
@@ -127,10 +148,23 @@ def bench(scale: int, base: Path, repeat: int) -> None:
         median_run(f"from kpitree.state.store import StateStore\nStateStore.open('sqlite:///{empty}')", 1)
         nothing = median_run(KPITREE.format(args=report_args(tree, period, url, f"sqlite:///{empty}", work)), 1)
         rows.append(("report html, nothing stored", nothing))
+        # What the one-time steps' extra periods cost written by hand: (periods, skipped) per row.
+        kept = first_run_periods(tree)
+        extra = {
+            "run, first": (kept, 0),
+            "report html, first": (TREND - kept, kept),
+            "report html, nothing stored": (TREND, 0),
+        }
         for label, measured in rows:
+            count, skip = extra.get(label, (0, 0))
+            hand = ""
+            if count > 2:
+                by_hand = hand_written(directory, tree, period, count, skip)
+                hand = f"  x{measured['wall'] / by_hand['wall']:.2f} of the hand-written query of its {count} periods"
+                hand += f" ({by_hand['wall']:.2f} s, {by_hand['peak_mib']:.0f} MiB)"
             print(
                 f"{scale:>11,} {tree:<28} {label:<27} {measured['wall']:7.2f} s {measured['peak_mib']:6.0f} MiB"
-                f"  x{measured['wall'] / compute['wall']:.2f} of compute",
+                f"  x{measured['wall'] / compute['wall']:.2f} of compute{hand}",
                 flush=True,
             )
 
