@@ -203,7 +203,6 @@ def _run(
     progress: Progress,
 ) -> RunOutcome:
     calendar = tree_calendar(tree)
-    progress.stage("computing and attributing")
     year_ago_period = calendar.compare_period(period, Comparison.YOY) if wants_year_ago(tree) else None
     trend = max(trend_periods, history_needed(tree))
     past = [calendar.shift(period, -steps) for steps in range(2, trend)]  # the comparison is computed
@@ -219,6 +218,7 @@ def _run(
         recorded=store.recorded(tree, past, segment.key()),
         # The entities the crossing rules look for, found from the scores the compute takes.
         crossings=crossing_watches(tree, memory.firing_entities),
+        progress=progress,
     )
     year_ago = _values_of(report, year_ago_period) if year_ago_period else {}
     progress.stage("evaluating alert rules")

@@ -22,6 +22,7 @@ from kpitree.compute.score_states import state_of
 from kpitree.compute.scores import score_nodes
 from kpitree.compute.snapshot import Snapshot, snapshot_of
 from kpitree.periods import Comparison, Period
+from kpitree.progress import SILENT, Progress
 from kpitree.tree import MetricTree, tree_calendar
 from kpitree.warehouse import Warehouse
 
@@ -81,13 +82,16 @@ def build_report(
     also: Sequence[Period] = (),
     recorded: Mapping[Period, Mapping[str, float | None]] | None = None,
     crossings: Mapping[str, Watches] | None = None,
+    progress: Progress = SILENT,
 ) -> VarianceReport:
     """``also``: more periods to compute in the same statements (alert rules comparing a year
     back); their values are in the report's ``computation``. ``recorded``: node values earlier
     runs stored for past periods (:meth:`kpitree.state.store.StateStore.recorded`); the trend
     shows them instead of computing those periods, and says which they are. ``crossings``: the
     band watches of the alerts to come (score node id -> watches); their entities are found with
-    the computation, from the same per-contact scores, in its ``crossings``."""
+    the computation, from the same per-contact scores, in its ``crossings``. ``progress`` hears of
+    its two stages: computing (how many periods, and how many the trend read instead) and
+    attributing (with the segment, drill and score-change statements it runs)."""
     calendar = tree_calendar(tree)
     compare_period = calendar.compare_period(period, comparison)
     compared = [period] if compare_period is None else [period, compare_period]
@@ -95,6 +99,7 @@ def build_report(
     stored = {p: v for p, v in (recorded or {}).items() if p in past and p not in compared and p not in also}
     # One computation for the report and its trend: the periods they share are computed once.
     wanted = list(dict.fromkeys([*compared, *(p for p in past if p not in stored), *also]))
+    progress.stage(computing_stage(len(wanted), len(stored)))
     computation = compute_periods(
         tree, wanted, warehouse, segment, aged=compare_period is not None, crossings=crossings
     )
@@ -111,12 +116,20 @@ def build_report(
             values={node_id: tuple(value(p, node_id) for p in past) for node_id in tree.nodes},
             recorded=tuple(calendar.label(p) for p in past if p in stored),
         )
+    progress.stage("attributing")
     found = segment_by_views(tree, _movements(snapshot), period, comparison, warehouse, snapshot.segment)
     report = report_of(snapshot, trend, computation, found)
     drills, notes = path_drills(
         tree, report.attribution.largest_gap_path, period, comparison, warehouse, snapshot.segment
     )
     return replace(report, score_changes=_score_changes(report, warehouse), drills=drills, drill_notes=notes)
+
+
+def computing_stage(computed: int, stored: int) -> str:
+    """The computing stage's name: a first run or report may compute a dozen periods where the
+    next computes two, and whoever waits should see why."""
+    name = f"computing {computed} period{'' if computed == 1 else 's'}"
+    return f"{name} ({stored} more read from the state database)" if stored else name
 
 
 def report_of(

@@ -74,6 +74,8 @@ def run(
 
     The period's values, the alerts' states and events, and the messages are committed in one
     transaction; then the outbox is delivered. Running the same period again sends nothing new.
+    Standard error shows each stage as it goes: a tree's first run computes every period its slide
+    and anomaly rules read (later runs read them from the state database), and says how many.
     """
     from kpitree.cli.progress import Shown
     from kpitree.compute.batch import SegmentFilter

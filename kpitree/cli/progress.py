@@ -12,13 +12,13 @@ from __future__ import annotations
 import sys
 import time
 from types import TracebackType
-from typing import TextIO
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from typing import TYPE_CHECKING, TextIO
 
 from kpitree.progress import SILENT
 from kpitree.progress import Progress as ProgressReport
+
+if TYPE_CHECKING:  # rich is imported on a terminal only: 75 ms a piped or scheduled command need not pay
+    from rich.progress import TaskID
 
 
 class LogLines:
@@ -53,13 +53,16 @@ class LogLines:
 class Bar:
     """rich's live progress on the terminal: the running stage's bar, the finished ones above it."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, stream: TextIO) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            console=console,
+            console=Console(file=stream),
             transient=False,
         )
         self.task: TaskID | None = None
@@ -98,7 +101,7 @@ class Shown:
         if self.json:
             self.report = SILENT
         elif stream.isatty():
-            self.report = Bar(Console(file=stream))
+            self.report = Bar(stream)
         else:
             self.report = LogLines(stream, self.command)
         return self.report

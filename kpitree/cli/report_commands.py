@@ -13,8 +13,10 @@ from kpitree.analysis.variance import TREND_PERIODS, VarianceReport, build_repor
 from kpitree.cli.compute_commands import load, resolve_period
 from kpitree.cli.options import TREES_DIR_OPTION, period_option, state_option, warehouse_option
 from kpitree.cli.plain import echo
+from kpitree.cli.progress import Shown
 from kpitree.compute.batch import SegmentFilter
 from kpitree.periods import Comparison
+from kpitree.progress import SILENT, Progress
 from kpitree.tree import MetricTree, tree_calendar
 from kpitree.warehouse import open_warehouse
 
@@ -43,6 +45,7 @@ def _build(
     trees_dir: Path | None,
     trend: int,
     store: StateStore | None = None,
+    progress: Progress = SILENT,
 ) -> VarianceReport:
     """With ``store``, the trend shows the values stored for this tree file (by runs, computes and
     earlier reports) rather than computing those periods again."""
@@ -56,7 +59,9 @@ def _build(
         recorded = store.recorded(metric_tree, past, segment.key())
     opened = open_warehouse(warehouse)
     try:
-        return build_report(metric_tree, chosen, opened, Comparison(compare), segment, trend, recorded=recorded)
+        return build_report(
+            metric_tree, chosen, opened, Comparison(compare), segment, trend, recorded=recorded, progress=progress
+        )
     finally:
         opened.dispose()
 
@@ -116,23 +121,30 @@ def report(
     shows the stored values, and the report says how many do; --recompute-trend computes them all.
     The periods the report computed, once ended, are kept in the state database when there is one
     (a report never creates it), so the next report reads them; --no-save leaves it untouched.
+    Standard error shows each stage as it goes, with how many periods it computes and how many it
+    read instead (nothing with --format json).
     """
     from kpitree.report.render import report_csv, report_html, report_markdown
     from kpitree.report.report_json import report_json
 
     store = _existing_store(state_db)
-    built = _build(tree_name, period, compare, where, warehouse, trees_dir, trend, None if recompute_trend else store)
-    if store is not None and not no_save and built.computation is not None:
-        store.keep(built.computation, datetime.now(UTC))
-    interventions = _interventions(built.tree, store) if output_format in ("html", "md") else []
-    if output_format == "json":
-        text = json.dumps(report_json(built), indent=2) + "\n"
-    elif output_format == "html":
-        text = report_html(built, interventions)
-    elif output_format == "csv":
-        text = report_csv(built)
-    else:
-        text = report_markdown(built, interventions)
+    with Shown("kpitree report", json=output_format == "json") as progress:
+        built = _build(
+            tree_name, period, compare, where, warehouse, trees_dir, trend, None if recompute_trend else store, progress
+        )
+        if store is not None and not no_save and built.computation is not None:
+            progress.stage("keeping the computed periods")
+            store.keep(built.computation, datetime.now(UTC))
+        progress.stage(f"writing {output_format}")
+        interventions = _interventions(built.tree, store) if output_format in ("html", "md") else []
+        if output_format == "json":
+            text = json.dumps(report_json(built), indent=2) + "\n"
+        elif output_format == "html":
+            text = report_html(built, interventions)
+        elif output_format == "csv":
+            text = report_csv(built)
+        else:
+            text = report_markdown(built, interventions)
     if output is None:
         echo(text, nl=False)
         return
