@@ -99,7 +99,7 @@ def build_report(
     stored = {p: v for p, v in (recorded or {}).items() if p in past and p not in compared and p not in also}
     # One computation for the report and its trend: the periods they share are computed once.
     wanted = list(dict.fromkeys([*compared, *(p for p in past if p not in stored), *also]))
-    progress.stage(computing_stage(len(wanted), len(stored)))
+    progress.stage(_computing_stage(len(wanted), len(stored)))
     computation = compute_periods(
         tree, wanted, warehouse, segment, aged=compare_period is not None, crossings=crossings
     )
@@ -125,7 +125,7 @@ def build_report(
     return replace(report, score_changes=_score_changes(report, warehouse), drills=drills, drill_notes=notes)
 
 
-def computing_stage(computed: int, stored: int) -> str:
+def _computing_stage(computed: int, stored: int) -> str:
     """The computing stage's name: a first run or report may compute a dozen periods where the
     next computes two, and whoever waits should see why."""
     name = f"computing {computed} period{'' if computed == 1 else 's'}"
