@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -70,13 +71,20 @@ class Span:
     day_after: date
 
 
+def shipped_tree(tree: str) -> Any:
+    """A tree of the repository's trees/ folder, loaded (kpitree is imported here, not at the top:
+    the benches time it in fresh processes)."""
+    from kpitree.tree_files import load_tree_or_raise
+
+    return load_tree_or_raise(ROOT / "trees" / f"{tree}.yaml")
+
+
 def spans(tree: str, period: str, count: int, skip: int = 0) -> list[Span]:
     """``count`` periods of ``tree``, newest first, from ``skip`` periods before ``period``,
     bounded by the tree's own calendar (so at the instants kpitree computes them at)."""
     from kpitree.tree import tree_calendar
-    from kpitree.tree_files import load_tree_or_raise
 
-    calendar = tree_calendar(load_tree_or_raise(ROOT / "trees" / f"{tree}.yaml"))
+    calendar = tree_calendar(shipped_tree(tree))
     chosen = calendar.parse(period)
     shifted = [calendar.shift(chosen, -steps) for steps in range(skip, skip + count)]
     return [Span(*calendar.bounds(p), p.start, p.end) for p in shifted]

@@ -28,11 +28,10 @@ import argparse
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from compute_bench import HAND, KPITREE, activity_sql, median_run, prepare, score_sql, spans
+from compute_bench import HAND, KPITREE, activity_sql, median_run, prepare, score_sql, shipped_tree, spans
 
 TREES = (("activity_volume_per_contact", "2026-10"), ("contact_engagement_score", "2026-W43"))
 # Earlier periods stored by runs before the measured one, back to the 12-period trend's start.
@@ -43,15 +42,9 @@ def history(tree: str, period: str) -> list[str]:
     """The 11 periods before ``period``: a scheduled tree's earlier runs stored them."""
     from kpitree.tree import tree_calendar
 
-    calendar = tree_calendar(_load(tree))
+    calendar = tree_calendar(shipped_tree(tree))
     chosen = calendar.parse(period)
     return [calendar.label(calendar.shift(chosen, -steps)) for steps in range(TREND - 1, 0, -1)]
-
-
-def _load(tree: str) -> Any:
-    from kpitree.tree_files import load_tree_or_raise
-
-    return load_tree_or_raise(Path(__file__).resolve().parent.parent / "trees" / f"{tree}.yaml")
 
 
 def first_run_periods(tree: str) -> int:
@@ -59,7 +52,7 @@ def first_run_periods(tree: str) -> int:
     anomaly rules read (kpitree.pipeline: the report's trend is at least that long)."""
     from kpitree.alert.evaluate import history_needed
 
-    return max(2, history_needed(_load(tree)))
+    return max(2, history_needed(shipped_tree(tree)))
 
 
 def hand_written(directory: Path, tree: str, period: str, count: int, skip: int = 0) -> dict[str, float]:
