@@ -35,7 +35,6 @@ from kpitree.alert.messages import (
     build_messages,
     digest_key,
     digest_messages,
-    entities_csv,
     entity_file_name,
 )
 from kpitree.alert.queue import NewMessage
@@ -295,7 +294,7 @@ def _run(
         queued,
         None,
         tuple(dict.fromkeys(flags)),
-        entities_csv([n.view for n in notices]) if any(n.view.get("crossing") for n in notices) else None,
+        plan.entity_rows.csv([n.view for n in notices]) if any(n.view.get("crossing") for n in notices) else None,
     )
 
 

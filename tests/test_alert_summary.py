@@ -128,7 +128,7 @@ def _attachment(message: object) -> tuple[str, str] | None:
 
 def test_a_warehouse_value_that_looks_like_a_formula_is_not_one_in_the_csv() -> None:
     tree = load_tree_or_raise(TREES / "contact_engagement_score.yaml")
-    from kpitree.alert.messages import entities_csv
+    from kpitree.alert.entity_list import entities_csv
 
     view = sample_view(tree)
     hostile = {**view, "entity": '=HYPERLINK("http://x")', "crossing": {**view["crossing"], "drop": 1.0}}

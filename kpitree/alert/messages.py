@@ -16,14 +16,13 @@ alerts told, so writing the same run twice adds nothing; an email's rows share a
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from kpitree.alert.entity_list import EntityRows, crossing_order
 from kpitree.alert.queue import NewMessage, idempotency_key
 from kpitree.alert.routing import Recipient, Role, Route
 from kpitree.alert.templates import AlertTemplates, RenderedMessage
@@ -58,6 +57,8 @@ class MessagePlan:
     period: str
     run_key: str
     report_command: str
+    # The run's crossings' CSV rows, made once for all of its messages and its file.
+    entity_rows: EntityRows = field(default_factory=EntityRows, compare=False, repr=False)
 
 
 def message_context(
@@ -89,7 +90,7 @@ def summarise(views: Sequence[AlertView]) -> tuple[list[AlertView], dict[str, An
     crossings = [v for v in views if v.get("crossing")]
     if not crossings:
         return list(views), None
-    ranked = sorted(crossings, key=lambda v: (-float(v["crossing"].get("drop", 0.0)), str(v["entity"])))
+    ranked = sorted(crossings, key=crossing_order)
     shown = {id(v) for v in ranked[:LISTED]}
     listed = [v for v in views if not v.get("crossing") or id(v) in shown]
     summary = {
@@ -112,61 +113,6 @@ def _counts(values: Iterable[str]) -> list[dict[str, Any]]:
 def entity_file_name(tree_id: str, period: str) -> str:
     """Where the run writes every entity alert it told: beside the run's report (see docs/alerts.md)."""
     return f"{tree_id}/{period}-entities.csv"
-
-
-ENTITY_COLUMNS = (
-    "kind",
-    "entity",
-    "node",
-    "rule",
-    "severity",
-    "band_before",
-    "score_before",
-    "band_after",
-    "score_after",
-    "fell_most",
-    "moved_by",
-    "owner",
-)
-
-
-def entities_csv(views: Sequence[AlertView]) -> str:
-    """The entity crossings of ``views`` as CSV, those that fell most first (a formula-looking
-    value is quoted with a leading apostrophe: a spreadsheet must not run a warehouse value)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(ENTITY_COLUMNS)
-    crossings = [v for v in views if v.get("crossing")]
-    for v in sorted(crossings, key=lambda v: (-float(v["crossing"].get("drop", 0.0)), str(v["entity"]))):
-        c = v["crossing"]
-        row = [
-            c["kind"],
-            v["entity"],
-            v["node"]["id"],
-            v["rule"],
-            v["severity"],
-            c["band_before"] or "",
-            c["score_before"],
-            c["band_after"],
-            c["score_after"],
-            c["fell_most"] or "",
-            c["moved_by"],
-            v["branch"]["owner"] or "",
-        ]
-        writer.writerow([_cell(str(value)) for value in row])
-    return out.getvalue()
-
-
-def _cell(value: str) -> str:
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") and not _number(value) else value
-
-
-def _number(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
 
 
 def sample_contexts(tree: MetricTree) -> list[dict[str, Any]]:
@@ -328,12 +274,14 @@ def render_message(
 ) -> tuple[RenderedMessage, tuple[str, str] | None]:
     """The message, and the CSV of its entities when it is an email that stays under
     :data:`MAX_MESSAGE_BYTES` with it attached; otherwise the message names the run's file."""
-    listed = entities_csv(views) if channel == "email" and any(v.get("crossing") for v in views) else None
-    if listed is not None:
+    crossed = channel == "email" and any(v.get("crossing") for v in views)
+    listed = plan.entity_rows.csv(views) if crossed else None
+    # As sent: base64 makes the CSV a third larger (and breaks its lines); the bodies' transfer
+    # encoding and the headers add a little, which ENCODED_SLACK leaves room for. A CSV too large
+    # on its own is not rendered for: the message is rendered once, naming the run's file.
+    if listed is not None and (attachment := len(listed.encode()) * 1.37 + ENCODED_SLACK) <= MAX_MESSAGE_BYTES:
         rendered = templates.render(message_context(plan, names, role, views, attached=True))
-        # As sent: base64 makes the CSV a third larger (and breaks its lines); the bodies' transfer
-        # encoding and the headers add a little, which ENCODED_SLACK leaves room for.
-        if rendered.size * 1.1 + len(listed.encode()) * 1.37 + ENCODED_SLACK <= MAX_MESSAGE_BYTES:
+        if rendered.size * 1.1 + attachment <= MAX_MESSAGE_BYTES:
             return rendered, (f"{plan.period}-entities.csv", listed)
     return templates.render(message_context(plan, names, role, views, attached=False)), None
 
