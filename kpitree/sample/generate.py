@@ -255,7 +255,10 @@ def _statements(p: _Params) -> list[str]:
         FROM typed
         WHERE NOT (csm_email = '{SLIDING_CSM}' AND signal_type IN ('login', 'feature_used', 'app_minutes')
                    AND occurred_at >= timezone('{tz}', CAST({end} AS TIMESTAMP)) - INTERVAL 28 DAY
-                   AND x_drop < 0.85)""",
+                   AND x_drop < 0.85)
+        -- In time order, as an event stream is exported (the activities come out so too): a scan
+        -- of the last weeks then reads their row groups, not the year's.
+        ORDER BY occurred_at, signal_id""",
         f"""CREATE OR REPLACE TABLE outcomes AS
         WITH decided AS (
             SELECT contact_id, account_id,
