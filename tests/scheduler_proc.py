@@ -27,6 +27,11 @@ from freezegun import freeze_time
 
 
 def main(argv: list[str]) -> None:
+    # As the schedule command does first: the imports below start threads (numpy's OpenBLAS), which
+    # must block the signals the scheduler takes too (kpitree.schedule.signals).
+    from kpitree.schedule.signals import block_handled_signals
+
+    block_handled_signals()
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     split = argv.index("--")
     own, schedule_args = argv[:split], argv[split + 1 :]

@@ -213,6 +213,15 @@ def test_a_run_killed_mid_compute_leaves_nothing_and_is_completed_on_the_next_st
 def test_sigterm_lets_the_run_in_progress_finish(world: World) -> None:
     scheduler = SchedulerProcess("scheduler", world, "2026-09-01T06:59:54+00:00", "--slow-commit")
     scheduler.wait_for("run.started")
+    # Every thread blocks the signals the scheduler takes but one, which waits for them in
+    # sigtimedwait: none lands on a thread whose sleep holds it back (kpitree.schedule.signals).
+    # The run's worker, the control thread and the signal thread are up by now, beside the main one.
+    threads = thread_signals(scheduler.proc.pid)
+    taken = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+    open_to_them = [waiting for blocked, waiting in threads.values() if not taken <= blocked]
+    assert len(threads) >= 4, threads
+    assert len(open_to_them) == 1, threads
+    assert "sigtimedwait" in open_to_them[0], threads
     scheduler.proc.send_signal(signal.SIGTERM)
     scheduler.wait_for("scheduler.stopping", timeout=30)  # at once, not when the run is over
     assert scheduler.proc.wait(timeout=60) == 0, scheduler.text()
@@ -221,6 +230,21 @@ def test_sigterm_lets_the_run_in_progress_finish(world: World) -> None:
     (run,) = list_runs(world.store.engine)
     assert run.status == "succeeded"
     assert_told_once(world)
+
+
+def thread_signals(pid: int) -> dict[int, tuple[set[int], str]]:
+    """Each thread of process ``pid`` -> (the signals it blocks, the kernel function it sleeps in),
+    from Linux's /proc/PID/task/TID."""
+    found: dict[int, tuple[set[int], str]] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            status = (task / "status").read_text(encoding="utf-8")
+            waiting = (task / "wchan").read_text(encoding="utf-8")
+        except FileNotFoundError:  # the thread ended meanwhile
+            continue
+        mask = int(next(line for line in status.splitlines() if line.startswith("SigBlk:")).split()[1], 16)
+        found[int(task.name)] = ({number for number in range(1, 65) if mask >> (number - 1) & 1}, waiting)
+    return found
 
 
 @pytest.mark.parametrize("how", ["sighup", "watch"])

@@ -66,6 +66,9 @@ def schedule(
     standbys and take over when its lease expires. SIGTERM lets the run in progress finish;
     SIGHUP reloads the tree files. Logs go to stderr. See docs/scheduling.md.
     """
+    from kpitree.schedule.signals import block_handled_signals
+
+    block_handled_signals()  # before any thread starts: see kpitree.schedule.signals
     from kpitree.errors import TreeNotFound
     from kpitree.resources import default_trees_dir
     from kpitree.schedule.logs import configure_logging

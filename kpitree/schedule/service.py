@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -49,6 +48,7 @@ from kpitree.schedule.health import JOBS_TABLE, TREE_JOB_PREFIX, scheduler_statu
 from kpitree.schedule.lease import Lease, holder_name
 from kpitree.schedule.logs import log_event
 from kpitree.schedule.runner import RunnerSettings, TreeRunner
+from kpitree.schedule.signals import take_signals
 from kpitree.schedule.triggers import latest_fire
 from kpitree.state.store import StateStore
 
@@ -106,10 +106,9 @@ class SchedulerService:
     # -- signals --------------------------------------------------------------------------------
 
     def install_signal_handlers(self) -> None:
-        """SIGTERM and SIGINT: finish the current run and stop. SIGHUP: reload the trees."""
-        signal.signal(signal.SIGTERM, lambda *_: self.request_stop())
-        signal.signal(signal.SIGINT, lambda *_: self.request_stop())
-        signal.signal(signal.SIGHUP, lambda *_: self.request_reload())
+        """SIGTERM and SIGINT: finish the current run and stop. SIGHUP: reload the trees. Taken
+        by a thread of their own (:mod:`kpitree.schedule.signals`): call before :meth:`serve`."""
+        take_signals(self.request_stop, self.request_reload)
 
     def request_stop(self) -> None:
         self._stop.set()

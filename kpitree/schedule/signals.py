@@ -1,0 +1,44 @@
+"""The scheduler process's signals, taken by a thread of their own.
+
+Python runs a signal's handler in the main thread only, when that thread next runs Python code,
+while the kernel hands a signal sent to the process to any thread that does not block it.
+APScheduler's loop keeps the main thread asleep until the next fire (a month, for a monthly
+tree): a SIGTERM that landed on the run's worker, the control thread or a thread of the
+warehouse's driver waited for that sleep to end (a process test saw more than 30 s). So the
+``kpitree schedule`` command blocks the handled signals first of all, before any thread exists
+(numpy's OpenBLAS starts its own on import), every thread inherits the mask, and one thread takes
+them with ``sigwait``, whichever thread is asleep.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+
+HANDLED = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
+
+
+def block_handled_signals() -> None:
+    """Block :data:`HANDLED` in the calling thread, and so in every thread started after (a
+    library's too). The scheduler command's first step, in its main thread."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
+
+
+def take_signals(stop: Callable[[], None], reload: Callable[[], None]) -> threading.Thread:
+    """SIGTERM and SIGINT call ``stop``, SIGHUP ``reload``, in a daemon thread. The handlers are
+    installed as well: a thread that was started before :func:`block_handled_signals` (it should
+    not be) would otherwise meet SIGTERM's default, ending the process without finishing the run."""
+    signal.signal(signal.SIGTERM, lambda *_: stop())
+    signal.signal(signal.SIGINT, lambda *_: stop())
+    signal.signal(signal.SIGHUP, lambda *_: reload())
+    block_handled_signals()
+
+    def listen() -> None:
+        while True:
+            received = signal.sigwait(HANDLED)
+            (reload if received == signal.SIGHUP else stop)()
+
+    listener = threading.Thread(target=listen, name="kpitree-signals", daemon=True)
+    listener.start()
+    return listener
