@@ -62,10 +62,13 @@ def test_status_shows_the_lease_and_check_fails_without_a_live_scheduler(runner:
 
 def test_schedule_without_a_trees_directory_is_a_user_error(runner: CliRunner, tmp_path: Path) -> None:
     missing = tmp_path / "nowhere"
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
     result = runner.invoke(cli, ["schedule", "--trees-dir", str(missing), "--state-db", f"sqlite:///{tmp_path}/s.db"])
     assert result.exit_code == 1
     assert f"no trees directory {missing}" in result.output
     assert "Traceback" not in result.output
+    # The command blocked the scheduler's signals for its body only: this process keeps its mask.
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == mask
 
 
 def test_a_run_whose_process_was_killed_is_shown_abandoned(runner: CliRunner, tmp_path: Path) -> None:

@@ -66,33 +66,33 @@ def schedule(
     standbys and take over when its lease expires. SIGTERM lets the run in progress finish;
     SIGHUP reloads the tree files. Logs go to stderr. See docs/scheduling.md.
     """
-    from kpitree.schedule.signals import block_handled_signals
+    from kpitree.schedule.signals import handled_signals_blocked
 
-    block_handled_signals()  # before any thread starts: see kpitree.schedule.signals
-    from kpitree.errors import TreeNotFound
-    from kpitree.resources import default_trees_dir
-    from kpitree.schedule.logs import configure_logging
-    from kpitree.schedule.runner import RunnerSettings
-    from kpitree.schedule.service import SchedulerService, ServiceOptions
-    from kpitree.state.store import StateStore
+    with handled_signals_blocked():  # before any thread starts: see kpitree.schedule.signals
+        from kpitree.errors import TreeNotFound
+        from kpitree.resources import default_trees_dir
+        from kpitree.schedule.logs import configure_logging
+        from kpitree.schedule.runner import RunnerSettings
+        from kpitree.schedule.service import SchedulerService, ServiceOptions
+        from kpitree.state.store import StateStore
 
-    directory = trees_dir or default_trees_dir()
-    if not directory.is_dir():
-        raise TreeNotFound(f"no trees directory {directory}", hint="pass --trees-dir or set $KPITREE_TREES")
-    configure_logging(log_format)
-    service = SchedulerService(
-        StateStore.open(state_db),
-        ServiceOptions(
-            directory,
-            lease_length=timedelta(seconds=lease_seconds),
-            watch_every=WATCH_EVERY if watch else None,
-            health_file=health_file,
-        ),
-        RunnerSettings(warehouse, reports_dir, max_catch_up),
-        delivery_channels(secrets, outbox_dir, files_only),
-    )
-    service.install_signal_handlers()
-    service.serve()
+        directory = trees_dir or default_trees_dir()
+        if not directory.is_dir():
+            raise TreeNotFound(f"no trees directory {directory}", hint="pass --trees-dir or set $KPITREE_TREES")
+        configure_logging(log_format)
+        service = SchedulerService(
+            StateStore.open(state_db),
+            ServiceOptions(
+                directory,
+                lease_length=timedelta(seconds=lease_seconds),
+                watch_every=WATCH_EVERY if watch else None,
+                health_file=health_file,
+            ),
+            RunnerSettings(warehouse, reports_dir, max_catch_up),
+            delivery_channels(secrets, outbox_dir, files_only),
+        )
+        service.install_signal_handlers()
+        service.serve()
 
 
 @click.command()

@@ -14,15 +14,28 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 HANDLED = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
 
 
 def block_handled_signals() -> None:
     """Block :data:`HANDLED` in the calling thread, and so in every thread started after (a
-    library's too). The scheduler command's first step, in its main thread."""
+    library's too): in a process of the scheduler's own, first of all."""
     signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
+
+
+@contextmanager
+def handled_signals_blocked() -> Iterator[None]:
+    """:func:`block_handled_signals` for the ``with`` block, the scheduler command's body; the
+    mask found is put back after it, so that an in-process caller (a test) keeps its own, and so
+    do the processes it starts later (a child inherits its parent's mask)."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def take_signals(stop: Callable[[], None], reload: Callable[[], None]) -> threading.Thread:
