@@ -128,10 +128,10 @@ def _attachment(message: object) -> tuple[str, str] | None:
 
 def test_a_warehouse_value_that_looks_like_a_formula_is_not_one_in_the_csv() -> None:
     tree = load_tree_or_raise(TREES / "contact_engagement_score.yaml")
-    from kpitree.alert.entity_list import entities_csv
+    from kpitree.alert.entity_list import EntityRows
 
     view = sample_view(tree)
     hostile = {**view, "entity": '=HYPERLINK("http://x")', "crossing": {**view["crossing"], "drop": 1.0}}
-    rows = list(csv.DictReader(io.StringIO(entities_csv([hostile]))))
+    rows = list(csv.DictReader(io.StringIO(EntityRows().csv([hostile]))))
     assert rows[0]["entity"] == '\'=HYPERLINK("http://x")'
     assert rows[0]["moved_by"] == "-15.0"  # a negative number stays a number

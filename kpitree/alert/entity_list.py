@@ -60,11 +60,6 @@ class EntityRows:
         return found
 
 
-def entities_csv(views: Sequence[AlertView]) -> str:
-    """:meth:`EntityRows.csv` for one list."""
-    return EntityRows().csv(views)
-
-
 def _row(view: AlertView) -> list[str]:
     crossing = view["crossing"]
     values = [

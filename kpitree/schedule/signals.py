@@ -20,10 +20,10 @@ from contextlib import contextmanager
 HANDLED = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
 
 
-def block_handled_signals() -> None:
+def block_handled_signals() -> set[int | signal.Signals]:
     """Block :data:`HANDLED` in the calling thread, and so in every thread started after (a
-    library's too): in a process of the scheduler's own, first of all."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
+    library's too): in a process of the scheduler's own, first of all. Returns the mask before."""
+    return signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
 
 
 @contextmanager
@@ -31,14 +31,14 @@ def handled_signals_blocked() -> Iterator[None]:
     """:func:`block_handled_signals` for the ``with`` block, the scheduler command's body; the
     mask found is put back after it, so that an in-process caller (a test) keeps its own, and so
     do the processes it starts later (a child inherits its parent's mask)."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
+    previous = block_handled_signals()
     try:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def take_signals(stop: Callable[[], None], reload: Callable[[], None]) -> threading.Thread:
+def take_signals(stop: Callable[[], None], reload: Callable[[], None]) -> None:
     """SIGTERM and SIGINT call ``stop``, SIGHUP ``reload``, in a daemon thread. The handlers are
     installed as well: a thread that was started before :func:`block_handled_signals` (it should
     not be) would otherwise meet SIGTERM's default, ending the process without finishing the run."""
@@ -52,6 +52,4 @@ def take_signals(stop: Callable[[], None], reload: Callable[[], None]) -> thread
             received = signal.sigwait(HANDLED)
             (reload if received == signal.SIGHUP else stop)()
 
-    listener = threading.Thread(target=listen, name="kpitree-signals", daemon=True)
-    listener.start()
-    return listener
+    threading.Thread(target=listen, name="kpitree-signals", daemon=True).start()
