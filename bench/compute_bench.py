@@ -90,20 +90,42 @@ def spans(tree: str, period: str, count: int, skip: int = 0) -> list[Span]:
     return [Span(*calendar.bounds(p), p.start, p.end) for p in shifted]
 
 
-def activity_sql(directory: Path, months: Sequence[Span]) -> str:
+# How activity_sql keeps one row per (source_system, external_id): "window" numbers each key's
+# rows (the form compute_bench times); "repeated" numbers only the rows of keys that repeat and
+# keeps the rest by an anti-join; "none" keeps every row (not the tree's numbers: what the same
+# counts cost without deduplication, bench/dedup_bench.py).
+DEDUPE_FORMS = ("window", "repeated", "none")
+
+
+def activity_sql(directory: Path, months: Sequence[Span], dedupe: str = "window") -> str:
     """The activity tree's numbers for ``months`` (newest first; ``p`` is a month's position) as
-    one would write them by hand: dedupe by window function, counts per channel and automation,
-    distinct contacts, capacity sums."""
+    one would write them by hand: dedupe (by window function unless ``dedupe`` names another of
+    ``DEDUPE_FORMS``), counts per channel and automation, distinct contacts, capacity sums."""
     touch_month = " ".join(f"WHEN occurred_at >= TIMESTAMPTZ '{m.start}' THEN {i}" for i, m in enumerate(months))
     day_month = " ".join(f"WHEN day >= DATE '{m.first_day}' THEN {i}" for i, m in enumerate(months))
+    numbered = "row_number() OVER (PARTITION BY source_system, external_id ORDER BY occurred_at)"
+    kept = {
+        "window": f"SELECT channel, is_automated, contact_id, p, {numbered} AS rn FROM touches",
+        "repeated": f"""SELECT channel, is_automated, contact_id, p, 1 AS rn
+  FROM touches ANTI JOIN repeated USING (source_system, external_id)
+  UNION ALL
+  SELECT channel, is_automated, contact_id, p, {numbered} AS rn
+  FROM touches SEMI JOIN repeated USING (source_system, external_id)""",
+        "none": "SELECT channel, is_automated, contact_id, p, 1 AS rn FROM touches",
+    }[dedupe]
+    repeated = (
+        "repeated AS (SELECT source_system, external_id FROM touches GROUP BY ALL HAVING count(*) > 1),\n"
+        if dedupe == "repeated"
+        else ""
+    )
     return f"""
-WITH rows AS (
-  SELECT channel, is_automated, contact_id, CASE {touch_month} END AS p,
-         row_number() OVER (PARTITION BY source_system, external_id ORDER BY occurred_at) AS rn
+WITH touches AS (
+  SELECT channel, is_automated, contact_id, occurred_at, source_system, external_id, CASE {touch_month} END AS p
   FROM read_parquet('{directory}/activities.parquet')
   WHERE kind = 'touch'
     AND occurred_at >= TIMESTAMPTZ '{months[-1].start}' AND occurred_at < TIMESTAMPTZ '{months[0].end}'
-)
+),
+{repeated}rows AS ({kept})
 SELECT p, count(*) AS touches,
        count(*) FILTER (WHERE channel = 'email') AS email,
        count(*) FILTER (WHERE channel = 'email' AND NOT is_automated) AS manual_email,
@@ -238,13 +260,20 @@ def run(scale: int, base: Path, repeat: int) -> list[dict[str, object]]:
     return results
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scales", default="1000000,10000000", help="comma-separated activity counts")
+def bench_options(doc: str | None, scales: str, repeat: int) -> argparse.Namespace:
+    """The options the benches share: ``--scales`` (a list of ints), ``--dir`` and ``--repeat``."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scales", default=scales, help="comma-separated activity counts")
     parser.add_argument("--dir", type=Path, default=Path("/tmp/kpitree-bench"))
-    parser.add_argument("--repeat", type=int, default=5, help="runs per measurement; the median is shown")
+    parser.add_argument("--repeat", type=int, default=repeat, help="runs per measurement; the median is shown")
     options = parser.parse_args()
-    scales = [int(s) for s in options.scales.split(",")]
+    options.scales = [int(s) for s in options.scales.split(",")]
+    return options
+
+
+def main() -> None:
+    options = bench_options(__doc__, "1000000,10000000", 5)
+    scales: list[int] = options.scales
     results = [r for scale in scales for r in run(scale, options.dir, options.repeat)]
     if len(scales) > 1:
         for task in dict.fromkeys(str(r["task"]) for r in results):

@@ -24,14 +24,23 @@ over more periods), run once, so their cost can be told from the data's. Run: py
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from compute_bench import HAND, KPITREE, activity_sql, median_run, prepare, score_sql, shipped_tree, spans
+from compute_bench import (
+    HAND,
+    KPITREE,
+    activity_sql,
+    bench_options,
+    median_run,
+    prepare,
+    score_sql,
+    shipped_tree,
+    spans,
+)
 
 TREES = (("activity_volume_per_contact", "2026-10"), ("contact_engagement_score", "2026-W43"))
 # Earlier periods stored by runs before the measured one, back to the 12-period trend's start.
@@ -163,12 +172,8 @@ def bench(scale: int, base: Path, repeat: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scales", default="1000000,10000000", help="comma-separated activity counts")
-    parser.add_argument("--dir", type=Path, default=Path("/tmp/kpitree-bench"))
-    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the median is shown")
-    options = parser.parse_args()
-    for scale in (int(s) for s in options.scales.split(",")):
+    options = bench_options(__doc__, "1000000,10000000", 3)
+    for scale in options.scales:
         bench(scale, options.dir, options.repeat)
 
 
