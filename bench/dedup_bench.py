@@ -26,13 +26,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from compute_bench import DEDUPE_FORMS, HAND, activity_sql, bench_options, median_run, prepare, spans
+from compute_bench import DEDUPE_FORMS, HAND, Span, activity_sql, bench_options, median_run, prepare, spans
 from pipeline_bench import first_run_periods
 
 TREE, PERIOD = "activity_volume_per_contact", "2026-10"
 
 
-def touch_counts(directory: Path, months: list[Any], form: str) -> list[tuple[Any, ...]]:
+def touch_counts(directory: Path, months: list[Span], form: str) -> list[tuple[Any, ...]]:
     """The rows of the form's touch statement (its first), to check that two forms agree."""
     import duckdb
 
