@@ -13,8 +13,9 @@ compute's two months and over the first run's months, each in a fresh process, i
   fastest exact form found; checked to give the window form's numbers before it is timed);
 * ``none``: every row kept (not the tree's numbers: the same counts with no deduplication).
 
-Prints wall time and peak RSS of each, the share of the ``window`` form's time that deduplication
-takes (``window`` minus ``none``), and how many times compute's months the first run's cost.
+Prints each one's time once its imports are done (the query alone) and its peak RSS, the share of
+the ``window`` form's time that deduplication takes (``window`` minus ``none``), and how many times
+compute's months the first run's cost.
 Run: python bench/dedup_bench.py [--scales 10000000] [--dir /tmp/kpitree-bench] [--repeat 3]
 """
 
